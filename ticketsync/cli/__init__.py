@@ -1,0 +1,118 @@
+"""The ``ticketsync`` command line: the only place that prints errors or picks exit codes.
+
+Each command lives in a module of its own and imports what it needs *inside* the command
+function, so that ``ticketsync validate`` never pays for (or imports) ``requests``.
+
+Exit codes (SPEC §2): 0 success, 1 error, 2 only for ``plan --detailed-exitcode`` with
+changes, 64 usage error.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+import click
+
+from ticketsync import __version__
+from ticketsync.errors import InputError, TicketSyncError
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_CHANGES = 2
+EXIT_USAGE = 64
+EXIT_INTERRUPTED = 130
+
+
+class TicketSyncGroup(click.Group):
+    """A click group that turns every exception a user can cause into one clear line."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> NoReturn:
+        argv = list(sys.argv[1:] if args is None else args)
+        debug = "--debug" in argv
+        code = EXIT_OK
+        try:
+            rv = super().main(
+                args=argv,
+                prog_name=prog_name or "ticketsync",
+                complete_var=complete_var,
+                standalone_mode=False,
+                **extra,
+            )
+            code = rv if isinstance(rv, int) else EXIT_OK
+        except click.exceptions.Exit as exc:  # --help, --version, ctx.exit(n)
+            code = exc.exit_code
+        except click.UsageError as exc:
+            exc.show()
+            code = EXIT_USAGE
+        except click.exceptions.Abort:
+            click.echo("Aborted.", err=True)
+            code = EXIT_ERROR
+        except click.ClickException as exc:
+            exc.show()
+            code = EXIT_ERROR
+        except InputError as exc:
+            if debug:
+                traceback.print_exc()
+            for problem in exc.problems:
+                click.echo(str(problem), err=True)
+            code = EXIT_ERROR
+        except TicketSyncError as exc:
+            if debug:
+                traceback.print_exc()
+            click.echo(f"Error: {exc}", err=True)
+            code = EXIT_ERROR
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            code = EXIT_INTERRUPTED
+        sys.exit(code)
+
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(cls=TicketSyncGroup, context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, "--version", prog_name="ticketsync")
+@click.option("--debug", is_flag=True, help="Show a traceback for errors.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Project config file (default: ./ticketsync.yaml if present).",
+)
+@click.pass_context
+def main(ctx: click.Context, debug: bool, config_file: str | None) -> None:
+    """Tickets as code: declare tickets in YAML, plan them, apply them through StackOne.
+
+    Example: ticketsync validate && ticketsync plan && ticketsync apply
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+    ctx.obj["config_file"] = config_file
+
+
+def run() -> NoReturn:
+    """Console-script entry point."""
+    main.main()
+
+
+def _register() -> None:
+    # Imported here, not at the top, to keep the command modules free to import this one.
+    from ticketsync.cli import apply, init, plan, sandbox, state, validate
+
+    for module in (init, validate, plan, apply, state, sandbox):
+        for command in module.COMMANDS:
+            main.add_command(command)
+
+
+_register()

@@ -1,0 +1,7 @@
+"""`ticketsync sandbox` (placeholder until the command lands; registers nothing)."""
+
+from __future__ import annotations
+
+import click
+
+COMMANDS: list[click.Command] = []

@@ -1,0 +1,135 @@
+"""The values that flow between the steps: loaded tickets, and the changes of a plan.
+
+Everything here is a small frozen value with no behaviour beyond formatting, so that every
+module may import it (it imports nothing of ticketsync) and the import graph stays one-way:
+
+    model <- errors <- schema <- loader/config <- plan <- render / apply <- cli
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+#: A StackOne create/update request body (JSON object), as sent.
+Body = Mapping[str, Any]
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A place in an input file; ``line`` and ``col`` are 1-based, as editors show them."""
+
+    file: str
+    line: int = 1
+    col: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with the input; sorts by file, line, column, then text.
+
+    ``path`` is the dotted path of the field inside the document (``tickets.k.priority``),
+    or ``""`` when the problem is with the file itself (unreadable, not YAML, ...).
+    """
+
+    location: Location
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}: " if self.path else ""
+        return f"{self.location}: error: {where}{self.message}"
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """One declared ticket, normalised into the StackOne create body.
+
+    ``body`` holds API field names only (shorthands expanded, defaults merged, the marker
+    stamped when one is configured). A ``parent`` given as a key stays in ``parent`` and
+    is *not* in ``body``: its ``parent_id`` is only known once the parent exists.
+    """
+
+    key: str
+    body: Body
+    location: Location
+    parent: str | None = None
+
+    @property
+    def title(self) -> str:
+        return str(self.body.get("title", ""))
+
+
+@dataclass(frozen=True)
+class Project:
+    """Every ticket of a project, keyed and sorted by key, with the files they came from.
+
+    ``digest`` is a sha256 over the input files' names and bytes: a saved plan records it
+    so that ``apply --plan`` can refuse a plan whose inputs have moved on.
+    """
+
+    tickets: Mapping[str, Ticket]
+    files: tuple[str, ...] = ()
+    digest: str = ""
+
+
+@dataclass(frozen=True)
+class Create:
+    """Create the ticket ``key``.
+
+    ``parent`` is the key of a parent that is created by the same plan: its ``id`` becomes
+    ``parent_id`` at apply time, so the parent must be created first. A parent that is
+    already tracked has its ``id`` in ``body["parent_id"]`` already, and ``parent`` is None.
+    """
+
+    key: str
+    body: Body
+    location: Location | None = None
+    parent: str | None = None
+
+    @property
+    def title(self) -> str:
+        return str(self.body.get("title", ""))
+
+
+@dataclass(frozen=True)
+class Update:
+    """Patch the tracked ticket ``key`` (remote ``id``): ``fields`` changed since last applied.
+
+    ``body`` is the whole desired body; a PATCH sends only ``fields`` of it.
+    """
+
+    key: str
+    id: str
+    fields: tuple[str, ...]
+    body: Body
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What apply would do: a pure function of (project, state, options).
+
+    ``creates`` are ordered so that a parent comes before its children (then by key);
+    ``updates`` are sorted by key and are acted on only when ``updates_enabled``.
+    ``undeclared`` lists tracked keys that no file declares any more: left alone.
+    """
+
+    creates: tuple[Create, ...] = ()
+    updates: tuple[Update, ...] = ()
+    unchanged: int = 0
+    undeclared: tuple[str, ...] = ()
+    updates_enabled: bool = False
+    max_creates: int = 200
+    lineage: str = ""
+    serial: int = 0
+    inputs_digest: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.creates) or (self.updates_enabled and bool(self.updates))
