@@ -1,0 +1,210 @@
+"""The state file: strict reads that never repair, deterministic and atomic writes."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import multiprocessing
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ticketsync.errors import StateError
+from ticketsync.state import (
+    State,
+    StateEntry,
+    dump_state,
+    new_state,
+    read_state,
+    renamed,
+    with_entry,
+    without,
+    write_state,
+)
+
+LINEAGE = "0b7a3c3e-5d1c-4a53-9f55-3b6c1a2d9e10"
+ENTRY = StateEntry("tkt-1", "PROJ-1", "2024-05-01T12:00:00Z", {"title": "First"})
+
+
+def make_state(**tickets: StateEntry) -> State:
+    return State(1, LINEAGE, 3, "2024-05-01T12:00:00Z", "acc-1", tickets)
+
+
+def test_dump_is_sorted_indented_and_ends_with_a_newline() -> None:
+    text = dump_state(make_state(b=ENTRY, a=ENTRY))
+    assert text == (
+        "{\n"
+        '  "account_id": "acc-1",\n'
+        '  "lineage": "0b7a3c3e-5d1c-4a53-9f55-3b6c1a2d9e10",\n'
+        '  "serial": 3,\n'
+        '  "tickets": {\n'
+        '    "a": {\n'
+        '      "applied": {\n'
+        '        "title": "First"\n'
+        "      },\n"
+        '      "created_at": "2024-05-01T12:00:00Z",\n'
+        '      "id": "tkt-1",\n'
+        '      "remote_id": "PROJ-1"\n'
+        "    },\n"
+        '    "b": {\n'
+        '      "applied": {\n'
+        '        "title": "First"\n'
+        "      },\n"
+        '      "created_at": "2024-05-01T12:00:00Z",\n'
+        '      "id": "tkt-1",\n'
+        '      "remote_id": "PROJ-1"\n'
+        "    }\n"
+        "  },\n"
+        '  "version": 1,\n'
+        '  "written_at": "2024-05-01T12:00:00Z"\n'
+        "}\n"
+    )
+
+
+def test_write_then_read_round_trips_and_bumps_the_serial(tmp_path: Path) -> None:
+    path = tmp_path / "ticketsync.state.json"
+    written = write_state(path, make_state(a=ENTRY), now="2024-06-01T00:00:00Z")
+    assert written.serial == 4
+    assert written.written_at == "2024-06-01T00:00:00Z"
+    assert read_state(path) == written
+    assert path.read_text(encoding="utf-8") == dump_state(written)
+    assert [p.name for p in tmp_path.iterdir()] == ["ticketsync.state.json"]  # no temp left
+
+
+def test_new_state_is_empty_valid_and_fresh(tmp_path: Path) -> None:
+    state = new_state("acc-9")
+    assert (state.version, state.serial, state.account_id, dict(state.tickets)) == (
+        1, 0, "acc-9", {}
+    )
+    assert new_state(None).lineage != state.lineage
+    path = tmp_path / "s.json"
+    write_state(path, state)
+    assert read_state(path, account_id="acc-9").lineage == state.lineage
+
+
+def test_one_new_ticket_is_a_few_added_lines() -> None:
+    before = dump_state(make_state(a=ENTRY)).splitlines()
+    after = dump_state(make_state(a=ENTRY, b=ENTRY)).splitlines()
+    diff = [d for d in difflib.ndiff(before, after) if d[:1] in "+-"]
+    # The new entry's 9 lines, and at most the comma after the previous entry's brace.
+    assert len([d for d in diff if d.startswith("-")]) <= 1
+    assert len([d for d in diff if d.startswith("+")]) <= 10
+
+
+def test_a_write_keeps_the_mode_of_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    write_state(path, make_state())
+    assert path.stat().st_mode & 0o777 == 0o644
+    path.chmod(0o640)
+    write_state(path, make_state())
+    assert path.stat().st_mode & 0o777 == 0o640
+
+
+def test_missing_state_says_to_run_init(tmp_path: Path) -> None:
+    with pytest.raises(StateError, match=r"no state file at .*s\.json: run `ticketsync init`"):
+        read_state(tmp_path / "s.json")
+
+
+def _valid() -> dict[str, Any]:
+    return make_state(a=ENTRY).to_json()
+
+
+BAD_FILES: dict[str, tuple[bytes, str]] = {
+    "truncated": (b'{"version": 1, "lineage"', r"corrupt \(not JSON: .* line 1"),
+    "not utf-8": (b"\xff\xfe{}", r"corrupt \(not UTF-8"),
+    "a list": (b"[]", r"corrupt \(\(top level\): \[\] is not of type 'object'"),
+    "no tickets": (
+        json.dumps({k: v for k, v in _valid().items() if k != "tickets"}).encode(),
+        r"corrupt \(\(top level\): 'tickets' is a required property",
+    ),
+    "entry without id": (
+        json.dumps({**_valid(), "tickets": {"a": {"remote_id": None, "created_at": "x",
+                                                  "applied": {}}}}).encode(),
+        r"corrupt \(tickets\.a: 'id' is a required property",
+    ),
+    "bad key": (
+        json.dumps({**_valid(), "tickets": {"-a": ENTRY.to_json()}}).encode(),
+        r"corrupt \(tickets",
+    ),
+    "newer version": (
+        json.dumps({**_valid(), "version": 2, "future": True}).encode(),
+        r"written by a newer ticketsync \(state version 2, this one reads 1\): upgrade",
+    ),
+    "other account": (
+        json.dumps({**_valid(), "account_id": "acc-other"}).encode(),
+        r"belongs to account acc-other, not acc-1",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def test_a_bad_state_is_refused_by_name_and_left_byte_identical(
+    tmp_path: Path, case: str
+) -> None:
+    raw, message = BAD_FILES[case]
+    path = tmp_path / "ticketsync.state.json"
+    path.write_bytes(raw)
+    with pytest.raises(StateError, match=message) as caught:
+        read_state(path, account_id="acc-1")
+    assert str(path) in str(caught.value)
+    assert path.read_bytes() == raw
+
+
+def test_a_state_without_account_is_usable_with_any(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    write_state(path, new_state(None))
+    assert read_state(path, account_id="acc-1").account_id is None
+
+
+def test_helpers_return_new_states() -> None:
+    state = make_state(a=ENTRY)
+    grown = with_entry(state, "b", ENTRY)
+    assert sorted(grown.tickets) == ["a", "b"] and sorted(state.tickets) == ["a"]
+    assert sorted(without(grown, "a").tickets) == ["b"]
+    assert renamed(state, "a", "z").tickets == {"z": ENTRY}
+    with pytest.raises(StateError, match=r"'nope' is not in the state"):
+        without(state, "nope")
+    with pytest.raises(StateError, match=r"'nope' is not in the state"):
+        renamed(state, "nope", "x")
+    with pytest.raises(StateError, match=r"'b' is already in the state"):
+        renamed(grown, "a", "b")
+
+
+# --- a kill -9 between writing the temp file and renaming it ---------------------------
+
+
+def _write_and_hang(path: str, ready: Any) -> None:  # runs in the child process
+    import time
+
+    import ticketsync.state as state_module
+
+    def hang_instead_of_renaming(src: str, dst: str) -> None:
+        ready.set()  # the temp file is written and fsync'd: the worst instant to die
+        time.sleep(60)
+
+    state_module.os.replace = hang_instead_of_renaming  # type: ignore[assignment]
+    big = make_state(**{f"k{i}": ENTRY for i in range(500)})
+    state_module.write_state(Path(path), big)
+
+
+def test_kill_9_between_write_and_rename_leaves_the_old_file_intact(tmp_path: Path) -> None:
+    path = tmp_path / "ticketsync.state.json"
+    write_state(path, make_state(a=ENTRY))
+    before = path.read_bytes()
+    ctx = multiprocessing.get_context("spawn")
+    ready = ctx.Event()
+    child = ctx.Process(target=_write_and_hang, args=(str(path), ready))
+    child.start()
+    try:
+        assert ready.wait(30), "the child never reached the rename"
+        temps = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+        assert len(temps) == 1 and temps[0].stat().st_size > len(before)
+    finally:
+        os.kill(child.pid or 0, signal.SIGKILL)
+        child.join(30)
+    assert child.exitcode == -signal.SIGKILL
+    assert path.read_bytes() == before
+    assert read_state(path).tickets == {"a": ENTRY}

@@ -1,0 +1,249 @@
+"""The state file: which declared tickets exist remotely, with their ids (SPEC §1).
+
+The state is the only thing that stands between a re-run and a duplicate ticket, so this
+module is strict in both directions:
+
+* reading refuses anything it does not fully understand (not JSON, not the schema, a
+  newer ``version``, another account) with a message naming the file, and never "repairs"
+  it: the caller stops, the file stays byte-identical, the user restores it from git;
+* writing is atomic (temp file in the same folder, fsync, ``os.replace``, fsync the
+  folder), so the file on disk is always either the old or the new complete document,
+  whatever instant a process is killed at.
+
+Values are frozen; the helpers return new states. Locking is :mod:`ticketsync.lock`'s job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ticketsync.errors import StateError
+
+#: The state format this ticketsync reads and writes.
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class StateEntry:
+    """One tracked ticket: StackOne's ``id``, the provider's ``remote_id``, the body sent."""
+
+    id: str
+    remote_id: str | None
+    created_at: str
+    applied: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "remote_id": self.remote_id,
+            "created_at": self.created_at,
+            "applied": self.applied,
+        }
+
+
+@dataclass(frozen=True)
+class State:
+    """The whole state file. ``serial`` counts writes; ``lineage`` never changes."""
+
+    version: int
+    lineage: str
+    serial: int
+    written_at: str
+    account_id: str | None
+    tickets: Mapping[str, StateEntry]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "lineage": self.lineage,
+            "serial": self.serial,
+            "written_at": self.written_at,
+            "account_id": self.account_id,
+            "tickets": {key: entry.to_json() for key, entry in self.tickets.items()},
+        }
+
+
+def utc_now() -> str:
+    """The current UTC time as the state writes it: ``2024-05-01T12:00:00Z``."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_state(account_id: str | None) -> State:
+    """A fresh, empty state with a new lineage (what ``ticketsync init`` writes)."""
+    return State(
+        version=STATE_VERSION,
+        lineage=str(uuid.uuid4()),
+        serial=0,
+        written_at=utc_now(),
+        account_id=account_id,
+        tickets={},
+    )
+
+
+def read_state(path: Path, *, account_id: str | None = None) -> State:
+    """Read and check the state file at ``path``.
+
+    ``account_id`` is the account this run works in: a state bound to another one is
+    refused (ids of one account mean nothing in another). Raises :class:`StateError`
+    naming the file for a missing, unreadable, corrupt, schema-invalid or newer file.
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise StateError(
+            f"no state file at {path}: run `ticketsync init` first for a new project, or "
+            "restore the file from git (a lost state must not re-create every ticket)"
+        ) from None
+    except OSError as exc:
+        raise StateError(f"{path}: cannot read the state file: {exc.strerror}") from None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise StateError(
+            f"{path}: the state file is corrupt (not UTF-8 text); it was left as it is: "
+            "restore it from git"
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise StateError(
+            f"{path}: the state file is corrupt (not JSON: {exc.msg} at line {exc.lineno}, "
+            f"column {exc.colno}); it was left as it is: restore it from git"
+        ) from None
+    # Checked before the schema so that a newer file gets the message that helps.
+    version = data.get("version") if isinstance(data, dict) else None
+    if isinstance(version, int) and not isinstance(version, bool) and version > STATE_VERSION:
+        raise StateError(
+            f"{path}: written by a newer ticketsync (state version {version}, this one "
+            f"reads {STATE_VERSION}): upgrade ticketsync; the file was left as it is"
+        )
+    from ticketsync import schema
+
+    problems = schema.check("state", data)
+    if problems:
+        where, message = problems[0]
+        at = ".".join(str(part) for part in where) or "(top level)"
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise StateError(
+            f"{path}: the state file is corrupt ({at}: {message}{more}); "
+            "it was left as it is: restore it from git"
+        )
+    state = _state_from_json(data)
+    if account_id is not None and state.account_id is not None and (
+        state.account_id != account_id
+    ):
+        raise StateError(
+            f"state file {path} belongs to account {state.account_id}, not {account_id}: "
+            "check STACKONE_ACCOUNT_ID and account_id in ticketsync.yaml; it was left as it is"
+        )
+    return state
+
+
+def _state_from_json(data: dict[str, Any]) -> State:
+    return State(
+        version=data["version"],
+        lineage=data["lineage"],
+        serial=data["serial"],
+        written_at=data["written_at"],
+        account_id=data["account_id"],
+        tickets={
+            key: StateEntry(e["id"], e["remote_id"], e["created_at"], e["applied"])
+            for key, e in data["tickets"].items()
+        },
+    )
+
+
+def dump_state(state: State) -> str:
+    """The file text of ``state``: sorted keys, 2-space indent, trailing newline.
+
+    Deterministic, so that one new ticket is a few added lines in ``git diff``.
+    """
+    return json.dumps(state.to_json(), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def write_state(path: Path, state: State, *, now: str | None = None) -> State:
+    """Write ``state`` to ``path`` atomically, with the serial bumped; return what was written.
+
+    The caller holds the :class:`ticketsync.lock.StateLock` and has read the current file
+    with :func:`read_state` (so a corrupt or foreign file is never replaced).
+    """
+    written = replace(state, serial=state.serial + 1, written_at=now or utc_now())
+    atomic_write_text(path, dump_state(written))
+    return written
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Replace ``path`` by ``text`` so that a crash at any instant leaves old or new, whole.
+
+    The temp file lives in the same folder (``os.replace`` is atomic only within one file
+    system); it is fsync'd before the rename so the new name never points at missing
+    data, and the folder is fsync'd after so the rename itself survives a power cut.
+    """
+    folder = path.parent
+    try:
+        mode = path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        mode = 0o644  # mkstemp's 0600 would hide a committed file from other users
+    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as tmp:
+            tmp.write(text.encode("utf-8"))
+            tmp.flush()
+            os.fchmod(tmp.fileno(), mode)
+            os.fsync(tmp.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        # Never leave a half-written temp file behind on an error we saw (a kill -9 can
+        # still leave one: it is harmless, being hidden and never read).
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        dir_fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:  # pragma: no cover - platforms that cannot open a folder
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:  # pragma: no cover - some file systems refuse fsync on a folder
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+def with_entry(state: State, key: str, entry: StateEntry) -> State:
+    """``state`` with ``key`` tracked as ``entry`` (added or replaced)."""
+    tickets = dict(state.tickets)
+    tickets[key] = entry
+    return replace(state, tickets=tickets)
+
+
+def without(state: State, key: str) -> State:
+    """``state`` without ``key``; :class:`StateError` if it is not tracked."""
+    if key not in state.tickets:
+        raise StateError(f"{key!r} is not in the state (see `ticketsync state list`)")
+    return replace(state, tickets={k: v for k, v in state.tickets.items() if k != key})
+
+
+def renamed(state: State, old: str, new: str) -> State:
+    """``state`` with the entry of ``old`` moved to ``new`` (a renamed ticket key)."""
+    if old not in state.tickets:
+        raise StateError(f"{old!r} is not in the state (see `ticketsync state list`)")
+    if new in state.tickets:
+        raise StateError(
+            f"{new!r} is already in the state: `ticketsync state rm {new}` first if that "
+            "entry is wrong"
+        )
+    tickets = {k: v for k, v in state.tickets.items() if k != old}
+    tickets[new] = state.tickets[old]
+    return replace(state, tickets=tickets)
