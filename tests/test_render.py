@@ -1,0 +1,139 @@
+"""Renderings of a plan, pinned exactly: people, scripts and CI read them."""
+
+from __future__ import annotations
+
+import json
+
+from ticketsync.model import Create, Location, Plan, Update
+from ticketsync.plan import plan_to_json
+from ticketsync.render import (
+    MARKDOWN_LIMIT,
+    render_github,
+    render_json,
+    render_markdown,
+    render_text,
+)
+
+A = Location("tickets/a.yaml", 3, 3)
+B = Location("tickets/b.yaml", 9, 3)
+
+MIXED = Plan(
+    creates=(
+        Create("prod-outage", {"title": "System outage"}, A),
+        Create("postmortem", {"title": "Postmortem | follow-up"}, B, parent="prod-outage"),
+    ),
+    updates=(Update("rotate", "tkt-4", ("priority", "title"), {"title": "Rotate"}, A),),
+    unchanged=5,
+    undeclared=("old-key",),
+    lineage="0b7a3c3e-5d1c-4a53-9f55-3b6c1a2d9e10",
+    serial=7,
+    inputs_digest="sha256:abc",
+)
+UPDATES_ON = Plan(creates=(), updates=MIXED.updates, unchanged=5, updates_enabled=True)
+
+
+def test_text_with_updates_off() -> None:
+    assert render_text(MIXED) == (
+        '+ create prod-outage  "System outage"\n'
+        '+ create postmortem  "Postmortem | follow-up"\n'
+        "! changed rotate: priority, title (not applied: updates are off)\n"
+        "? untracked old-key: in the state but declared in no file; left alone\n"
+        "  (if a ticket was renamed, run `ticketsync state mv OLD NEW`; to forget one, "
+        "`ticketsync state rm KEY`)\n"
+        "\n"
+        "Plan: 2 to create, 0 to update, 5 unchanged; "
+        "1 changed but not applied (updates are off).\n"
+    )
+
+
+def test_text_with_updates_on() -> None:
+    assert render_text(UPDATES_ON) == (
+        "~ update rotate: priority, title\n\nPlan: 0 to create, 1 to update, 5 unchanged.\n"
+    )
+
+
+def test_text_without_changes() -> None:
+    assert render_text(Plan(unchanged=3)) == "No changes.\n"
+
+
+def test_text_shows_the_brake() -> None:
+    plan = Plan(creates=(Create("a", {"title": "A"}), Create("b", {"title": "B"})), max_creates=1)
+    assert render_text(plan) == (
+        '+ create a  "A"\n+ create b  "B"\n'
+        "! max_creates: this plan creates 2 tickets, more than max_creates (1): "
+        "apply refuses it without --force\n"
+        "\nPlan: 2 to create, 0 to update, 0 unchanged.\n"
+    )
+
+
+def test_json_is_the_document_sorted_and_byte_stable() -> None:
+    text = render_json(MIXED)
+    assert json.loads(text) == plan_to_json(MIXED)
+    assert text == render_json(MIXED)
+    assert text.startswith('{\n  "creates": [\n') and text.endswith("}\n")
+
+
+def test_markdown_is_pinned() -> None:
+    assert render_markdown(MIXED) == (
+        "## ticketsync plan\n\n"
+        "**Plan: 2 to create, 0 to update, 5 unchanged; "
+        "1 changed but not applied (updates are off).**\n\n"
+        "### To create (2)\n\n"
+        "| key | title | parent | declared in |\n"
+        "| --- | --- | --- | --- |\n"
+        "| `prod-outage` | System outage |  | `tickets/a.yaml:3` |\n"
+        "| `postmortem` | Postmortem \\| follow-up | `prod-outage` | `tickets/b.yaml:9` |\n\n"
+        "### Changed, not applied (updates are off) (1)\n\n"
+        "| key | id | changed fields | declared in |\n"
+        "| --- | --- | --- | --- |\n"
+        "| `rotate` | `tkt-4` | `priority`, `title` | `tickets/a.yaml:3` |\n\n"
+        "### In the state but declared in no file (1)\n\n"
+        "Left alone. If a ticket was renamed, run `ticketsync state mv OLD NEW`; "
+        "to forget one, `ticketsync state rm KEY`.\n\n"
+        "- `old-key`\n"
+    )
+
+
+def test_markdown_of_5000_creates_is_summarised_under_the_limit() -> None:
+    creates = tuple(
+        Create(f"ticket-{i:05}", {"title": "A long title " * 30}, A) for i in range(5000)
+    )
+    plan = Plan(creates=creates, undeclared=tuple(f"old-{i}" for i in range(3000)))
+    text = render_markdown(plan)
+    assert len(text) < MARKDOWN_LIMIT
+    assert "**Plan: 5000 to create, 0 to update, 0 unchanged.**" in text
+    assert "> [!WARNING]\n> this plan creates 5000 tickets, more than max_creates (200)" in text
+    shown = text.count("| `ticket-")
+    assert 50 < shown < 5000
+    assert f"… and {5000 - shown} more to create (see `ticketsync plan --format json`)." in text
+    assert "more undeclared" in text
+    # As much as fits: one more row per section would not.
+    assert len(text) > MARKDOWN_LIMIT - 2000
+
+
+def test_markdown_cells_survive_newlines_and_backticks() -> None:
+    plan = Plan(creates=(Create("k", {"title": "two\nlines `x` " + "y" * 300}),))
+    row = render_markdown(plan).splitlines()[8]
+    assert row.startswith("| `k` | two lines `x` yyy") and row.endswith("… |  |  |")
+
+
+def test_github_annotations() -> None:
+    plan = Plan(
+        creates=(Create("a", {"title": "Fix 100% of it"}, Location("t/a,b.yaml", 4)),),
+        updates=MIXED.updates,
+        undeclared=("gone",),
+        max_creates=0,
+    )
+    assert render_github(plan) == (
+        '::notice file=t/a%2Cb.yaml,line=4::create a "Fix 100%25 of it"\n'
+        "::notice file=tickets/a.yaml,line=3::changed rotate: priority, title "
+        "(not applied: updates are off)\n"
+        "::notice::gone is in the state but declared in no file; left alone\n"
+        "::warning::this plan creates 1 tickets, more than max_creates (0): "
+        "apply refuses it without --force\n"
+        "Plan: 1 to create, 0 to update, 0 unchanged; "
+        "1 changed but not applied (updates are off).\n"
+    )
+    assert render_github(UPDATES_ON).splitlines()[0] == (
+        "::notice file=tickets/a.yaml,line=3::update rotate: priority, title"
+    )
