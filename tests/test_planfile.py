@@ -1,0 +1,72 @@
+"""Saved plans: written atomically, read strictly, refused once the world moved on."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from ticketsync.errors import PlanError
+from ticketsync.model import Create, Location, Plan, Project, Ticket
+from ticketsync.planfile import check_plan_current, load_plan, save_plan
+from ticketsync.render import render_json
+from ticketsync.state import State
+
+LINEAGE = "0b7a3c3e-5d1c-4a53-9f55-3b6c1a2d9e10"
+STATE = State(1, LINEAGE, 7, "2024-05-01T12:00:00Z", "acc-1", {})
+PROJECT = Project(
+    {"a": Ticket("a", {"title": "A"}, Location("t.yaml", 2, 3))}, ("t.yaml",), "sha256:abc"
+)
+PLAN = Plan(
+    creates=(Create("a", {"title": "A"}, Location("t.yaml", 2, 3)),),
+    lineage=LINEAGE, serial=7, inputs_digest="sha256:abc",
+)
+
+
+def test_save_then_load_round_trips(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    save_plan(path, PLAN)
+    assert path.read_text(encoding="utf-8") == render_json(PLAN)
+    assert load_plan(path) == PLAN
+    check_plan_current(load_plan(path), STATE, PROJECT)
+
+
+@pytest.mark.parametrize(
+    ("state", "project", "message"),
+    [
+        (replace(STATE, serial=8), PROJECT,
+         r"^the state has moved on since this plan was made \(serial 7, now 8\): "
+         r"run `ticketsync plan --out plan.json` again$"),
+        (replace(STATE, lineage="x"), PROJECT, r"made for another state \(lineage 0b7a"),
+        (STATE, replace(PROJECT, digest="sha256:new"),
+         r"the ticket files have changed since this plan was made"),
+    ],
+)
+def test_a_stale_plan_is_refused(state: State, project: Project, message: str) -> None:
+    with pytest.raises(PlanError, match=message):
+        check_plan_current(PLAN, state, project, plan_path="plan.json")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, r"no such plan file: make one with `ticketsync plan --out "),
+        (b"{not json", r"plan\.json:1:2: the plan is not valid JSON"),
+        (b"\xff", r"cannot read the plan"),
+        (b"{}", r"plan\.json: not a valid plan document"),
+    ],
+)
+def test_a_bad_plan_file_is_a_plan_error_naming_it(
+    tmp_path: Path, content: bytes | None, message: str
+) -> None:
+    path = tmp_path / "plan.json"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(PlanError, match=message):
+        load_plan(path)
+
+
+def test_an_unwritable_plan_is_a_plan_error(tmp_path: Path) -> None:
+    with pytest.raises(PlanError, match="cannot write the plan"):
+        save_plan(tmp_path / "missing" / "plan.json", PLAN)
