@@ -1,7 +1,94 @@
-"""`ticketsync init` (placeholder until the command lands; registers nothing)."""
+"""`ticketsync init`: a commented project config and an empty state file."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-COMMANDS: list[click.Command] = []
+from ticketsync.cli.common import get_config, sandbox_option
+
+CONFIG_TEMPLATE = """\
+# ticketsync project config. Every setting is optional; the values shown are the defaults.
+# Precedence: command-line option > environment variable > this file > default.
+
+# Where the ticket files are: files, folders (searched recursively) or globs.
+tickets: [tickets/]
+
+# The state file: which declared tickets exist remotely, with their ids. Commit it.
+state: ticketsync.state.json
+
+# StackOne account to work in (or set STACKONE_ACCOUNT_ID). Not needed with --sandbox.
+{account_line}
+
+# Requests per minute for the whole run, and requests in flight at once.
+# rate_limit: 900
+# concurrency: 16
+
+# Brake: apply refuses a plan that creates more than this many tickets (unless --force).
+# max_creates: 200
+
+# true: apply also PATCHes the changed fields of tracked tickets.
+# updates: false
+
+# Stamp each ticket's key into this unified custom field at creation, so that a run that
+# lost its state can recognise the tickets it already created.
+# marker: {{custom_field: ticketsync_key}}
+"""
+
+
+@click.command()
+@click.option("--account-id", default=None, help="StackOne account to bind the state to.")
+@sandbox_option
+@click.pass_context
+def init(ctx: click.Context, account_id: str | None, sandbox: bool) -> None:
+    """Start a project: write ticketsync.yaml (if absent) and an empty state file.
+
+    An existing state file is never overwritten: it is what prevents duplicate tickets.
+
+    Example: ticketsync init --account-id acc-123
+    """
+    from ticketsync.errors import StateError
+    from ticketsync.lock import StateLock
+    from ticketsync.state import atomic_write_text, dump_state, new_state
+
+    config = get_config(ctx, sandbox=sandbox)
+    state_path = config.state_path
+    if state_path.exists():
+        raise StateError(
+            f"{shown(state_path)} already exists: refusing to overwrite a state file (it records "
+            "the tickets already created); `ticketsync state list` shows what it tracks"
+        )
+    config_path = config.config_file or config.root / "ticketsync.yaml"
+    if sandbox:
+        pass  # the sandbox needs no project config of its own
+    elif Path(config_path).exists():
+        click.echo(f"{shown(config_path)} exists: left as it is.")
+    else:
+        account = account_id or config.account_id
+        account_line = f"account_id: {account}" if account else "# account_id: acc-123"
+        Path(config_path).write_text(
+            CONFIG_TEMPLATE.format(account_line=account_line), encoding="utf-8"
+        )
+        click.echo(f"Wrote {shown(config_path)} (every setting is commented).")
+    state_path.parent.mkdir(parents=True, exist_ok=True)
+    with StateLock(state_path, command="ticketsync init"):
+        if state_path.exists():  # created by a concurrent init since we looked
+            raise StateError(f"{state_path} already exists: refusing to overwrite it")
+        # Written as is (serial 0), not through write_state, which counts a write.
+        state = new_state(account_id or config.account_id)
+        atomic_write_text(state_path, dump_state(state))
+    bound = f"account {state.account_id}" if state.account_id else "no account yet"
+    advice = "" if sandbox else " Commit it with your ticket files."
+    click.echo(f"Wrote {shown(state_path)} (empty, {bound}).{advice}")
+
+
+def shown(path: Path) -> str:
+    """``path`` relative to the working folder when it is inside it, as users typed it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+COMMANDS: list[click.Command] = [init]
