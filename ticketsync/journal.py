@@ -1,0 +1,363 @@
+"""The write-ahead journal beside the state: ``<state>.journal``, JSON lines, append-only.
+
+Why it exists: the state file is rewritten whole (atomically) once per run, which costs
+time proportional to its size. Doing that after each create would make a 10,000-ticket
+state slow, and not doing it would lose the ids of tickets created before a crash. The
+journal gives per-ticket durability at a constant cost: one appended line, fsync'd.
+
+Records (one JSON object per line, ``op`` first):
+
+* ``intent``  {key, digest, title, project_id, at}: written and made durable *before* a
+  create is sent. An intent with no later outcome is "uncertain": the ticket may exist,
+  and it must be reconciled against the remote before anything is resent (SPEC §4.1).
+* ``created`` {key, id, remote_id, created_at, applied}: the create (or an adoption)
+  succeeded; folded into the state as a tracked ticket.
+* ``failed``  {key, message}: definitely no ticket was made (refused, or reconciliation
+  found none). Closes the intent.
+* ``updated`` {key, id, applied}: a PATCH went through; the state's ``applied`` follows.
+
+Durability is per record, but fsyncs are shared: with 16 workers appending, one of them
+(the "leader") writes and fsyncs every pending line in one go while the others wait for
+their own line to be covered (group commit). A kill -9 can tear only the last line; it is
+ignored on read and cut off before the next append. A torn line was never acknowledged,
+so nothing that was relied upon is lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ticketsync.errors import StateError
+from ticketsync.model import Body
+from ticketsync.state import State, StateEntry, _fsync_dir, read_state
+
+JOURNAL_SUFFIX = ".journal"
+
+
+def journal_path_for(state_path: Path) -> Path:
+    """The journal of a state file: ``<state>.journal`` beside it."""
+    return state_path.with_name(state_path.name + JOURNAL_SUFFIX)
+
+
+def body_digest(body: Body) -> str:
+    """sha256 of the body's canonical JSON: identifies what an intent was about to send."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def format_time(moment: datetime) -> str:
+    """UTC ISO 8601 with microseconds: intents must order finer than the state's seconds."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str) -> datetime:
+    """Parse a time written by :func:`format_time` or the state (``...Z``), as aware UTC."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A create that was about to be sent. ``title``/``project_id`` allow matching it later."""
+
+    key: str
+    digest: str
+    at: datetime
+    title: str = ""
+    project_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "op": "intent",
+            "key": self.key,
+            "digest": self.digest,
+            "title": self.title,
+            "project_id": self.project_id,
+            "at": format_time(self.at),
+        }
+
+
+class Journal:
+    """An open journal: thread-safe appends, each durable before its call returns.
+
+    ``write_seconds`` sums the time spent writing and fsyncing (for the benchmark).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.write_seconds = 0.0
+        existed = path.exists()
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            _cut_torn_tail(self._fd)
+            if not existed:
+                _fsync_dir(path.parent)  # the new name must survive a crash, not only its data
+        except BaseException:
+            os.close(self._fd)
+            raise
+        self._cond = threading.Condition()
+        self._pending: list[bytes] = []
+        self._queued = 0  # records handed to append(), numbered from 1
+        self._durable = 0  # every record up to this number is on disk
+        self._flushing = False
+        self._broken: str | None = None
+
+    # -- records ---------------------------------------------------------------------
+
+    def record_intent(self, key: str, body: Body, *, at: datetime | None = None) -> Intent:
+        """Durably record that ``body`` is about to be sent for ``key``; return the intent."""
+        project = body.get("project_id")
+        intent = Intent(
+            key=key,
+            digest=body_digest(body),
+            at=at or datetime.now(UTC),
+            title=str(body.get("title", "")),
+            project_id=project if isinstance(project, str) else None,
+        )
+        self._append(intent.to_json())
+        return intent
+
+    def record_created(
+        self,
+        key: str,
+        ticket_id: str,
+        remote_id: str | None,
+        applied: Body,
+        *,
+        created_at: str | None = None,
+    ) -> StateEntry:
+        """Durably record that ``key`` exists remotely as ``ticket_id``; return its entry."""
+        entry = StateEntry(
+            id=ticket_id,
+            remote_id=remote_id,
+            created_at=created_at or format_time(datetime.now(UTC)),
+            applied=dict(applied),
+        )
+        self._append({"op": "created", "key": key, **entry.to_json()})
+        return entry
+
+    def record_failed(self, key: str, message: str) -> None:
+        """Durably record that no ticket exists for ``key``'s last intent (closes it)."""
+        self._append({"op": "failed", "key": key, "message": message})
+
+    def record_updated(self, key: str, ticket_id: str, applied: Body) -> None:
+        """Durably record that ``key`` was patched: its state ``applied`` becomes ``applied``."""
+        self._append({"op": "updated", "key": key, "id": ticket_id, "applied": dict(applied)})
+
+    def close(self) -> None:
+        with self._cond:
+            fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- group commit ----------------------------------------------------------------
+
+    def _append(self, record: Mapping[str, Any]) -> None:
+        line = (json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+        with self._cond:
+            self._check_usable()
+            self._pending.append(line)
+            self._queued += 1
+            mine = self._queued
+            while self._durable < mine:
+                self._check_usable()
+                if self._flushing:
+                    # Another caller is writing: our line goes in its batch or the next one.
+                    self._cond.wait()
+                    continue
+                self._flush_pending_locked()
+
+    def _flush_pending_locked(self) -> None:
+        # Called with the condition held; becomes the leader for everything queued so far.
+        batch, self._pending = self._pending, []
+        upto = self._queued
+        self._flushing = True
+        self._cond.release()
+        ok = False
+        # Overwritten below; stays if a KeyboardInterrupt lands mid-write.
+        problem = f"the write to the journal {self.path} was interrupted"
+        try:
+            started = time.perf_counter()
+            _write_all(self._fd, b"".join(batch))
+            os.fdatasync(self._fd)
+            self.write_seconds += time.perf_counter() - started
+            ok = True
+        except OSError as exc:
+            problem = f"cannot write the journal {self.path}: {exc.strerror}"
+        finally:
+            self._cond.acquire()
+            self._flushing = False
+            if ok:
+                self._durable = upto
+            elif self._broken is None:
+                # Part of the batch may be on disk: we cannot tell callers their record is
+                # durable, and appending after a possibly torn line would corrupt the file.
+                self._broken = problem
+            self._cond.notify_all()
+
+    def _check_usable(self) -> None:
+        if self._broken is not None:
+            raise StateError(f"{self._broken}: stopped; run apply again to reconcile")
+        if self._fd < 0:
+            raise StateError(f"the journal {self.path} is closed")
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _cut_torn_tail(fd: int) -> None:
+    """Drop a last line without its newline (a write torn by a kill), before appending."""
+    size = os.fstat(fd).st_size
+    if size == 0:
+        return
+    if os.pread(fd, 1, size - 1) == b"\n":
+        return
+    # Search backwards for the last newline; the torn tail is at most one record long.
+    end = size
+    while end > 0:
+        start = max(0, end - 65536)
+        chunk = os.pread(fd, end - start, start)
+        cut = chunk.rfind(b"\n")
+        if cut >= 0:
+            os.ftruncate(fd, start + cut + 1)
+            os.fsync(fd)
+            return
+        end = start
+    os.ftruncate(fd, 0)
+    os.fsync(fd)
+
+
+# -- reading and folding -------------------------------------------------------------
+
+
+def read_records(path: Path) -> Iterator[dict[str, Any]]:
+    """The journal's records in order; nothing if there is no journal.
+
+    A torn last line (no newline, or not JSON) is skipped: it was never acknowledged. A
+    bad line *before* the end is corruption we cannot explain, and is refused.
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StateError(f"{path}: cannot read the journal: {exc.strerror}") from None
+    lines = raw.split(b"\n")
+    last = len(lines) - 1  # the text after the final newline: b"" unless torn
+    for number, line in enumerate(lines, start=1):
+        if not line:
+            continue
+        try:
+            record = json.loads(line.decode("utf-8"))
+            if not isinstance(record, dict) or not isinstance(record.get("key"), str):
+                raise ValueError("not a journal record")
+        except ValueError:
+            if number - 1 == last:
+                continue  # torn by a kill mid-write
+            raise StateError(
+                f"{path}:{number}: the journal is corrupt; move it aside and run apply "
+                "(the pre-create lookup then adopts the tickets it recorded)"
+            ) from None
+        yield record
+
+
+def fold(state: State, records: Iterator[dict[str, Any]]) -> tuple[State, list[Intent]]:
+    """Apply journal records to ``state``; return it with the intents still uncertain."""
+    tickets: dict[str, StateEntry] = dict(state.tickets)
+    pending: dict[str, Intent] = {}
+    for record in records:
+        op, key = record.get("op"), record["key"]
+        if op == "intent":
+            pending[key] = Intent(
+                key=key,
+                digest=str(record.get("digest", "")),
+                at=parse_time(str(record["at"])),
+                title=str(record.get("title", "")),
+                project_id=record.get("project_id"),
+            )
+        elif op == "created":
+            pending.pop(key, None)
+            tickets[key] = StateEntry(
+                id=str(record["id"]),
+                remote_id=record.get("remote_id"),
+                created_at=str(record.get("created_at", "")),
+                applied=dict(record.get("applied") or {}),
+            )
+        elif op == "failed":
+            pending.pop(key, None)
+        elif op == "updated" and key in tickets:
+            tickets[key] = replace(tickets[key], applied=dict(record.get("applied") or {}))
+    # An intent for a key the state already tracks was settled another way (for example
+    # `ticketsync state import KEY ID` after an ambiguous reconciliation).
+    uncertain = [intent for key, intent in pending.items() if key not in tickets]
+    uncertain.sort(key=lambda intent: (intent.at, intent.key))
+    return replace(state, tickets=tickets), uncertain
+
+
+def recover(state: State, journal_path: Path) -> tuple[State, list[Intent]]:
+    """Fold the journal at ``journal_path`` into ``state`` (in memory; nothing is written).
+
+    Returns the state with every ``created``/``updated`` record applied, and the intents
+    with no outcome: creates that may or may not have happened, oldest first.
+    """
+    return fold(state, read_records(journal_path))
+
+
+def has_records(journal_path: Path) -> bool:
+    """Whether a journal with at least one byte exists (cheap check before folding)."""
+    try:
+        return journal_path.stat().st_size > 0
+    except FileNotFoundError:
+        return False
+
+
+def load_effective_state(state_path: Path, account_id: str | None = None) -> State:
+    """The state as it really is: the state file plus its journal, read-only.
+
+    ``plan`` uses this so that a plan made after a crashed apply does not propose to create
+    tickets that the crashed run did create and journal.
+    """
+    state = read_state(state_path, account_id=account_id)
+    folded, _ = recover(state, journal_path_for(state_path))
+    return folded
+
+
+def compact(journal_path: Path, uncertain: list[Intent]) -> None:
+    """Keep only the still-uncertain intents; remove the journal when there are none.
+
+    Call this only after the state holding every folded record was written durably:
+    the records dropped here must already be in the state file. Atomic (temp + rename).
+    """
+    if not uncertain:
+        try:
+            journal_path.unlink()
+        except FileNotFoundError:
+            return
+        _fsync_dir(journal_path.parent)
+        return
+    from ticketsync.state import atomic_write_text
+
+    text = "".join(
+        json.dumps(intent.to_json(), sort_keys=True, ensure_ascii=False) + "\n"
+        for intent in uncertain
+    )
+    atomic_write_text(journal_path, text)
