@@ -1,0 +1,250 @@
+"""Fault injection: make the sandbox fail the way StackOne and providers fail.
+
+The failures that matter to ticketsync are the ones after which nobody knows whether a
+ticket was created: the provider acted, then the answer was a 5xx, a 408, or nothing at all.
+Those must never lead to a duplicate, so tests need to cause them on purpose, on exactly the
+request they choose::
+
+    faults = Faults(latency_ms=5)
+    faults.add(Fault.STORE_THEN_DROP, op="create", nth=3)       # the 3rd create
+    faults.add(Fault.STORE_THEN_502, title="flaky")              # creates titled *flaky*
+    faults.add(Fault.FAIL_BEFORE_STORE, probability=0.1, seed=7)  # 10%, reproducibly
+    faults.add(Fault.TOO_MANY_REQUESTS, times=5)                  # a 429 storm
+    ...
+    assert faults.fired(Fault.STORE_THEN_DROP) == 1
+
+The same rules come from the command line as ``--fault ACTION[:KEY=VALUE,...]`` (see
+:func:`parse_rule`). Everything here is thread-safe: the server asks from many threads.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import random
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+#: The operations of the ticketing API the sandbox serves.
+OPS = ("create", "get", "update", "list")
+
+
+class Fault(enum.Enum):
+    """What to do to a chosen request."""
+
+    #: Answer 500 without storing anything: a clean failure, safe to resend.
+    FAIL_BEFORE_STORE = "fail-before-store"
+    #: Act (store the create / apply the update), then answer 502.
+    STORE_THEN_502 = "store-then-502"
+    #: Act, then answer 408 (StackOne's retries against the provider ran out of time).
+    STORE_THEN_408 = "store-then-408"
+    #: Act, then close the connection without any answer (a lost response).
+    STORE_THEN_DROP = "store-then-drop"
+    #: Answer 429 with Retry-After without acting (one request of a storm).
+    TOO_MANY_REQUESTS = "429"
+
+    @property
+    def acts(self) -> bool:
+        """Whether the request still takes effect before the failure."""
+        return self in (Fault.STORE_THEN_502, Fault.STORE_THEN_408, Fault.STORE_THEN_DROP)
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a rule may look at: the operation, the HTTP method and path, the JSON body."""
+
+    op: str
+    method: str
+    path: str
+    body: Mapping[str, Any] | None = None
+
+    @property
+    def title(self) -> str:
+        title = (self.body or {}).get("title")
+        return title if isinstance(title, str) else ""
+
+
+@dataclass
+class Rule:
+    """Which requests get ``fault``: all filters must match, then ``nth``/odds/``times``.
+
+    ``nth`` counts (1-based) the requests that passed the filters (``op``, ``title`` as a
+    substring, ``when``); ``probability`` draws from a generator seeded with ``seed``;
+    ``times`` caps how often the rule fires (a storm of N 429s is ``times=N``).
+    """
+
+    fault: Fault
+    op: str | None = None
+    title: str | None = None
+    when: Callable[[Request], bool] | None = None
+    nth: Collection[int] | None = None
+    probability: float | None = None
+    seed: int | None = None
+    times: int | None = None
+    retry_after: int = 1
+    seen: int = 0
+    fired: int = 0
+    _rng: random.Random = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.op is not None and self.op not in OPS:
+            raise ValueError(f"unknown op {self.op!r}: use one of {', '.join(OPS)}")
+        if self.probability is not None and not 0.0 <= self.probability <= 1.0:
+            raise ValueError(f"probability {self.probability} is not between 0 and 1")
+        # Not for secrets: a seeded generator makes a random fault schedule reproducible.
+        self._rng = random.Random(self.seed)  # noqa: S311
+
+    def matches(self, request: Request) -> bool:
+        """Count the request if the filters pass; True if the rule fires on it."""
+        if self.op is not None and request.op != self.op:
+            return False
+        if self.title is not None and self.title not in request.title:
+            return False
+        if self.when is not None and not self.when(request):
+            return False
+        self.seen += 1
+        if self.nth is not None and self.seen not in self.nth:
+            return False
+        if self.probability is not None and self._rng.random() >= self.probability:
+            return False
+        if self.times is not None and self.fired >= self.times:
+            return False
+        self.fired += 1
+        return True
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The verdict for one request: a fault (or None), and the Retry-After of a 429."""
+
+    fault: Fault | None = None
+    retry_after: int = 1
+
+
+class Faults:
+    """Latency, a rate limit, and per-request rules; shared by every server thread.
+
+    ``latency_ms`` is added to every request. ``rate_limit`` is requests per minute over a
+    sliding window: over it, 429 with ``Retry-After`` set to the seconds until a slot frees.
+    ``page_cap`` makes list pages shorter than ``page_size`` asks (with a ``next``).
+    """
+
+    def __init__(
+        self,
+        *,
+        latency_ms: float = 0.0,
+        rate_limit: int | None = None,
+        page_cap: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if rate_limit is not None and rate_limit < 1:
+            raise ValueError("rate_limit must be at least 1 request per minute")
+        self.latency_ms = latency_ms
+        self.rate_limit = rate_limit
+        self.page_cap = page_cap
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._rules: list[Rule] = []
+        self._window: deque[float] = deque()
+        self._requests: Counter[str] = Counter()
+        self._fired: Counter[Fault] = Counter()
+        self._rate_limited = 0
+
+    def add(self, fault: Fault, **options: Any) -> Rule:
+        """Add a :class:`Rule` (keyword options as its fields); rules are tried in order."""
+        return self.add_rule(Rule(fault, **options))
+
+    def add_rule(self, rule: Rule) -> Rule:
+        with self._lock:
+            self._rules.append(rule)
+        return rule
+
+    def clear(self) -> None:
+        """Drop every rule and counter (latency, rate limit and page cap stay)."""
+        with self._lock:
+            self._rules.clear()
+            self._window.clear()
+            self._requests.clear()
+            self._fired.clear()
+            self._rate_limited = 0
+
+    def rate_check(self) -> int | None:
+        """Take a slot of the rate limit: None if granted, else the Retry-After seconds."""
+        if self.rate_limit is None:
+            return None
+        with self._lock:
+            now = self._clock()
+            while self._window and now - self._window[0] >= 60.0:
+                self._window.popleft()
+            if len(self._window) < self.rate_limit:
+                self._window.append(now)
+                return None
+            self._rate_limited += 1
+            return max(1, math.ceil(60.0 - (now - self._window[0])))
+
+    def decide(self, request: Request) -> Decision:
+        """Count the request and pick the first rule that fires on it (or none)."""
+        with self._lock:
+            self._requests[request.op] += 1
+            for rule in self._rules:
+                if rule.matches(request):
+                    self._fired[rule.fault] += 1
+                    return Decision(rule.fault, rule.retry_after)
+        return Decision()
+
+    def requests(self, op: str | None = None) -> int:
+        """How many requests (of ``op``) reached the fault rules (authenticated, valid)."""
+        with self._lock:
+            return self._requests[op] if op else sum(self._requests.values())
+
+    def fired(self, fault: Fault | None = None) -> int:
+        """How many times ``fault`` (or any rule) fired."""
+        with self._lock:
+            return self._fired[fault] if fault else sum(self._fired.values())
+
+    @property
+    def rate_limited(self) -> int:
+        """How many requests the rate limit answered with 429."""
+        with self._lock:
+            return self._rate_limited
+
+
+def parse_rule(text: str) -> Rule:
+    """A rule from its command-line form ``ACTION[:KEY=VALUE,...]``.
+
+    ACTION is one of fail-before-store, store-then-502, store-then-408, store-then-drop,
+    429. Keys: ``op`` (create/get/update/list), ``nth``, ``title`` (substring), ``p``
+    (probability), ``seed``, ``times``, ``retry_after``. Examples:
+    ``store-then-drop:op=create,nth=3``, ``store-then-502:p=0.2,seed=7``, ``429:times=5``.
+    """
+    action, _, rest = text.partition(":")
+    try:
+        fault = Fault(action.strip())
+    except ValueError:
+        names = ", ".join(f.value for f in Fault)
+        raise ValueError(f"unknown fault {action!r}: use one of {names}") from None
+    options: dict[str, Any] = {}
+    for item in filter(None, (part.strip() for part in rest.split(","))):
+        key, sep, value = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError("expected KEY=VALUE")
+            if key == "op":
+                options["op"] = value
+            elif key == "title":
+                options["title"] = value
+            elif key == "nth":
+                options["nth"] = {int(n) for n in value.split("+")}
+            elif key == "p":
+                options["probability"] = float(value)
+            elif key in ("seed", "times", "retry_after"):
+                options[key] = int(value)
+            else:
+                raise ValueError("unknown key")
+        except ValueError as exc:
+            raise ValueError(f"bad fault option {item!r} in {text!r}: {exc}") from None
+    return Rule(fault, **options)

@@ -1,0 +1,326 @@
+"""A local HTTP server that answers like StackOne's ticketing API, for trying and testing.
+
+Standard library only (``http.server``): one thread per connection, HTTP/1.1 keep-alive so
+a client's pooled connections are reused, and a listen backlog big enough for 16 clients
+connecting at once. Every request goes through the same steps, in StackOne's order:
+
+    latency -> route (404) -> auth (401) -> x-account-id (400) -> rate limit (429)
+    -> body checks (400, 422) -> fault rules -> act -> answer (or fail after acting)
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, cast
+from urllib.parse import parse_qs, urlsplit
+
+from ticketsync.sandbox.faults import Fault, Faults, Request
+from ticketsync.sandbox.shapes import check_body, error_body, read_ticket, timestamp
+from ticketsync.sandbox.store import CursorError, TicketStore, parse_time
+
+COLLECTION = "/unified/ticketing/tickets"
+_ITEM = re.compile(r"^/unified/ticketing/tickets/([^/]+)$")
+DEFAULT_PAGE_SIZE = 25
+MAX_PAGE_SIZE = 100
+#: A request body bigger than this is refused (413 is not in StackOne's list: 400).
+MAX_BODY = 1 << 20
+
+
+class SandboxServer(ThreadingHTTPServer):
+    """The HTTP server, holding what every handler thread shares."""
+
+    daemon_threads = True
+    # The default backlog (5) drops connections when 16 clients start together.
+    request_queue_size = 128
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        *,
+        store: TicketStore,
+        faults: Faults,
+        api_key: str | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, SandboxHandler)
+        self.store = store
+        self.faults = faults
+        self.api_key = api_key
+        self.log = log
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._open: dict[socket.socket, threading.Thread] = {}
+        host, port = str(self.server_address[0]), int(self.server_address[1])
+        shown = f"[{host}]" if ":" in host else host
+        self.url = f"http://{shown}:{port}"
+
+    # Connections are tracked so that stop() can end idle keep-alive ones at once instead of
+    # waiting for clients to hang up, and join their threads within a bound.
+    def process_request(self, request: Any, client_address: Any) -> None:
+        thread = threading.Thread(
+            target=self.process_request_thread, args=(request, client_address), daemon=True
+        )
+        with self._lock:
+            self._open[request] = thread
+        thread.start()
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._lock:
+            self._open.pop(request, None)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hung up mid-answer is normal here (tests kill clients): no traceback.
+        if self.log:
+            self.log(f"connection from {client_address[0]} ended abruptly")
+
+    def close_connections(self, timeout: float = 5.0) -> None:
+        """Cut every open connection and wait (bounded) for their threads to finish."""
+        self.stopping.set()
+        with self._lock:
+            open_now = list(self._open.items())
+        for sock, _ in open_now:
+            with contextlib.suppress(OSError):  # already closed by its thread
+                sock.shutdown(socket.SHUT_RDWR)
+        deadline = time.monotonic() + timeout
+        for _, thread in open_now:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
+class _Answered(Exception):
+    """Raised once a response (or a deliberate silence) has been decided."""
+
+    def __init__(self, status: int, body: dict[str, Any] | None, retry_after: int | None = None):
+        super().__init__(status)
+        self.status = status
+        self.body = body
+        self.retry_after = retry_after
+
+
+def _fail(status: int, message: str, retry_after: int | None = None) -> _Answered:
+    return _Answered(status, error_body(status, message), retry_after)
+
+
+class SandboxHandler(BaseHTTPRequestHandler):
+    """One connection: parse, check, act, answer, in the order the module doc gives."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "ticketsync-sandbox"
+    # An idle keep-alive connection is closed after this long.
+    timeout = 120
+    # Headers and body go out in two writes: with Nagle's algorithm on, the second waits
+    # for the client's delayed ACK (~40 ms a request on Linux), which made 10,000 creates
+    # take minutes instead of seconds.
+    disable_nagle_algorithm = True
+
+    @property
+    def sandbox(self) -> SandboxServer:
+        return cast(SandboxServer, self.server)
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PATCH(self) -> None:
+        self._dispatch("PATCH")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass  # _dispatch logs one line per request, with its duration
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.sandbox.log:
+            self.sandbox.log(format % args)
+
+    def _dispatch(self, method: str) -> None:
+        started = time.monotonic()
+        split = urlsplit(self.path)
+        status = 0
+        try:
+            raw = self._read_body()
+            if self.sandbox.faults.latency_ms:
+                self.sandbox.stopping.wait(self.sandbox.faults.latency_ms / 1000)
+            self._handle(method, split.path, parse_qs(split.query), raw)
+        except _Answered as answer:
+            status = answer.status
+            if answer.body is None:
+                self._drop()
+            else:
+                self._send(answer.status, answer.body, answer.retry_after)
+        except Exception as exc:  # a bug in the sandbox: answer like StackOne, keep serving
+            status = 500
+            self.log_message("internal error on %s %s: %r", method, split.path, exc)
+            self._send(500, error_body(500, "Internal server error"))
+        if self.sandbox.log:
+            ms = (time.monotonic() - started) * 1000
+            shown = status if status else "dropped"
+            self.sandbox.log(f"{method} {self.path} {shown} {ms:.1f}ms")
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            self.close_connection = True  # the rest of the body is not read
+            raise _fail(400, f"Request body too large (over {MAX_BODY} bytes)")
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _send(self, status: int, body: dict[str, Any], retry_after: int | None = None) -> None:
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(payload)))
+        if retry_after is not None:
+            self.send_header("Retry-After", str(retry_after))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _drop(self) -> None:
+        # Close without a single byte of response: the client sees the connection end.
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    # -- the steps -------------------------------------------------------------------------
+
+    def _handle(self, method: str, path: str, query: dict[str, list[str]], raw: bytes) -> None:
+        path = path.rstrip("/") or "/"
+        item = _ITEM.match(path)
+        if path == COLLECTION and method in ("GET", "POST"):
+            op = "list" if method == "GET" else "create"
+        elif item and method in ("GET", "PATCH"):
+            op = "get" if method == "GET" else "update"
+        else:
+            raise _fail(404, f"Cannot {method} {path}")
+        self._check_auth()
+        retry = self.sandbox.faults.rate_check()
+        if retry is not None:
+            raise _fail(429, "Too many requests", retry)
+        body = self._json_body(raw, op) if op in ("create", "update") else None
+        ticket_id = item.group(1) if item else ""
+        decision = self.sandbox.faults.decide(Request(op, method, path, body))
+        if decision.fault is Fault.FAIL_BEFORE_STORE:
+            raise _fail(500, "Internal server error")
+        if decision.fault is Fault.TOO_MANY_REQUESTS:
+            raise _fail(429, "Too many requests", decision.retry_after)
+        status, answer = self._act(op, ticket_id, body, query)
+        if decision.fault is Fault.STORE_THEN_502:
+            raise _fail(502, "Bad gateway: the provider did not answer in time")
+        if decision.fault is Fault.STORE_THEN_408:
+            raise _fail(408, "Request timed out", 1)
+        if decision.fault is Fault.STORE_THEN_DROP:
+            raise _Answered(0, None)
+        raise _Answered(status, answer)
+
+    def _check_auth(self) -> None:
+        header = self.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        key = ""
+        if scheme.lower() == "basic":
+            try:
+                key = base64.b64decode(token.strip(), validate=True).decode().partition(":")[0]
+            except (binascii.Error, UnicodeDecodeError):
+                key = ""
+        expected = self.sandbox.api_key
+        if not key or (expected is not None and key != expected):
+            raise _fail(401, "Unauthorized")
+        if not (self.headers.get("x-account-id") or "").strip():
+            raise _fail(400, "Missing required header: x-account-id")
+
+    def _json_body(self, raw: bytes, op: str) -> dict[str, Any]:
+        try:
+            body = json.loads(raw) if raw.strip() else None
+        except (ValueError, UnicodeDecodeError):
+            raise _fail(400, "Invalid request: the body is not valid JSON") from None
+        if body is None:
+            raise _fail(400, "Invalid request: a JSON body is required")
+        problems = check_body(body, update=op == "update")
+        if problems:
+            raise _fail(400, "Invalid request: " + "; ".join(problems))
+        parent = body.get("parent_id")
+        if isinstance(parent, str) and not self.sandbox.store.exists(parent):
+            raise _fail(422, f"Invalid request: parent_id {parent!r} names no ticket")
+        return cast(dict[str, Any], body)
+
+    def _act(
+        self,
+        op: str,
+        ticket_id: str,
+        body: dict[str, Any] | None,
+        query: dict[str, list[str]],
+    ) -> tuple[int, dict[str, Any]]:
+        store = self.sandbox.store
+        if op == "create":
+            created = store.create(body or {})
+            return 201, {
+                "statusCode": 201,
+                "message": "Record created successfully.",
+                "timestamp": timestamp(),
+                "data": {"id": created.id, "remote_id": created.remote_id},
+            }
+        if op == "update":
+            if store.update(ticket_id, body or {}) is None:
+                raise _fail(404, f"Ticket {ticket_id} not found")
+            return 200, {
+                "statusCode": 200,
+                "message": "Record updated successfully.",
+                "timestamp": timestamp(),
+            }
+        if op == "get":
+            ticket = store.get(ticket_id)
+            if ticket is None:
+                raise _fail(404, f"Ticket {ticket_id} not found")
+            return 200, {"data": read_ticket(ticket, self.sandbox.url)}
+        return 200, self._list(query)
+
+    def _list(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        def one(name: str) -> str | None:
+            values = query.get(name)
+            return values[-1] if values else None
+
+        size_text = one("page_size")
+        try:
+            size = int(size_text) if size_text else DEFAULT_PAGE_SIZE
+        except ValueError:
+            raise _fail(400, f"page_size must be a number, not {size_text!r}") from None
+        if not 1 <= size <= MAX_PAGE_SIZE:
+            raise _fail(400, f"page_size must be between 1 and {MAX_PAGE_SIZE}, not {size}")
+        after_text = one("filter[updated_after]") or one("updated_after")
+        after: datetime | None = None
+        if after_text:
+            try:
+                after = parse_time(after_text)
+            except ValueError:
+                raise _fail(
+                    400, f"filter[updated_after] must be an ISO 8601 date-time: {after_text!r}"
+                ) from None
+        try:
+            page = self.sandbox.store.list_page(
+                limit=size,
+                cursor=one("next"),
+                updated_after=after,
+                cap=self.sandbox.faults.page_cap,
+            )
+        except CursorError as exc:
+            raise _fail(400, f"next: {exc}") from None
+        return {
+            "next": page.next,
+            "data": [read_ticket(t, self.sandbox.url) for t in page.tickets],
+        }

@@ -1,0 +1,196 @@
+"""StackOne's JSON shapes for the sandbox: request-body checks, read tickets, error bodies.
+
+The checks follow what StackOne's spec states for ``TicketingTicketCreateRequestDto`` and
+``TicketingTicketUpdateRequestDto`` (tests/test_contract.py holds them to the spec): no
+field is required, every field may be null, unknown fields are allowed (the DTOs do not
+forbid them; the sandbox ignores them, as StackOne's mapping would). One deliberate
+departure: ``component_ids`` is accepted as a string *or* an array of strings, because the
+spec types it as a string while StackOne's own examples, and ticketsync, send an array
+(docs/stackone-quirks.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from ticketsync.sandbox.store import StoredTicket
+
+PRIORITIES = ("lowest", "low", "medium", "high", "highest", "unmapped_value")
+STATUS_TYPES = ("to-do", "in-progress", "closed", "unmapped_value")
+
+_STRINGS = ("title", "creator_id", "parent_id", "organization_id", "project_id", "type")
+_STRING_LISTS = ("reporters", "assignees", "tags")
+_UPDATE_FIELDS = frozenset(
+    {
+        "title",
+        "reporters",
+        "assignees",
+        "content",
+        "parent_id",
+        "priority",
+        "tags",
+        "project_id",
+        "component_ids",
+        "unified_custom_fields",
+        "status",
+    }
+)
+
+_JSON_TYPES = {str: "string", bool: "boolean", int: "number", float: "number", list: "array"}
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, dict):
+        return "object"
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def _check_string(name: str, value: Any) -> list[str]:
+    return [] if value is None or isinstance(value, str) else [f"{name} must be a string"]
+
+
+def _check_string_list(name: str, value: Any) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        return [f"{name} must be an array of strings, not {_kind(value)}"]
+    return [
+        f"{name}[{i}] must be a string, not {_kind(item)}"
+        for i, item in enumerate(value)
+        if not isinstance(item, str)
+    ]
+
+
+def _check_content(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        return [f"content must be an array of {{plain, html}} objects, not {_kind(value)}"]
+    problems = []
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            problems.append(f"content[{i}] must be an object, not {_kind(item)}")
+            continue
+        for key in ("plain", "html"):
+            if item.get(key) is not None and not isinstance(item[key], str):
+                problems.append(f"content[{i}].{key} must be a string")
+    return problems
+
+
+def _check_enum_object(name: str, value: Any, key: str, allowed: tuple[str, ...]) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, dict):
+        return [f"{name} must be an object with a {key!r}, not {_kind(value)}"]
+    problems = []
+    if value.get("id") is not None and not isinstance(value["id"], str):
+        problems.append(f"{name}.id must be a string")
+    choice = value.get(key)
+    if choice is not None and choice not in allowed:
+        problems.append(f"{name}.{key} must be one of {', '.join(allowed)}, not {choice!r}")
+    return problems
+
+
+def _check_status(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, dict):
+        return [f"status must be an object, not {_kind(value)}"]
+    problems = _check_string("status.id", value.get("id"))
+    problems += _check_string("status.name", value.get("name"))
+    problems += _check_enum_object("status.type", value.get("type"), "value", STATUS_TYPES)
+    return problems
+
+
+def check_body(body: Any, *, update: bool = False) -> list[str]:
+    """Every way ``body`` breaks the create (or update) DTO, one message per field."""
+    if not isinstance(body, dict):
+        return [f"the request body must be a JSON object, not {_kind(body)}"]
+    problems: list[str] = []
+    for name in sorted(body):
+        value = body[name]
+        if update and name not in _UPDATE_FIELDS:
+            continue  # not part of the update DTO: allowed, and ignored
+        if name in _STRINGS:
+            problems += _check_string(name, value)
+        elif name in _STRING_LISTS:
+            problems += _check_string_list(name, value)
+        elif name == "component_ids":
+            if not isinstance(value, str):  # the quirk: a string or an array of strings
+                problems += _check_string_list(name, value)
+        elif name == "content":
+            problems += _check_content(value)
+        elif name == "priority":
+            problems += _check_enum_object(name, value, "value", PRIORITIES)
+        elif name == "unified_custom_fields":
+            if value is not None and not isinstance(value, dict):
+                problems.append(f"unified_custom_fields must be an object, not {_kind(value)}")
+        elif name == "status" and update:
+            problems += _check_status(value)
+    return problems
+
+
+def timestamp() -> str:
+    """Now, in StackOne's form (UTC, milliseconds, ``Z``)."""
+    now = datetime.now(UTC)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def error_body(status: int, message: str) -> dict[str, Any]:
+    """StackOne's error body; a 400 also carries ``data`` and ``provider_errors``."""
+    body: dict[str, Any] = {"statusCode": status, "message": message, "timestamp": timestamp()}
+    if status == 400:
+        body["data"] = {"statusCode": status, "message": message, "headers": {}}
+        body["provider_errors"] = []
+    return body
+
+
+def read_ticket(ticket: StoredTicket, base_url: str) -> dict[str, Any]:
+    """The ticket as StackOne reads it back (``TicketingReadTicket``), not as it was sent.
+
+    ``project_id`` becomes ``projects``, ``component_ids`` ``components``, ``type`` an
+    object, ``organization_id`` an ``organization``; the provider adds a number, a URL, a
+    status and the timestamps. Matching code must compare across these shapes.
+    """
+    f: Mapping[str, Any] = ticket.fields
+    project = f.get("project_id")
+    components = f.get("component_ids")
+    if isinstance(components, str):
+        components = [components]
+    ticket_type = f.get("type")
+    organization = f.get("organization_id")
+    return {
+        "id": ticket.id,
+        "remote_id": ticket.remote_id,
+        "unified_custom_fields": f.get("unified_custom_fields"),
+        "title": f.get("title"),
+        "creator_id": f.get("creator_id"),
+        "reporters": f.get("reporters"),
+        "assignees": f.get("assignees"),
+        "content": f.get("content"),
+        "parent_id": f.get("parent_id"),
+        "priority": f.get("priority"),
+        "tags": f.get("tags"),
+        "projects": ([{"id": project, "remote_id": project, "name": project}] if project else []),
+        "ticket_number": ticket.remote_id,
+        "type": (
+            {"id": ticket_type, "name": ticket_type, "project_id": project} if ticket_type else None
+        ),
+        "closed_at": None,
+        "ticket_url": f"{base_url}/browse/{ticket.remote_id}",
+        "status": f.get("status") or {"id": "open", "type": {"value": "to-do"}, "name": "Open"},
+        "organization": (
+            {"id": organization, "remote_id": organization, "name": organization}
+            if organization
+            else None
+        ),
+        "components": [
+            {"id": c, "remote_id": c, "name": c, "project_id": project} for c in components or []
+        ],
+        "created_at": ticket.created_at,
+        "updated_at": ticket.updated_at,
+    }
