@@ -1,7 +1,150 @@
-"""`ticketsync sandbox` (placeholder until the command lands; registers nothing)."""
+"""``ticketsync sandbox``: serve a local StackOne-compatible ticketing API until Ctrl-C."""
 
 from __future__ import annotations
 
+import os
+import re
+import signal
+from pathlib import Path
+from types import FrameType
+
 import click
 
-COMMANDS: list[click.Command] = []
+#: ``--rate-limit`` takes ``N`` or ``N/min`` (requests per minute, as StackOne counts).
+_RATE = re.compile(r"^\s*(\d+)\s*(/\s*min)?\s*$")
+
+
+def _parse_rate(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    if value is None:
+        return None
+    match = _RATE.match(value)
+    if not match or int(match.group(1)) < 1:
+        raise click.BadParameter(f"{value!r}: expected requests per minute, e.g. 1000/min")
+    return int(match.group(1))
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--allow-remote",
+    is_flag=True,
+    help="Allow a --host other than loopback (the sandbox has no real security).",
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=0, help="Port (0: any free one).")
+@click.option(
+    "--db",
+    "db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="SQLite file of the tickets (default: .ticketsync/sandbox.db in the project).",
+)
+@click.option(
+    "--api-key-env",
+    metavar="VAR",
+    default=None,
+    help="Accept only the key held in environment variable VAR (default: any key).",
+)
+@click.option("--latency-ms", type=click.FloatRange(0), default=0.0, help="Delay every request.")
+@click.option(
+    "--rate-limit",
+    callback=_parse_rate,
+    metavar="N/min",
+    default=None,
+    help="Answer 429 with Retry-After beyond N requests per minute.",
+)
+@click.option(
+    "--page-cap",
+    type=click.IntRange(1),
+    default=None,
+    help="Return at most N tickets per list page, with a next cursor (short pages).",
+)
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar="ACTION[:K=V,...]",
+    help=(
+        "Break chosen requests; repeatable. ACTION: fail-before-store, store-then-502, "
+        "store-then-408, store-then-drop, 429. Keys: op=create|get|update|list, nth=N, "
+        "title=TEXT, p=PROBABILITY, seed=N, times=N."
+    ),
+)
+@click.option("--quiet", "-q", is_flag=True, help="Do not log each request to stderr.")
+@click.pass_context
+def sandbox(
+    ctx: click.Context,
+    *,  # click passes options by name
+    host: str,
+    allow_remote: bool,
+    port: int,
+    db: Path | None,
+    api_key_env: str | None,
+    latency_ms: float,
+    rate_limit: int | None,
+    page_cap: int | None,
+    faults: tuple[str, ...],
+    quiet: bool,
+) -> int:
+    """Serve a local StackOne-compatible ticketing API, for trying and testing.
+
+    Tickets are kept in SQLite and survive restarts. Point ticketsync (or curl) at the
+    printed URL with any API key and any account id. Stop with Ctrl-C.
+
+    Example: ticketsync sandbox --port 8765 --latency-ms 50 --fault store-then-drop:nth=3
+    """
+    from ticketsync.errors import ConfigError
+    from ticketsync.sandbox import Faults, is_loopback, parse_rule, start_sandbox
+
+    if not allow_remote and not is_loopback(host):
+        raise ConfigError(
+            f"refusing to listen on {host}: the sandbox accepts any key and is meant for "
+            "this machine only; pass --allow-remote if you really want that"
+        )
+    api_key: str | None = None
+    if api_key_env:
+        # The key is read from the environment, never from the command line, where any
+        # user of the machine could read it in the process list.
+        api_key = os.environ.get(api_key_env)
+        if not api_key:
+            raise ConfigError(f"--api-key-env {api_key_env}: that variable is not set")
+    try:
+        rules = [parse_rule(text) for text in faults]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--fault") from None
+    fault_set = Faults(latency_ms=latency_ms, rate_limit=rate_limit, page_cap=page_cap)
+    for rule in rules:
+        fault_set.add_rule(rule)
+
+    if db is None:
+        from ticketsync.cli.common import get_config
+
+        db = get_config(ctx).sandbox_db
+
+    def log(line: str) -> None:
+        click.echo(line, err=True)
+
+    try:
+        running = start_sandbox(
+            db, host=host, port=port, api_key=api_key, faults=fault_set, log=None if quiet else log
+        )
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt  # `kill` stops as cleanly as Ctrl-C
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        # The line scripts and tests read to find the port: keep its shape.
+        click.echo(f"Sandbox listening on {running.url} (data: {db})")
+        while not running.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        click.echo("Sandbox stopped.", err=True)
+    finally:
+        running.stop()
+        signal.signal(signal.SIGTERM, previous)
+    return 0
+
+
+COMMANDS: list[click.Command] = [sandbox]
