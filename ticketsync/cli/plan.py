@@ -1,7 +1,88 @@
-"""`ticketsync plan` (placeholder until the command lands; registers nothing)."""
+"""`ticketsync plan`: what apply would do. Never writes (except --out), never needs a key."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-COMMANDS: list[click.Command] = []
+from ticketsync.cli.common import get_config, paths_argument, sandbox_option
+
+FORMATS = ("text", "json", "markdown", "github")
+
+
+@click.command()
+@paths_argument
+@click.option(
+    "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+    help="text for people, json for scripts, markdown for a pull-request comment, "
+    "github for GitHub Actions annotations.",
+)
+@click.option(
+    "--detailed-exitcode", is_flag=True,
+    help="Exit 2 when there are changes, 0 when there are none (1 is still an error).",
+)
+@click.option(
+    "--out", "out", type=click.Path(dir_okay=False), default=None,
+    help="Also save the plan to FILE, for `ticketsync apply --plan FILE`.",
+)
+@sandbox_option
+@click.pass_context
+def plan(
+    ctx: click.Context,
+    *,
+    paths: tuple[str, ...],
+    fmt: str,
+    detailed_exitcode: bool,
+    out: str | None,
+    sandbox: bool,
+) -> None:
+    """Show what apply would create (and update) to match the ticket files.
+
+    Reads the ticket files and the state file only: no key, no network, no writes
+    (except the saved plan with --out).
+
+    Example: ticketsync plan --format markdown > plan.md
+    """
+    from dataclasses import replace
+
+    from ticketsync import render
+    from ticketsync.cli import EXIT_CHANGES
+    from ticketsync.cli.init import shown
+    from ticketsync.loader import load_project
+    from ticketsync.plan import build_plan
+    from ticketsync.state import new_state, read_state
+
+    config = get_config(ctx, sandbox=sandbox)
+    project = load_project(config, list(paths))
+    state_path = config.state_path
+    if state_path.exists():
+        state = read_state(state_path, account_id=config.account_id)
+    else:
+        # Not an error here (plan changes nothing), but apply will refuse: say why now.
+        click.echo(
+            f"Note: no state file at {shown(state_path)}: every declared ticket would be "
+            "created. Run `ticketsync init` for a new project, or restore the state from git.",
+            err=True,
+        )
+        # No lineage: a plan saved now can never be applied to a state made later.
+        state = replace(new_state(config.account_id), lineage="", written_at="")
+    result = build_plan(project, state, updates=config.updates, max_creates=config.max_creates)
+    renderers = {
+        "text": render.render_text,
+        "json": render.render_json,
+        "markdown": render.render_markdown,
+        "github": render.render_github,
+    }
+    click.echo(renderers[fmt](result), nl=False)
+    if out is not None:
+        from ticketsync.planfile import save_plan
+
+        save_plan(Path(out), result)
+        click.echo(f"Saved the plan to {out}: apply it with `ticketsync apply --plan {out}`.",
+                   err=True)
+    if detailed_exitcode and result.has_changes:
+        ctx.exit(EXIT_CHANGES)
+
+
+COMMANDS: list[click.Command] = [plan]
