@@ -1,0 +1,61 @@
+"""Every command and every option is documented in the README (a missing one fails)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import pytest
+
+from ticketsync.cli import main
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+def _commands(group: click.Group, prefix: str) -> Iterator[tuple[str, click.Command]]:
+    for name, command in sorted(group.commands.items()):
+        path = f"{prefix} {name}"
+        yield path, command
+        if isinstance(command, click.Group):
+            yield from _commands(command, path)
+
+
+COMMANDS = list(_commands(main, "ticketsync"))
+
+
+def test_the_cli_has_its_commands() -> None:
+    names = {path for path, _ in COMMANDS}
+    for expected in ("validate", "plan", "apply", "init", "state", "sandbox"):
+        assert f"ticketsync {expected}" in names
+
+
+@pytest.mark.parametrize("path", [path for path, _ in COMMANDS])
+def test_every_command_is_in_the_readme(path: str) -> None:
+    assert f"`{path}" in README, f"README.md does not document `{path}`"
+
+
+OPTIONS = sorted(
+    {
+        (path, opt)
+        for path, command in [("ticketsync", main), *COMMANDS]
+        for param in command.params
+        if isinstance(param, click.Option)
+        for opt in param.opts
+        if opt.startswith("--") and opt != "--help"
+    }
+)
+
+
+@pytest.mark.parametrize(("path", "option"), OPTIONS)
+def test_every_option_is_in_the_readme(path: str, option: str) -> None:
+    assert f"`{option}" in README or f"`{path} {option}" in README, (
+        f"README.md does not document {option} of `{path}`"
+    )
+
+
+def test_every_command_help_ends_with_an_example() -> None:
+    for path, command in COMMANDS:
+        if isinstance(command, click.Group):
+            continue
+        assert command.help and "Example" in command.help, f"`{path}` help has no example"
