@@ -7,8 +7,10 @@ and is never written anywhere.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 CONFIG_FILE = "ticketsync.yaml"
 DEFAULT_STATE = "ticketsync.state.json"
@@ -51,3 +53,82 @@ class Config:
     @property
     def sandbox_db(self) -> Path:
         return self.root / SANDBOX_DIR / SANDBOX_DB
+
+
+#: Config keys that look like a secret: refused, because the key only comes from the env.
+_SECRET_KEYS = {"api_key", "apikey", "key", "token", "secret", "password", "stackone_api_key"}
+
+
+def load_config(config_file: str | None, *, cwd: Path, env: Mapping[str, str]) -> Config:
+    """The run's config: ``config_file`` (or ``cwd/ticketsync.yaml`` if present), then env.
+
+    Without a config file every setting is the default and ``root`` is ``cwd``. Relative
+    paths in the file are relative to its folder. Raises :class:`InputError` for an invalid
+    file (with locations) and :class:`ConfigError` for a missing ``config_file``.
+    """
+    from ticketsync import schema, yamlio
+    from ticketsync.errors import ConfigError, InputError
+    from ticketsync.model import Problem
+
+    if config_file is not None:
+        path = Path(config_file) if Path(config_file).is_absolute() else cwd / config_file
+        if not path.is_file():
+            raise ConfigError(f"config file {config_file} not found")
+    else:
+        path = cwd / CONFIG_FILE
+        if not path.is_file():
+            return _with_env(Config(root=cwd), env)
+    name = config_file if config_file is not None else CONFIG_FILE
+    doc = yamlio.read_document(path, name)
+    data: Any = {} if doc.data is None else doc.data
+    problems: list[Problem] = []
+    if isinstance(data, dict):
+        for key in sorted(k for k in data if str(k).lower() in _SECRET_KEYS):
+            problems.append(
+                Problem(
+                    doc.locate((key,), key=True),
+                    str(key),
+                    "the API key is never read from a file: remove it and set STACKONE_API_KEY",
+                )
+            )
+        data = {k: v for k, v in data.items() if str(k).lower() not in _SECRET_KEYS}
+    if not problems:
+        for where, message in schema.check("config", data):
+            if message.startswith("Additional properties"):
+                for key in sorted(set(data) - set(schema.load_schema("config")["properties"])):
+                    problems.append(
+                        Problem(
+                            doc.locate((*where, key), key=True),
+                            str(key),
+                            f"unknown setting '{key}'",
+                        )
+                    )
+                continue
+            dotted = ".".join(map(str, where))
+            problems.append(Problem(doc.locate(where), dotted, message))
+    if problems:
+        raise InputError(problems)
+    tickets = data.get("tickets", ["tickets/"])
+    marker = data.get("marker")
+    config = Config(
+        root=path.parent,
+        tickets=(tickets,) if isinstance(tickets, str) else tuple(tickets),
+        state=Path(data.get("state", DEFAULT_STATE)),
+        account_id=data.get("account_id"),
+        base_url=data.get("base_url", Config.base_url),
+        rate_limit=data.get("rate_limit", Config.rate_limit),
+        concurrency=data.get("concurrency", Config.concurrency),
+        max_creates=data.get("max_creates", Config.max_creates),
+        updates=data.get("updates", Config.updates),
+        marker_field=marker["custom_field"] if marker else None,
+        config_file=path,
+    )
+    return _with_env(config, env)
+
+
+def _with_env(config: Config, env: Mapping[str, str]) -> Config:
+    from dataclasses import replace
+
+    account_id = env.get("STACKONE_ACCOUNT_ID") or config.account_id
+    base_url = env.get("STACKONE_BASE_URL") or config.base_url
+    return replace(config, account_id=account_id, base_url=base_url)

@@ -1,0 +1,390 @@
+"""Loading a project: ticket files -> checked, normalised :class:`~ticketsync.model.Ticket`s.
+
+Every problem of every file is collected and raised once, as one :class:`InputError`, so
+that users fix their files in one pass. A valid file (the common case) costs a C parse, a
+compiled-schema check and one small pass per ticket; the precise messages (paths, line and
+column, "did you mean") are only worked out for files that fail the check.
+"""
+
+from __future__ import annotations
+
+import difflib
+import glob
+import hashlib
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ticketsync import schema, yamlio
+from ticketsync.config import Config
+from ticketsync.errors import ConfigError, InputError
+from ticketsync.model import Location, Problem, Project, Ticket
+
+SCHEMA = "ticket-file"
+EXTENSIONS = (".yaml", ".yml")
+PRIORITIES = ("lowest", "low", "medium", "high", "highest")
+KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+#: Fields that name the same thing two ways: a ticket may give one of each pair.
+EXCLUSIVE = (("description", "content"), ("parent", "parent_id"))
+_PARTNER = {a: b for pair in EXCLUSIVE for a, b in (pair, pair[::-1])}
+
+
+def load_project(config: Config, paths: Sequence[str] = (), *, cwd: Path | None = None) -> Project:
+    """Load, check and normalise the tickets of ``paths`` (default: ``config.tickets``).
+
+    Paths on the command line are relative to ``cwd`` (default: the current directory),
+    those of the config to ``config.root``. Raises :class:`InputError` with every problem
+    found, or :class:`ConfigError` when a path matches nothing.
+    """
+    here = Path.cwd() if cwd is None else cwd
+    base = here if paths else config.root
+    files = find_files(base, paths or config.tickets, exclude=config.config_file)
+    problems: list[Problem] = []
+    tickets: dict[str, Ticket] = {}
+    declared: dict[str, Location] = {}
+    digest = hashlib.sha256()
+    names: list[str] = []
+    sources: dict[str, Path] = {}
+    for path in files:
+        name = _display(path, here)
+        names.append(name)
+        try:
+            doc = yamlio.read_document(path, name)
+        except InputError as exc:
+            problems.extend(exc.problems)
+            continue
+        digest.update(f"{_relative(path, config.root)}\0{len(doc.text)}\0".encode())
+        digest.update(doc.text)
+        found, file_problems = _load_file(doc, config.marker_field)
+        problems.extend(file_problems)
+        sources[name] = path
+        for key, item in found.items():
+            location = item.location if isinstance(item, Ticket) else item
+            first = declared.setdefault(key, location)
+            if first is not location:
+                problems.append(
+                    Problem(location, f"tickets.{key}", f"duplicate ticket key: also at {first}")
+                )
+            elif isinstance(item, Ticket):
+                tickets[key] = item
+    problems.extend(_check_parents(tickets, declared, sources))
+    if problems:
+        raise InputError(problems)
+    return Project(
+        tickets={key: tickets[key] for key in sorted(tickets)},
+        files=tuple(names),
+        digest=digest.hexdigest(),
+    )
+
+
+def find_files(base: Path, entries: Iterable[str], *, exclude: Path | None = None) -> list[Path]:
+    """The files named by ``entries``: files, folders (recursive ``*.yaml``/``*.yml``), globs.
+
+    Hidden folders (``.git``, ``.ticketsync``) and the config file ``exclude`` are skipped
+    inside folders and globs. Raises :class:`ConfigError` for an entry that matches nothing.
+    """
+    skip = exclude.resolve() if exclude is not None else None
+    found: dict[Path, None] = {}  # ordered set: the first naming wins
+    for entry in entries:
+        target = Path(entry) if Path(entry).is_absolute() else base / entry
+        if glob.has_magic(entry):
+            matches = [Path(m) for m in sorted(glob.glob(str(target), recursive=True))]
+        elif target.exists():
+            matches = [target]
+        else:
+            raise ConfigError(f"{entry}: no such file or folder")
+        before = len(found)
+        for match in matches:
+            if match.is_dir():
+                for path in sorted(_walk(match)):
+                    found.setdefault(path, None)
+            elif match.is_file() and (match == target or match.suffix in EXTENSIONS):
+                found.setdefault(match, None)
+        if len(found) == before and matches != [target]:
+            raise ConfigError(f"{entry}: no ticket files (*.yaml, *.yml) found")
+    return [path for path in found if skip is None or path.resolve() != skip]
+
+
+def _walk(folder: Path) -> Iterable[Path]:
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in names:
+            if name.endswith(EXTENSIONS) and not name.startswith("."):
+                yield Path(root, name)
+
+
+def _display(path: Path, cwd: Path) -> str:
+    try:
+        return path.relative_to(cwd).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.resolve().as_posix()
+
+
+# -- one file ------------------------------------------------------------------------------
+
+
+def _load_file(
+    doc: yamlio.Document, marker: str | None
+) -> tuple[dict[str, Ticket | Location], list[Problem]]:
+    """The file's tickets (key -> Ticket; for an invalid file key -> where it is declared)."""
+    data = doc.data
+    if not isinstance(data, dict) or "tickets" not in data:
+        return {}, [_not_a_ticket_file(doc)]
+    if not schema.is_valid(SCHEMA, data):
+        where = doc.key_locations(("tickets",))
+        return {k: where[k] for k in where if KEY_PATTERN.fullmatch(k)}, _precise(doc)
+    problems = [
+        _exclusive(doc, path, fields)
+        for path, fields in [(("defaults",), data.get("defaults") or {})]
+        + [(("tickets", key), fields) for key, fields in data["tickets"].items()]
+        for first, second in EXCLUSIVE
+        if first in fields and second in fields
+    ]
+    if problems:  # the schema says so too; our message is clearer than jsonschema's
+        return {}, problems
+    where = doc.key_locations(("tickets",))
+    defaults: dict[str, Any] = data.get("defaults") or {}
+    tickets: dict[str, Ticket | Location] = {}
+    for key, fields in data["tickets"].items():
+        body = _merge(defaults, fields)
+        parent = body.pop("parent", None)
+        if "description" in body:
+            body["content"] = [{"plain": body.pop("description")}]
+        if isinstance(body.get("priority"), str):
+            body["priority"] = {"value": body["priority"]}
+        if marker:
+            body["unified_custom_fields"] = {**body.get("unified_custom_fields", {}), marker: key}
+        tickets[key] = Ticket(key, dict(sorted(body.items())), where[key], parent)
+    return tickets, []
+
+
+def _merge(defaults: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[str, Any]:
+    """``fields`` over (a copy of) ``defaults``: mappings key by key, anything else replaced.
+
+    A ticket that gives one field of an exclusive pair drops the default for the other
+    (a ticket's ``content`` replaces the defaults' ``description``).
+    """
+    body = {
+        name: _copy(value)
+        for name, value in defaults.items()
+        if name not in fields and _PARTNER.get(name) not in fields
+    }
+    for name, value in fields.items():
+        default = defaults.get(name)
+        if isinstance(value, dict) and isinstance(default, dict):
+            body[name] = {**_copy(default), **value}
+        else:
+            body[name] = value
+    return body
+
+
+def _copy(value: Any) -> Any:
+    # Defaults are shared by every ticket of a file: each body gets its own containers.
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+def _not_a_ticket_file(doc: yamlio.Document) -> Problem:
+    data = doc.data
+    if data is None:
+        what = "the file is empty"
+    elif isinstance(data, dict):
+        looks_like_config = {"state", "account_id", "base_url", "marker"} & data.keys()
+        what = "it has no 'tickets' mapping" + (
+            " (is it a ticketsync.yaml config?)" if looks_like_config else ""
+        )
+    else:
+        what = f"it holds {_kind(data)}"
+    return Problem(
+        Location(doc.file), "", f"not a ticket file: {what}; expected a mapping with 'tickets:'"
+    )
+
+
+def _kind(value: object) -> str:
+    kinds = {list: "a list", str: "a string", bool: "a boolean", int: "a number"}
+    return kinds.get(type(value), "a number" if isinstance(value, float) else "a value")
+
+
+# -- precise messages, for a file that failed the schema ---------------------------------
+
+
+def _precise(doc: yamlio.Document) -> list[Problem]:
+    data = doc.data
+    problems: list[Problem] = []
+    for path, message in schema.check(SCHEMA, data):
+        value = _at(data, path)
+        if message.startswith("Additional properties"):
+            problems.extend(_unknown_fields(doc, path, value))
+        elif message.endswith("should not be valid under {'required': ['content']}") or (
+            "should not be valid under {'required': ['parent_id']}" in message
+        ):
+            problems.extend(
+                _exclusive(doc, path, value)
+                for first, second in EXCLUSIVE
+                if first in value and second in value
+            )
+        elif path == ("tickets",) and "does not match" in message:
+            bad = next(iter(re.findall(r"^'(.*)' does not match", message)), "")
+            problems.append(
+                Problem(
+                    doc.locate((*path, bad), key=True),
+                    _dotted(path),
+                    f"invalid ticket key '{bad}': use letters, digits, '.', '_' or '-',"
+                    " starting with a letter or digit (at most 128)",
+                )
+            )
+        elif path[-1:] == ("priority",) and isinstance(value, str):
+            problems.append(_problem(doc, path, f"'{value}' is not one of {', '.join(PRIORITIES)}"))
+        elif message.endswith("is a required property"):
+            field = message.split("'")[1]
+            problems.append(
+                Problem(
+                    doc.locate(path, key=True), _dotted(path), f"missing required field '{field}'"
+                )
+            )
+        else:
+            problems.append(_problem(doc, path, _reworded(doc, path, message)))
+    return problems
+
+
+def _reworded(doc: yamlio.Document, path: schema.JsonPath, message: str) -> str:
+    listed = re.fullmatch(r"(.*) is not one of \[(.*)\]", message)
+    if listed:
+        choices = ", ".join(re.findall(r"'([^']*)'", listed[2]))
+        return f"{listed[1]} is not one of {choices}"
+    implicit = doc.implicit(path)
+    if implicit and "is not of type" in message:
+        text, kind = implicit
+        if kind == "null":
+            return f"{message}: the value is empty (null); give it a value"
+        return f"{message}: YAML reads {text} as {kind}; quote it: '{text}'"
+    return message
+
+
+def _unknown_fields(doc: yamlio.Document, path: schema.JsonPath, value: Any) -> list[Problem]:
+    known = _known_fields(path)
+    problems = []
+    for name in value:
+        if name in known:
+            continue
+        close = difflib.get_close_matches(str(name), known, n=1)
+        if close:
+            hint = f" (did you mean '{close[0]}'?)"
+        elif name == "<<":
+            hint = " (YAML merge keys are not supported: use 'defaults:')"
+        else:
+            hint = f"; known fields: {', '.join(sorted(known))}"
+        problems.append(
+            Problem(
+                doc.locate((*path, name), key=True),
+                _dotted((*path, name)),
+                f"unknown field '{name}'{hint}",
+            )
+        )
+    return problems
+
+
+def _known_fields(path: schema.JsonPath) -> list[str]:
+    defs = schema.load_schema(SCHEMA)["$defs"]
+    if path == ():
+        return list(schema.load_schema(SCHEMA)["properties"])
+    if path == ("defaults",):
+        return list(defs["defaults"]["properties"])
+    if len(path) == 2:
+        return list(defs["ticket"]["properties"])
+    if path[-1] == "priority":
+        return list(defs["priorityObject"]["properties"])
+    return list(defs["content"]["properties"])
+
+
+def _exclusive(doc: yamlio.Document, path: schema.JsonPath, fields: Mapping[str, Any]) -> Problem:
+    first, second = next((a, b) for a, b in EXCLUSIVE if a in fields and b in fields)
+    later = max((first, second), key=lambda name: doc.locate((*path, name), key=True))
+    return Problem(
+        doc.locate((*path, later), key=True),
+        _dotted((*path, later)),
+        f"'{first}' and '{second}' are exclusive: give one of them",
+    )
+
+
+def _problem(doc: yamlio.Document, path: schema.JsonPath, message: str) -> Problem:
+    return Problem(doc.locate(path), _dotted(path), message)
+
+
+def _dotted(path: schema.JsonPath) -> str:
+    text = ""
+    for step in path:
+        text += f"[{step}]" if isinstance(step, int) else f".{step}" if text else str(step)
+    return text
+
+
+def _at(data: Any, path: schema.JsonPath) -> Any:
+    for step in path:
+        data = data[step]
+    return data
+
+
+# -- project-wide --------------------------------------------------------------------------
+
+
+def _check_parents(
+    tickets: Mapping[str, Ticket], declared: Mapping[str, Location], sources: Mapping[str, Path]
+) -> list[Problem]:
+    """Unknown parents and parent cycles (rare: the parent field is located by re-reading)."""
+    problems: list[Problem] = []
+    for key in sorted(tickets):
+        parent = tickets[key].parent
+        if parent is not None and parent not in declared:
+            close = difflib.get_close_matches(parent, list(declared), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            problems.append(
+                _parent_problem(
+                    tickets[key], sources, f"'{parent}' is not a declared ticket key{hint}"
+                )
+            )
+    reported: set[str] = set()
+    for start in sorted(tickets):
+        chain: list[str] = []
+        step: str | None = start
+        while step is not None and step in tickets and step not in chain and step not in reported:
+            chain.append(step)
+            step = tickets[step].parent
+        if step is not None and step in chain:
+            cycle = chain[chain.index(step) :]
+            problems.append(
+                _parent_problem(
+                    tickets[min(cycle)],
+                    sources,
+                    "parent cycle: " + " -> ".join([*_rotate(cycle), min(cycle)]),
+                )
+            )
+        reported.update(chain)
+    return problems
+
+
+def _rotate(cycle: list[str]) -> list[str]:
+    at = cycle.index(min(cycle))
+    return cycle[at:] + cycle[:at]
+
+
+def _parent_problem(ticket: Ticket, sources: Mapping[str, Path], message: str) -> Problem:
+    path = ("tickets", ticket.key, "parent")
+    location = ticket.location
+    try:
+        doc = yamlio.read_document(sources[location.file], location.file)
+        location = doc.locate(path)
+    except InputError:  # pragma: no cover - the file changed under us: keep the key's place
+        pass
+    return Problem(location, _dotted(path), message)
