@@ -1,0 +1,133 @@
+"""`ticketsync state list|show|rm|mv`: exact output, locked atomic writes, clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ticketsync.cli import main
+from ticketsync.lock import StateLock
+from ticketsync.state import StateEntry, new_state, read_state, with_entry, write_state
+
+A = StateEntry("tkt-a", "PROJ-1", "2024-05-01T12:00:00Z", {"title": "A"})
+B = StateEntry("tkt-b", None, "2024-05-02T12:00:00Z", {"title": "B"})
+
+
+@pytest.fixture(autouse=True)
+def state_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    for name in ("STACKONE_ACCOUNT_ID", "STACKONE_BASE_URL", "STACKONE_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    path = tmp_path / "ticketsync.state.json"
+    write_state(path, with_entry(with_entry(new_state("acc-1"), "b", B), "a", A))
+    return path
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_list() -> None:
+    assert invoke("state", "list") == (
+        0,
+        "a\ttkt-a\tPROJ-1\t2024-05-01T12:00:00Z\nb\ttkt-b\t-\t2024-05-02T12:00:00Z\n",
+        "",
+    )
+
+
+def test_show() -> None:
+    code, out, _ = invoke("state", "show", "a")
+    assert code == 0
+    assert json.loads(out) == {"key": "a", "id": "tkt-a", "remote_id": "PROJ-1",
+                               "created_at": "2024-05-01T12:00:00Z", "applied": {"title": "A"}}
+
+
+def test_rm_writes_a_new_serial(state_path: Path) -> None:
+    assert invoke("state", "rm", "a") == (
+        0, "Removed a (id tkt-a) from the state; the remote ticket is untouched.\n", ""
+    )
+    state = read_state(state_path)
+    assert (dict(state.tickets), state.serial) == ({"b": B}, 2)
+
+
+def test_mv_moves_the_entry(state_path: Path) -> None:
+    assert invoke("state", "mv", "a", "a2") == (0, "Moved a to a2 in the state.\n", "")
+    assert dict(read_state(state_path).tickets) == {"a2": A, "b": B}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("show", "nope"), "Error: 'nope' is not in the state (see `ticketsync state list`)\n"),
+        (("rm", "nope"), "Error: 'nope' is not in the state (see `ticketsync state list`)\n"),
+        (("mv", "nope", "x"), "Error: 'nope' is not in the state (see `ticketsync state list`)\n"),
+        (("mv", "a", "b"), "Error: 'b' is already in the state: `ticketsync state rm b` first "
+                           "if that entry is wrong\n"),
+    ],
+)
+def test_unknown_or_taken_keys_are_errors_and_change_nothing(
+    state_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    before = state_path.read_bytes()
+    assert invoke("state", *args) == (1, "", message)
+    assert state_path.read_bytes() == before
+
+
+def test_an_invalid_new_key_is_a_usage_error(state_path: Path) -> None:
+    code, _, err = invoke("state", "mv", "a", "bad key!")
+    assert code == 64 and "'bad key!' is not a valid key" in err
+
+
+def test_missing_arguments_are_usage_errors() -> None:
+    assert invoke("state", "rm")[0] == 64
+    assert invoke("state", "nope")[0] == 64
+
+
+def test_a_held_lock_refuses_writes_at_once(state_path: Path) -> None:
+    before = state_path.read_bytes()
+    with StateLock(state_path, command="ticketsync apply"):
+        code, out, err = invoke("state", "rm", "a")
+        # Reads do not need the lock.
+        assert invoke("state", "list")[0] == 0
+    assert (code, out) == (1, "")
+    assert err.startswith(f"Error: the state {state_path} is locked by pid ")
+    assert "(ticketsync apply)" in err
+    assert state_path.read_bytes() == before
+
+
+def test_a_foreign_or_corrupt_state_is_never_rewritten(
+    state_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = state_path.read_bytes()
+    monkeypatch.setenv("STACKONE_ACCOUNT_ID", "acc-other")
+    code, _, err = invoke("state", "rm", "a")
+    assert code == 1 and "belongs to account acc-1, not acc-other" in err
+    assert state_path.read_bytes() == before
+    monkeypatch.delenv("STACKONE_ACCOUNT_ID")
+    state_path.write_bytes(b"{")
+    assert invoke("state", "mv", "a", "c")[0] == 1
+    assert state_path.read_bytes() == b"{"
+
+
+def test_a_missing_state_says_to_run_init(state_path: Path) -> None:
+    state_path.unlink()
+    code, _, err = invoke("state", "list")
+    assert code == 1
+    assert err.startswith("Error: no state file at ") and "run `ticketsync init`" in err
+
+
+def test_a_stale_lock_is_taken_over_with_a_warning(state_path: Path) -> None:
+    lock = state_path.with_name(state_path.name + ".lock")
+    lock.write_text('{"pid": 999999, "host": "gone", "since": "2024-01-01T00:00:00Z"}\n',
+                    encoding="utf-8")
+    code, out, err = invoke("state", "rm", "a")
+    assert code == 0 and out.startswith("Removed a")
+    assert err == (
+        "Warning: took over a stale lock from pid 999999 (gone, since 2024-01-01T00:00:00Z): "
+        "that process ended without releasing it\n"
+    )
+    assert not lock.exists()
