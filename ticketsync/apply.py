@@ -28,7 +28,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from ticketsync.api import CreatedTicket, RemoteTicket, TicketApi
@@ -147,6 +147,9 @@ class _Run:
         options: ApplyOptions,
         on_event: Callable[[Event], None],
     ) -> None:
+        # A create for a tracked key would be a duplicate, whatever the plan says (a saved
+        # plan made before a crashed run journaled it, say): such creates are dropped.
+        plan = replace(plan, creates=tuple(c for c in plan.creates if c.key not in state.tickets))
         self.plan, self.api, self.journal, self.state = plan, api, journal, state
         self.uncertain = [i for i in uncertain if i.key not in state.tickets]
         self.options, self.on_event = options, on_event
