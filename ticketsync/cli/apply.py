@@ -311,4 +311,49 @@ def apply(
         ctx.exit(EXIT_ERROR)
 
 
+def import_ticket(ctx: click.Context, key: str, ticket_id: str, *, sandbox: bool) -> None:
+    """``ticketsync state import KEY ID``: fetch the ticket, then track it as KEY.
+
+    Lives here because it needs what apply has: the API client, the journal folding, and
+    the declared body (recorded as ``applied``, so the next plan shows no change).
+    """
+    from ticketsync.errors import StateError
+    from ticketsync.journal import compact, journal_path_for, recover
+    from ticketsync.loader import load_project
+    from ticketsync.lock import StateLock
+    from ticketsync.plan import build_plan
+    from ticketsync.state import StateEntry, with_entry, write_state
+
+    config = get_config(ctx, sandbox=sandbox)
+    project = load_project(config)
+    path = config.state_path
+    with StateLock(path, command=f"ticketsync state import {key} {ticket_id}"):
+        on_disk = read_or_start_state(config, sandbox=sandbox)
+        journal_path = journal_path_for(path)
+        state, uncertain = recover(on_disk, journal_path)
+        if key in state.tickets:
+            raise StateError(
+                f"{key} is already tracked as {state.tickets[key].id}: run "
+                f"`ticketsync state rm {key}` first if that is wrong"
+            )
+        owner = next((k for k, e in state.tickets.items() if e.id == ticket_id), None)
+        if owner is not None:
+            raise StateError(f"{ticket_id} is already tracked as {owner}: one ticket, one key")
+        with open_api(config, sandbox=sandbox) as api:
+            remote = api.get_ticket(ticket_id)  # NotFoundError: a one-line message
+        plan = build_plan(project, state)
+        applied = next((dict(c.body) for c in plan.creates if c.key == key), {})
+        remote_id, created_at = remote.get("remote_id"), remote.get("created_at")
+        entry = StateEntry(
+            id=ticket_id,
+            remote_id=remote_id if isinstance(remote_id, str) else None,
+            created_at=created_at if isinstance(created_at, str) else "",
+            applied=applied,
+        )
+        write_state(path, with_entry(state, key, entry))
+        compact(journal_path, [intent for intent in uncertain if intent.key != key])
+    declared = "" if applied else f" ({key} is not declared in any ticket file)"
+    click.echo(f"Imported {ticket_id} as {key}{declared}.")
+
+
 COMMANDS: list[click.Command] = [apply]

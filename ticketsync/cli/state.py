@@ -136,6 +136,28 @@ def mv(ctx: click.Context, old: str, new: str, sandbox: bool) -> None:
     click.echo(f"Moved {old} to {new} in the state.")
 
 
-# `state import KEY ID` is added here with the API client (it needs to fetch the ticket).
+@state.command("import")
+@click.argument("key")
+@click.argument("ticket_id", metavar="ID")
+@sandbox_option
+@click.pass_context
+def import_(ctx: click.Context, key: str, ticket_id: str, sandbox: bool) -> None:
+    """Track the existing remote ticket ID as KEY (after an ambiguous reconciliation).
+
+    The ticket is fetched first, so a mistyped id is refused. Its recorded body is KEY's
+    declaration if KEY is declared (so the next plan shows no change), else empty.
+
+    Example: ticketsync state import prod-outage 8187e5da-dc77-475e-9949-af0f1fa4e4e3
+    """
+    from ticketsync.cli.apply import import_ticket  # owns the API client and the journal
+
+    if not KEY_PATTERN.match(key):
+        raise click.BadParameter(
+            f"{key!r} is not a valid key (letters, digits, '.', '_', '-'; up to 128)",
+            param_hint="KEY",
+        )
+    import_ticket(ctx, key, ticket_id, sandbox=sandbox)
+
+
 
 COMMANDS: list[click.Command] = [state]
