@@ -153,8 +153,11 @@ def test_a_pause_from_one_thread_holds_the_others() -> None:
     lim.pause_for(0.2)
     done: list[float] = []
     started = time.monotonic()
-    threads = [threading.Thread(target=lambda: (lim.acquire(), done.append(time.monotonic())))
-               for _ in range(3)]
+    def worker() -> None:
+        lim.acquire()
+        done.append(time.monotonic())
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
     for thread in threads:
         thread.start()
     for thread in threads:
