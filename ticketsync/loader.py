@@ -137,7 +137,11 @@ def _load_file(
 ) -> tuple[dict[str, Ticket | Location], list[Problem]]:
     """The file's tickets (key -> Ticket; for an invalid file key -> where it is declared)."""
     data = doc.data
-    if not isinstance(data, dict) or "tickets" not in data:
+    if (
+        not isinstance(data, dict)
+        or "tickets" not in data
+        or (not isinstance(data["tickets"], dict) and data.keys() - {"tickets", "defaults"})
+    ):
         return {}, [_not_a_ticket_file(doc)]
     if not schema.is_valid(SCHEMA, data):
         where = doc.key_locations(("tickets",))
@@ -202,7 +206,7 @@ def _not_a_ticket_file(doc: yamlio.Document) -> Problem:
         what = "the file is empty"
     elif isinstance(data, dict):
         looks_like_config = {"state", "account_id", "base_url", "marker"} & data.keys()
-        what = "it has no 'tickets' mapping" + (
+        what = "it has no 'tickets' mapping of tickets" + (
             " (is it a ticketsync.yaml config?)" if looks_like_config else ""
         )
     else:
