@@ -191,7 +191,9 @@ def test_no_changes_still_records_a_killed_runs_journal(fake: FakeApi, project: 
     entry = read_state(state_path).tickets["other"]
     assert run("state", "rm", "other").exit_code == 0
     with Journal(journal_path_for(state_path)) as journal:  # as if the create were just made
-        journal.record_created("other", entry.id, entry.remote_id, entry.applied)
+        journal.record_created(
+            "other", entry.id, entry.remote_id, entry.applied, created_at=entry.created_at
+        )
     result = run("apply", "--yes")
     assert (result.exit_code, result.stdout) == (0, "No changes.\n")
     assert read_state(state_path).tickets["other"] == entry
