@@ -25,6 +25,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 import pytest
+import requests
 
 from ticketsync.sandbox import Faults, RunningSandbox, StoredTicket, TicketStore, start_sandbox
 
@@ -34,6 +35,26 @@ ACCOUNT_ID = "acc-test"
 TICKETS = "/unified/ticketing/tickets"
 READY_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
+
+
+class Client:
+    """A bare HTTP client for the sandbox's own tests (the real client is tested elsewhere)."""
+
+    def __init__(self, url: str, key: str = API_KEY, account: str | None = ACCOUNT_ID):
+        self.url = url
+        self.session = requests.Session()
+        self.session.auth = (key, "")
+        if account is not None:
+            self.session.headers["x-account-id"] = account
+
+    def call(self, method: str, path: str = TICKETS, **kwargs: Any) -> requests.Response:
+        return self.session.request(method, self.url + path, timeout=STOP_TIMEOUT, **kwargs)
+
+    def create(self, body: dict[str, Any]) -> requests.Response:
+        return self.call("POST", json=body)
+
+    def close(self) -> None:
+        self.session.close()
 
 
 def stored_tickets(db_path: Path) -> list[StoredTicket]:
@@ -172,9 +193,7 @@ def make_sandbox(tmp_path: Path) -> Iterator[MakeSandbox]:
         api_key: str | None = None,
         faults: Faults | None = None,
     ) -> RunningSandbox:
-        running = start_sandbox(
-            db_path or tmp_path / "sandbox.db", api_key=api_key, faults=faults
-        )
+        running = start_sandbox(db_path or tmp_path / "sandbox.db", api_key=api_key, faults=faults)
         started.append(running)
         return running
 

@@ -58,9 +58,7 @@ def test_remote_ids_follow_the_creation_order(store: TicketStore) -> None:
     assert ids == ["SBX-1", "SBX-2", "SBX-3"]
 
 
-def test_update_merges_and_moves_updated_at_forward_only(
-    store: TicketStore, clock: Clock
-) -> None:
+def test_update_merges_and_moves_updated_at_forward_only(store: TicketStore, clock: Clock) -> None:
     ticket = store.create({"title": "a", "tags": ["x"]})
     clock.advance(5)
     updated = store.update(ticket.id, {"title": "b", "creator_id": "ignored"})
