@@ -24,7 +24,8 @@ MODULES = sorted(
 @pytest.mark.parametrize("module", MODULES)
 def test_each_module_imports_on_its_own(module: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-c", f"import {module}"], capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", f"import {module}"],
+        check=False, capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 0, result.stderr
 

@@ -29,7 +29,7 @@ EXIT_INTERRUPTED = 130
 class TicketSyncGroup(click.Group):
     """A click group that turns every exception a user can cause into one clear line."""
 
-    def main(  # type: ignore[override]
+    def main(
         self,
         args: Sequence[str] | None = None,
         prog_name: str | None = None,
