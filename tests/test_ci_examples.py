@@ -31,8 +31,8 @@ def _load(path: Path) -> Any:
 def _ticketsync_commands(script: str) -> list[list[str]]:
     """Each `ticketsync ...` invocation in a shell script, without redirections."""
     found = []
-    for line in script.splitlines():
-        line = line.strip()
+    for raw in script.splitlines():
+        line = raw.strip()
         if not line.startswith("ticketsync "):
             continue
         words = shlex.split(line.split(">")[0].split("||")[0].split("|")[0])
@@ -47,8 +47,7 @@ def _github_steps(job: str) -> list[dict[str, Any]]:
 
 def _assert_command_exists(words: list[str]) -> None:
     """The command parses: click accepts its subcommands and options (with --help)."""
-    args = [w for w in words[1:]]
-    result = CliRunner().invoke(main, [*args, "--help"])
+    result = CliRunner().invoke(main, [*words[1:], "--help"])
     assert result.exit_code == 0, f"`{' '.join(words)}` is not a valid command: {result.output}"
 
 
@@ -105,7 +104,7 @@ def _all_gitlab_commands() -> list[list[str]]:
 
 
 @pytest.mark.parametrize(
-    "words", _all_github_commands() + _all_gitlab_commands(), ids=lambda w: " ".join(w)
+    "words", _all_github_commands() + _all_gitlab_commands(), ids=" ".join
 )
 def test_every_command_in_the_ci_examples_exists(words: list[str]) -> None:
     _assert_command_exists(words)
