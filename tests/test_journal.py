@@ -234,3 +234,29 @@ def test_effective_state_overlays_the_journal(tmp_path: Path, state: State) -> N
     effective = load_effective_state(state_path, account_id="acc-1")
     assert effective.tickets["a"].id == "id-1"
     assert state_path.read_bytes() == before  # read-only
+
+
+def test_queued_records_wait_for_one_sync(
+    state: State, jpath: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    syncs = 0
+    real = os.fdatasync
+
+    def counting(fd: int) -> None:
+        nonlocal syncs
+        syncs += 1
+        real(fd)
+
+    monkeypatch.setattr(journal_module.os, "fdatasync", counting)
+    with Journal(jpath) as journal:
+        for key in "abc":
+            journal.record_intent(key, BODY, wait=False)
+        assert syncs == 0 and list(read_records(jpath)) == []  # queued, not yet written
+        journal.sync()
+        assert syncs == 1 and len(list(read_records(jpath))) == 3
+        journal.sync()  # nothing queued: no fsync
+        assert syncs == 1
+        journal.record_created("a", "id-1", None, BODY, wait=False)
+    # Closing makes what is still queued durable.
+    assert syncs == 2
+    assert [i.key for i in recover(state, jpath)[1]] == ["b", "c"]

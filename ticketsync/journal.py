@@ -113,8 +113,15 @@ class Journal:
 
     # -- records ---------------------------------------------------------------------
 
-    def record_intent(self, key: str, body: Body, *, at: datetime | None = None) -> Intent:
-        """Durably record that ``body`` is about to be sent for ``key``; return the intent."""
+    def record_intent(
+        self, key: str, body: Body, *, at: datetime | None = None, wait: bool = True
+    ) -> Intent:
+        """Record that ``body`` is about to be sent for ``key``; return the intent.
+
+        Every ``record_*`` call returns once its record is durable, unless ``wait`` is
+        False: then the record is only queued, and :meth:`sync` makes it durable (with
+        everything queued before it). The applier queues a batch and syncs it once.
+        """
         project = body.get("project_id")
         intent = Intent(
             key=key,
@@ -123,7 +130,7 @@ class Journal:
             title=str(body.get("title", "")),
             project_id=project if isinstance(project, str) else None,
         )
-        self._append(intent.to_json())
+        self._append(intent.to_json(), wait)
         return intent
 
     def record_created(
@@ -134,6 +141,7 @@ class Journal:
         applied: Body,
         *,
         created_at: str | None = None,
+        wait: bool = True,
     ) -> StateEntry:
         """Durably record that ``key`` exists remotely as ``ticket_id``; return its entry."""
         entry = StateEntry(
@@ -142,19 +150,25 @@ class Journal:
             created_at=created_at or format_time(datetime.now(UTC)),
             applied=dict(applied),
         )
-        self._append({"op": "created", "key": key, **entry.to_json()})
+        self._append({"op": "created", "key": key, **entry.to_json()}, wait)
         return entry
 
-    def record_failed(self, key: str, message: str) -> None:
+    def record_failed(self, key: str, message: str, *, wait: bool = True) -> None:
         """Durably record that no ticket exists for ``key``'s last intent (closes it)."""
-        self._append({"op": "failed", "key": key, "message": message})
+        self._append({"op": "failed", "key": key, "message": message}, wait)
 
-    def record_updated(self, key: str, ticket_id: str, applied: Body) -> None:
+    def record_updated(
+        self, key: str, ticket_id: str, applied: Body, *, wait: bool = True
+    ) -> None:
         """Durably record that ``key`` was patched: its state ``applied`` becomes ``applied``."""
-        self._append({"op": "updated", "key": key, "id": ticket_id, "applied": dict(applied)})
+        record = {"op": "updated", "key": key, "id": ticket_id, "applied": dict(applied)}
+        self._append(record, wait)
 
     def close(self) -> None:
+        """Make queued records durable (unless the journal broke), then close the file."""
         with self._cond:
+            if self._fd >= 0 and self._broken is None:
+                self._wait_durable(self._queued)
             fd, self._fd = self._fd, -1
         if fd >= 0:
             os.close(fd)
@@ -167,20 +181,29 @@ class Journal:
 
     # -- group commit ----------------------------------------------------------------
 
-    def _append(self, record: Mapping[str, Any]) -> None:
+    def sync(self) -> None:
+        """Return once every record queued so far is durable (one fsync for all of them)."""
+        with self._cond:
+            self._wait_durable(self._queued)
+
+    def _append(self, record: Mapping[str, Any], wait: bool) -> None:
         line = (json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
         with self._cond:
             self._check_usable()
             self._pending.append(line)
             self._queued += 1
-            mine = self._queued
-            while self._durable < mine:
-                self._check_usable()
-                if self._flushing:
-                    # Another caller is writing: our line goes in its batch or the next one.
-                    self._cond.wait()
-                    continue
-                self._flush_pending_locked()
+            if wait:
+                self._wait_durable(self._queued)
+
+    def _wait_durable(self, mine: int) -> None:
+        # Called with the condition held.
+        while self._durable < mine:
+            self._check_usable()
+            if self._flushing:
+                # Another caller is writing: our line goes in its batch or the next one.
+                self._cond.wait()
+                continue
+            self._flush_pending_locked()
 
     def _flush_pending_locked(self) -> None:
         # Called with the condition held; becomes the leader for everything queued so far.
