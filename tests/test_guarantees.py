@@ -279,3 +279,29 @@ def test_the_key_never_appears_anywhere(tmp_path: Path) -> None:
         assert API_KEY not in text
         assert encoded not in text
         assert API_KEY[4:20] not in text
+
+
+def test_ctrl_c_drains_requests_in_flight_and_records_them(
+    server: SandboxProcess, tmp_path: Path
+) -> None:
+    """Ctrl-C stops sending, waits for the requests in flight and records every one of them:
+    nothing is left uncertain, the state tracks exactly what exists, exit 130."""
+    folder = tmp_path / "p"
+    keys = write_project(folder, "i", 40, marker=True)
+    process = start(folder, server.url, "apply", "--yes")
+    journal = journal_path_for(folder / "ticketsync.state.json")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and (
+        not journal.exists() or journal.read_bytes().count(b"\n") < 12
+    ):
+        time.sleep(0.002)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=TIMEOUT)
+    assert process.returncode == 130, out + err
+    assert "Apply interrupted: " in out and "not started" in out
+    assert not journal.exists()  # folded into the state, and nothing left uncertain
+    tracked = read_state(folder / "ticketsync.state.json").tickets
+    stored = count_by_marker(server.db_path, MARKER)
+    assert {key for key in keys if stored[key]} == set(tracked)
+    apply_until_done(folder, server.url)
+    assert_one_each(server, folder, keys, marker=True)

@@ -207,8 +207,9 @@ class _Run:
         with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="apply") as pool:
             while ready or in_flight:
                 try:
-                    if self.options.stop is not None and self.options.stop.is_set():
+                    if not stopping and self.options.stop and self.options.stop.is_set():
                         stopping = self.result.interrupted = True
+                        self._emit(Event("interrupted", "", None, "waiting for requests in flight"))
                     batch: list[tuple[Create | Update, Intent | None]] = []
                     while ready and not stopping and len(in_flight) + len(batch) < limit:
                         item = ready.popleft()

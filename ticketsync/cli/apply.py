@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, TextIO
 
 import click
@@ -182,6 +185,30 @@ def summary(result: ApplyResult) -> str:
     return f"Apply complete: {counts}{extra}."
 
 
+@contextmanager
+def stop_on_ctrl_c(stop: threading.Event | None) -> Iterator[None]:
+    """Turn the first Ctrl-C into ``stop.set()``; a second one interrupts at once.
+
+    A KeyboardInterrupt can land anywhere, even between a journal write and its fsync,
+    which would cut the run short of recording its requests in flight. A flag is only
+    looked at between steps, so the run stops submitting and drains cleanly.
+    """
+    if stop is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def choose_plan(
     config: Config, project: Project, on_disk: State, state: State, plan_file: str | None
 ) -> Plan:
@@ -293,9 +320,10 @@ def apply(
                 concurrency=config.concurrency,
                 marker_field=config.marker_field,
                 reconcile_delay=0.0 if sandbox else ApplyOptions.reconcile_delay,
+                stop=threading.Event(),
             )
             try:
-                with Journal(journal_path_for(path)) as journal:
+                with Journal(journal_path_for(path)) as journal, stop_on_ctrl_c(options.stop):
                     result = apply_plan(
                         plan, api, journal, state,
                         uncertain=uncertain, options=options, on_event=progress,
