@@ -38,7 +38,7 @@ from typing import Any
 
 from ticketsync.errors import StateError
 from ticketsync.model import Body
-from ticketsync.state import State, StateEntry, _fsync_dir, read_state
+from ticketsync.state import State, StateEntry, _fsync_dir, atomic_write_text, read_state
 
 JOURNAL_SUFFIX = ".journal"
 
@@ -377,8 +377,6 @@ def compact(journal_path: Path, uncertain: list[Intent]) -> None:
             return
         _fsync_dir(journal_path.parent)
         return
-    from ticketsync.state import atomic_write_text
-
     text = "".join(
         json.dumps(intent.to_json(), sort_keys=True, ensure_ascii=False) + "\n"
         for intent in uncertain
