@@ -248,3 +248,23 @@ def test_plan_never_imports_requests(project_dir: Path) -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=60, check=True)
     assert result.stderr.splitlines()[-1] == "False"
+
+
+def test_plan_after_a_crashed_apply_counts_what_its_journal_recorded(
+    project_dir: Path,
+) -> None:
+    # The apply was killed after parent-b was created and journaled, before the state
+    # file was rewritten: the plan must not offer to create parent-b again.
+    from ticketsync.journal import Journal, journal_path_for
+
+    path = track(project_dir)
+    body = bodies()["parent-b"]
+    with Journal(journal_path_for(path)) as journal:
+        journal.record_intent("parent-b", body)
+        journal.record_created("parent-b", "tkt-parent-b", None, body)
+    before = path.read_bytes()
+    code, out, _ = invoke("plan")
+    assert code == 0
+    assert "parent-b" not in out.replace("parent: parent-b", "")
+    assert out.endswith("Plan: 2 to create, 0 to update, 1 unchanged.\n")
+    assert path.read_bytes() == before  # plan never writes, not even to fold the journal

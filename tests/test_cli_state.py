@@ -131,3 +131,24 @@ def test_a_stale_lock_is_taken_over_with_a_warning(state_path: Path) -> None:
         "that process ended without releasing it\n"
     )
     assert not lock.exists()
+
+
+def test_rm_folds_a_crashed_applys_journal_so_the_ticket_does_not_come_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A crashed apply journaled two creates; `state rm` of one must not let the journal
+    # resurrect it, and must not lose the other.
+    from ticketsync.journal import Journal, journal_path_for, load_effective_state
+    from ticketsync.state import new_state, write_state
+
+    monkeypatch.chdir(tmp_path)
+    state_path = tmp_path / "ticketsync.state.json"
+    write_state(state_path, new_state(None))
+    with Journal(journal_path_for(state_path)) as journal:
+        for key in ("kept", "removed"):
+            journal.record_intent(key, {"title": key})
+            journal.record_created(key, f"id-{key}", None, {"title": key})
+    result = CliRunner().invoke(main, ["state", "rm", "removed"])
+    assert result.exit_code == 0, result.output
+    assert not journal_path_for(state_path).exists()
+    assert sorted(load_effective_state(state_path).tickets) == ["kept"]

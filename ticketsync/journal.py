@@ -38,7 +38,7 @@ from typing import Any
 
 from ticketsync.errors import StateError
 from ticketsync.model import Body
-from ticketsync.state import State, StateEntry, _fsync_dir, atomic_write_text, read_state
+from ticketsync.state import State, StateEntry, atomic_write_text, fsync_dir, read_state
 
 JOURNAL_SUFFIX = ".journal"
 
@@ -100,7 +100,7 @@ class Journal:
         try:
             _cut_torn_tail(self._fd)
             if not existed:
-                _fsync_dir(path.parent)  # the new name must survive a crash, not only its data
+                fsync_dir(path.parent)  # the new name must survive a crash, not only its data
         except BaseException:
             os.close(self._fd)
             raise
@@ -375,7 +375,7 @@ def compact(journal_path: Path, uncertain: list[Intent]) -> None:
             journal_path.unlink()
         except FileNotFoundError:
             return
-        _fsync_dir(journal_path.parent)
+        fsync_dir(journal_path.parent)
         return
     text = "".join(
         json.dumps(intent.to_json(), sort_keys=True, ensure_ascii=False) + "\n"

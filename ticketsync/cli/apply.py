@@ -90,7 +90,7 @@ def open_api(config: Config, *, sandbox: bool) -> Iterator[TicketApi]:
 
 def read_or_start_state(config: Config, *, sandbox: bool) -> State:
     """The state file, refused if absent, except the sandbox's own, made on first use."""
-    from ticketsync.cli.init import shown
+    from ticketsync.cli.common import shown
     from ticketsync.errors import StateError
     from ticketsync.state import new_state, read_state, write_state
 

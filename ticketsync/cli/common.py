@@ -27,6 +27,14 @@ def get_config(ctx: click.Context, *, sandbox: bool = False) -> Config:
     return config.sandboxed() if sandbox else config
 
 
+def shown(path: Path) -> str:
+    """``path`` relative to the working folder when it is inside it, as users typed it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def paths_argument(func: F) -> F:
     """``[PATH...]``: ticket files, folders or globs; default: the config's ``tickets``."""
     return click.argument("paths", nargs=-1, type=click.Path())(func)

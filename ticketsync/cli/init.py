@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ticketsync.cli.common import get_config, sandbox_option
+from ticketsync.cli.common import get_config, sandbox_option, shown
 
 CONFIG_TEMPLATE = """\
 # ticketsync project config. Every setting is optional; the values shown are the defaults.
@@ -81,14 +81,6 @@ def init(ctx: click.Context, account_id: str | None, sandbox: bool) -> None:
     bound = f"account {state.account_id}" if state.account_id else "no account yet"
     advice = "" if sandbox else " Commit it with your ticket files."
     click.echo(f"Wrote {shown(state_path)} (empty, {bound}).{advice}")
-
-
-def shown(path: Path) -> str:
-    """``path`` relative to the working folder when it is inside it, as users typed it."""
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 COMMANDS: list[click.Command] = [init]

@@ -48,21 +48,29 @@ def plan(
 
     from ticketsync import render
     from ticketsync.cli import EXIT_CHANGES
-    from ticketsync.cli.init import shown
+    from ticketsync.cli.common import shown
+    from ticketsync.journal import load_effective_state
     from ticketsync.loader import load_project
     from ticketsync.plan import build_plan
-    from ticketsync.state import new_state, read_state
+    from ticketsync.state import new_state
 
     config = get_config(ctx, sandbox=sandbox)
     project = load_project(config, list(paths))
     state_path = config.state_path
     if state_path.exists():
-        state = read_state(state_path, account_id=config.account_id)
+        # With the journal of a crashed apply folded in (read-only): what that run created
+        # must not show up as "to create" again.
+        state = load_effective_state(state_path, account_id=config.account_id)
     else:
         # Not an error here (plan changes nothing), but apply will refuse: say why now.
+        advice = (
+            "`ticketsync apply --sandbox` makes it on first use"
+            if sandbox
+            else "Run `ticketsync init` for a new project, or restore the state from git"
+        )
         click.echo(
             f"Note: no state file at {shown(state_path)}: every declared ticket would be "
-            "created. Run `ticketsync init` for a new project, or restore the state from git.",
+            f"created. {advice}.",
             err=True,
         )
         # No lineage: a plan saved now can never be applied to a state made later.

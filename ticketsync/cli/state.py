@@ -31,10 +31,11 @@ def state() -> None:
 
 
 def _read(ctx: click.Context, sandbox: bool) -> tuple[Config, State]:
-    from ticketsync.state import read_state
+    """The state with a crashed apply's journal folded in (read-only), as apply would see it."""
+    from ticketsync.journal import load_effective_state
 
     config = get_config(ctx, sandbox=sandbox)
-    return config, read_state(config.state_path, account_id=config.account_id)
+    return config, load_effective_state(config.state_path, account_id=config.account_id)
 
 
 @contextmanager
@@ -44,20 +45,32 @@ def locked_state(
     """Hold the lock, read the state, and hand over a function that writes the new one.
 
     The state is read *after* the lock is taken: read before, it could be overwritten by
-    a concurrent apply's newer state.
+    a concurrent apply's newer state. A crashed apply's journal is folded in first and
+    compacted after the write, so a journaled ticket can neither be lost nor come back
+    after `state rm`; its still-uncertain intents stay in the journal.
     """
+    from ticketsync.journal import compact, journal_path_for, recover
     from ticketsync.lock import StateLock
     from ticketsync.state import read_state, write_state
 
     config = get_config(ctx, sandbox=sandbox)
     path = config.state_path
+    journal_path = journal_path_for(path)
 
     def warn(message: str) -> None:
         click.echo(f"Warning: {message}", err=True)
 
     with StateLock(path, command=command, on_stale=warn):
-        current = read_state(path, account_id=config.account_id)
-        yield config, current, lambda new: write_state(path, new)
+        current, uncertain = recover(
+            read_state(path, account_id=config.account_id), journal_path
+        )
+
+        def write(new: State) -> State:
+            written = write_state(path, new)
+            compact(journal_path, uncertain)
+            return written
+
+        yield config, current, write
 
 
 @state.command("list")
