@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import FakeApi
 
-from tests.fakes import FakeApi
 from ticketsync.apply import ApplyOptions, ApplyResult, Event, apply_plan, lookup_since
 from ticketsync.errors import ApiError, ConnectError, StateError
 from ticketsync.journal import Journal, journal_path_for, recover

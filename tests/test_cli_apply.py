@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from fakes import FakeApi
 
-from tests.fakes import FakeApi
 from ticketsync.apply import ApplyResult, Event
 from ticketsync.cli import apply as apply_cli
 from ticketsync.cli import main
