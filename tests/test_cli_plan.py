@@ -268,3 +268,16 @@ def test_plan_after_a_crashed_apply_counts_what_its_journal_recorded(
     assert "parent-b" not in out.replace("parent: parent-b", "")
     assert out.endswith("Plan: 2 to create, 0 to update, 1 unchanged.\n")
     assert path.read_bytes() == before  # plan never writes, not even to fold the journal
+
+
+def test_plan_format_github_annotates_bad_input(project_dir: Path) -> None:
+    (project_dir / "tickets" / "b.yaml").write_text(
+        "tickets:\n  parent-b:\n    title: Parent in b\n    priority: urgent\n", encoding="utf-8"
+    )
+    code, out, err = invoke("plan", "--format", "github")
+    assert code == 1
+    assert err == ""
+    assert out == (
+        "::error file=tickets/b.yaml,line=4,col=15::tickets.parent-b.priority: 'urgent' is "
+        "not one of lowest, low, medium, high, highest\n"
+    )

@@ -5,8 +5,9 @@ GitHub Actions annotations. Pure string functions: the CLI decides where they go
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
-from ticketsync.model import Location, Plan
+from ticketsync.model import Location, Plan, Problem
 from ticketsync.plan import over_max_creates, plan_to_json
 
 #: GitHub refuses comments over 65,536 characters; stay well under (SPEC §2: 60,000).
@@ -150,11 +151,27 @@ def _gh_prop(text: str) -> str:
     return _gh_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def _gh(level: str, location: Location | None, message: str) -> str:
+def _gh(level: str, location: Location | None, message: str, *, col: bool = False) -> str:
     where = ""
     if location is not None:
         where = f" file={_gh_prop(location.file)},line={location.line}"
+        if col:
+            where += f",col={location.col}"
     return f"::{level}{where}::{_gh_data(message)}"
+
+
+def render_problems_github(problems: Iterable[Problem]) -> str:
+    """``::error file=F,line=L,col=C::PATH: MESSAGE`` for each problem with the input."""
+    return "".join(
+        _gh(
+            "error",
+            p.location,
+            f"{p.path}: {p.message}" if p.path else p.message,
+            col=True,
+        )
+        + "\n"
+        for p in problems
+    )
 
 
 def render_github(plan: Plan) -> str:

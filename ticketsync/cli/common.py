@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from ticketsync.config import Config
+
+if TYPE_CHECKING:
+    from ticketsync.model import Project
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -25,6 +28,28 @@ def get_config(ctx: click.Context, *, sandbox: bool = False) -> Config:
     config_file = root_obj.get("config_file")
     config = load_config(config_file, cwd=Path.cwd(), env=os.environ)
     return config.sandboxed() if sandbox else config
+
+
+def load_tickets(
+    ctx: click.Context, config: Config, paths: tuple[str, ...], *, github: bool = False
+) -> Project:
+    """Load the project; with ``github``, input problems become ``::error`` annotations.
+
+    Without ``github`` an :class:`InputError` propagates and the group prints each problem
+    as ``FILE:LINE:COL: error: ...`` on stderr. Either way the exit code is 1.
+    """
+    from ticketsync.errors import InputError
+    from ticketsync.loader import load_project
+
+    try:
+        return load_project(config, list(paths))
+    except InputError as exc:
+        if not github:
+            raise
+        from ticketsync.render import render_problems_github
+
+        click.echo(render_problems_github(exc.problems), nl=False)
+        ctx.exit(1)
 
 
 def shown(path: Path) -> str:

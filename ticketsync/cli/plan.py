@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ticketsync.cli.common import get_config, paths_argument, sandbox_option
+from ticketsync.cli.common import get_config, load_tickets, paths_argument, sandbox_option
 
 FORMATS = ("text", "json", "markdown", "github")
 
@@ -50,12 +50,11 @@ def plan(
     from ticketsync.cli import EXIT_CHANGES
     from ticketsync.cli.common import shown
     from ticketsync.journal import load_effective_state
-    from ticketsync.loader import load_project
     from ticketsync.plan import build_plan
     from ticketsync.state import new_state
 
     config = get_config(ctx, sandbox=sandbox)
-    project = load_project(config, list(paths))
+    project = load_tickets(ctx, config, paths, github=fmt == "github")
     state_path = config.state_path
     if state_path.exists():
         # With the journal of a crashed apply folded in (read-only): what that run created

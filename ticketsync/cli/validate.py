@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ticketsync.cli.common import get_config, paths_argument
-from ticketsync.model import Problem
+from ticketsync.cli.common import get_config, load_tickets, paths_argument
 
 
 @click.command()
@@ -27,36 +26,9 @@ def validate(ctx: click.Context, paths: tuple[str, ...], output_format: str) -> 
 
     Example: ticketsync validate tickets/ --format github
     """
-    from ticketsync.errors import InputError
-    from ticketsync.loader import load_project
-
-    config = get_config(ctx)
-    try:
-        project = load_project(config, paths)
-    except InputError as exc:
-        if output_format != "github":
-            raise
-        for problem in exc.problems:
-            click.echo(github_annotation(problem))
-        ctx.exit(1)
+    project = load_tickets(ctx, get_config(ctx), paths, github=output_format == "github")
     tickets, files = len(project.tickets), len(project.files)
     click.echo(f"{_count(tickets, 'ticket')} in {_count(files, 'file')} OK")
-
-
-def github_annotation(problem: Problem) -> str:
-    """A ``::error`` workflow command for a :class:`~ticketsync.model.Problem`."""
-    where = problem.location
-    text = f"{problem.path}: {problem.message}" if problem.path else problem.message
-    return (
-        f"::error file={_escape(where.file, prop=True)},line={where.line},col={where.col}"
-        f"::{_escape(text)}"
-    )
-
-
-def _escape(text: str, *, prop: bool = False) -> str:
-    # GitHub's workflow-command escaping; properties also escape ':' and ','.
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    return text.replace(":", "%3A").replace(",", "%2C") if prop else text
 
 
 def _count(n: int, noun: str) -> str:
