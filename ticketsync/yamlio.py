@@ -299,7 +299,19 @@ def _may_be_deep(text: bytes) -> bool:
 
 def _check_depth(text: bytes, file: str) -> None:
     """Walk the events (libyaml's parser does not recurse) to refuse deep nesting."""
-    parser = _EventParser(text)
+    try:
+        _walk_depth(_EventParser(text), text, file)
+    except InputError as exc:
+        # Newer libyaml bundles (PyYAML 6.0.4) stop at their own flow-depth limit while
+        # scanning ahead, before the first event: walk with the pure-Python parser (no
+        # recursion, no such limit; only reached for input that is hostile anyway), so the
+        # message and location do not depend on which libyaml PyYAML was built with.
+        if "maximum nesting depth" not in exc.problems[0].message:
+            raise
+        _walk_depth(yaml.SafeLoader(text), text, file)
+
+
+def _walk_depth(parser: Any, text: bytes, file: str) -> None:
     depth = 0
     try:
         while parser.check_event():
