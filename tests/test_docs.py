@@ -10,7 +10,8 @@ import pytest
 
 from ticketsync.cli import main
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+README_PATH = Path(__file__).resolve().parent.parent / "README.md"
+README = README_PATH.read_text(encoding="utf-8")
 
 
 def _commands(group: click.Group, prefix: str) -> Iterator[tuple[str, click.Command]]:
@@ -69,3 +70,17 @@ def test_every_command_help_ends_with_an_example() -> None:
         if isinstance(command, click.Group):
             continue
         assert command.help and "Example" in command.help, f"`{path}` help has no example"
+
+
+def _two_commands() -> list[str]:
+    start = README.index("## Two commands")
+    section = README[start : README.index("\n## ", start + 1)]
+    return [block.split("\n")[1] for block in section.split("```sh")[1:]]
+
+
+def test_ci_runs_exactly_the_readmes_test_command() -> None:
+    demo, tests = _two_commands()
+    ci = (README_PATH.parent / ".ci" / "run").read_text(encoding="utf-8").rstrip().splitlines()
+    assert ci[-1] == tests
+    assert demo.endswith("ticketsync plan --sandbox)")
+    assert "ticketsync apply --sandbox --yes" in demo
