@@ -20,6 +20,7 @@ the original text of a scalar explains YAML's implicit types (``title: yes`` is 
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -300,18 +301,29 @@ def _may_be_deep(text: bytes) -> bool:
 def _check_depth(text: bytes, file: str) -> None:
     """Walk the events (libyaml's parser does not recurse) to refuse deep nesting."""
     try:
-        _walk_depth(_EventParser(text), text, file)
-    except InputError as exc:
+        _walk_depth(_EventParser(text), file)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        if "maximum nesting depth" not in str(exc.problem) or mark is None:
+            raise _marked(file, exc, text) from None
         # Newer libyaml bundles (PyYAML 6.0.4) stop at their own flow-depth limit while
-        # scanning ahead, before the first event: walk with the pure-Python parser (no
-        # recursion, no such limit; only reached for input that is hostile anyway), so the
-        # message and location do not depend on which libyaml PyYAML was built with.
-        if "maximum nesting depth" not in exc.problems[0].message:
-            raise
-        _walk_depth(yaml.SafeLoader(text), text, file)
+        # scanning ahead, before the first event. Our limit is far lower, so it is crossed
+        # before that mark: walk the text up to there with the pure-Python parser (no
+        # recursion, no such limit), so the message and location do not depend on which
+        # libyaml PyYAML bundles. That parser's scan-ahead is quadratic in open flow levels,
+        # so it reads growing prefixes: a cut that ends mid-token is just a parse error.
+        chars = text.decode("utf-8")
+        size = 128
+        while True:
+            with contextlib.suppress(yaml.YAMLError):
+                _walk_depth(yaml.SafeLoader(chars[:size]), file)
+            if size > mark.index:  # pragma: no cover - the limit is crossed before the mark
+                raise _marked(file, exc, text) from None
+            size *= 2
 
 
-def _walk_depth(parser: Any, text: bytes, file: str) -> None:
+def _walk_depth(parser: Any, file: str) -> None:
+    """Raise a located problem where collections nest deeper than MAX_DEPTH."""
     depth = 0
     try:
         while parser.check_event():
@@ -324,8 +336,6 @@ def _walk_depth(parser: Any, text: bytes, file: str) -> None:
                     raise _problem(file, f"nesting is deeper than {MAX_DEPTH} levels", line, col)
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
-    except yaml.MarkedYAMLError as exc:
-        raise _marked(file, exc, text) from None
     finally:
         parser.dispose()
 
