@@ -15,28 +15,15 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from ticketsync.sandbox.store import StoredTicket
+from ticketsync.sandbox.store import UPDATE_FIELDS, StoredTicket
 
 PRIORITIES = ("lowest", "low", "medium", "high", "highest", "unmapped_value")
 STATUS_TYPES = ("to-do", "in-progress", "closed", "unmapped_value")
 
 _STRINGS = ("title", "creator_id", "parent_id", "organization_id", "project_id", "type")
 _STRING_LISTS = ("reporters", "assignees", "tags")
-_UPDATE_FIELDS = frozenset(
-    {
-        "title",
-        "reporters",
-        "assignees",
-        "content",
-        "parent_id",
-        "priority",
-        "tags",
-        "project_id",
-        "component_ids",
-        "unified_custom_fields",
-        "status",
-    }
-)
+# What a PATCH may change: the store's list, the one copy of TicketingTicketUpdateRequestDto.
+_UPDATE_FIELDS = frozenset(UPDATE_FIELDS)
 
 _JSON_TYPES = {str: "string", bool: "boolean", int: "number", float: "number", list: "array"}
 
