@@ -84,3 +84,29 @@ def test_ci_runs_exactly_the_readmes_test_command() -> None:
     assert ci[-1] == tests
     assert demo.endswith("ticketsync plan --sandbox)")
     assert "ticketsync apply --sandbox --yes" in demo
+
+
+def test_the_readmes_demo_ends_with_no_changes(tmp_path: Path) -> None:
+    # The first command minus its install step, run as written on a copy of the repo's
+    # quickstart: validate, plan, apply and a second plan against the built-in sandbox.
+    import shutil
+    import subprocess
+    import sys
+
+    demo, _ = _two_commands()
+    run = demo[demo.index("(cd examples/quickstart") :]
+    quickstart = Path("examples") / "quickstart"
+    shutil.copytree(README_PATH.parent / quickstart, tmp_path / quickstart)
+    bindir = Path(sys.executable).parent
+    env = {"PATH": f"{bindir}:/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
+    assert (bindir / "ticketsync").exists(), "the ticketsync script is installed beside python"
+    result = subprocess.run(
+        ["bash", "-c", run], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=120, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "5 tickets in 2 files OK"
+    assert "Apply complete: 5 created, 0 updated, 0 failed." in lines
+    assert lines[-1] == "No changes."
+    assert "Traceback" not in result.stderr
