@@ -30,7 +30,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -362,6 +362,22 @@ def load_effective_state(state_path: Path, account_id: str | None = None) -> Sta
     state = read_state(state_path, account_id=account_id)
     folded, _ = recover(state, journal_path_for(state_path))
     return folded
+
+
+def state_written_at(uncertain: Sequence[Intent], now: str) -> str:
+    """The ``written_at`` for a state written at ``now`` (the state's own format), beside
+    the journal's ``uncertain`` intents.
+
+    ``written_at`` is where the next run's pre-create lookup starts (minus the skew margin),
+    and that lookup is all a fresh checkout has: CI commits the state file, even after a
+    partial failure, but never the journal. So a state must never claim to be newer than a
+    create it does not record and that may have happened: with an intent still open, the
+    state is dated no later than that intent (its "as of" time), else the next run from a
+    fresh checkout could miss the ticket and create it a second time. Truncated to the
+    second, as the state writes times: earlier is the safe direction.
+    """
+    moment = min([parse_time(now)] + [intent.at for intent in uncertain])
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def compact(journal_path: Path, uncertain: list[Intent]) -> None:

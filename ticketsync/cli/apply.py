@@ -110,14 +110,19 @@ def save_state(path: Path, base: State) -> State:
     """Fold the journal into ``base``, write the state file, then compact the journal.
 
     The order matters: the journal loses records only once the state file holding them is
-    durably in place (``write_state`` fsyncs and renames atomically).
+    durably in place (``write_state`` fsyncs and renames atomically). The state is dated
+    no later than the oldest intent left open: CI commits the state without the journal,
+    and the next run's lookup must still reach back to that create (see
+    :func:`ticketsync.journal.state_written_at`).
     """
-    from ticketsync.journal import compact, journal_path_for, recover
-    from ticketsync.state import write_state
+    from ticketsync.journal import compact, journal_path_for, recover, state_written_at
+    from ticketsync.state import utc_now, write_state
 
     journal_path = journal_path_for(path)
     folded, uncertain = recover(base, journal_path)
-    written = write_state(path, folded) if folded.tickets != base.tickets else base
+    written = base
+    if folded.tickets != base.tickets:
+        written = write_state(path, folded, now=state_written_at(uncertain, utc_now()))
     compact(journal_path, uncertain)
     return written
 
@@ -346,11 +351,11 @@ def import_ticket(ctx: click.Context, key: str, ticket_id: str, *, sandbox: bool
     the declared body (recorded as ``applied``, so the next plan shows no change).
     """
     from ticketsync.errors import StateError
-    from ticketsync.journal import compact, journal_path_for, recover
+    from ticketsync.journal import compact, journal_path_for, recover, state_written_at
     from ticketsync.loader import load_project
     from ticketsync.lock import StateLock
     from ticketsync.plan import build_plan
-    from ticketsync.state import StateEntry, with_entry, write_state
+    from ticketsync.state import StateEntry, utc_now, with_entry, write_state
 
     config = get_config(ctx, sandbox=sandbox)
     project = load_project(config)
@@ -378,8 +383,11 @@ def import_ticket(ctx: click.Context, key: str, ticket_id: str, *, sandbox: bool
             created_at=created_at if isinstance(created_at, str) else "",
             applied=applied,
         )
-        write_state(path, with_entry(state, key, entry))
-        compact(journal_path, [intent for intent in uncertain if intent.key != key])
+        left_open = [intent for intent in uncertain if intent.key != key]
+        # Dated no later than the intents left open, as save_state does: CI commits the
+        # state without the journal, and the next lookup must reach back to them.
+        write_state(path, with_entry(state, key, entry), now=state_written_at(left_open, utc_now()))
+        compact(journal_path, left_open)
     declared = "" if applied else f" ({key} is not declared in any ticket file)"
     click.echo(f"Imported {ticket_id} as {key}{declared}.")
 

@@ -1,0 +1,101 @@
+"""Hostile review of the apply path: each test is a hole that was found, shown, then closed.
+
+Against the in-memory fake (tests/fakes.py) and the very functions the CLI calls
+(``recover``, ``apply_plan``, ``save_state``), so that each sequence of events is exact.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fakes import FakeApi
+
+from ticketsync.apply import ApplyOptions, ApplyResult, apply_plan
+from ticketsync.cli.apply import save_state
+from ticketsync.errors import ConnectError
+from ticketsync.journal import Journal, journal_path_for, parse_time, recover
+from ticketsync.model import Body, Create, Plan
+from ticketsync.state import new_state, read_state, write_state
+
+
+def body(key: str) -> dict[str, Any]:
+    return {"title": f"Ticket {key}", "project_id": "project-001"}
+
+
+def creates(*keys: str) -> Plan:
+    return Plan(creates=tuple(Create(k, body(k)) for k in keys))
+
+
+def apply_like_the_cli(state_path: Path, plan: Plan, api: FakeApi, **options: Any) -> ApplyResult:
+    """What `ticketsync apply` does once the plan is chosen: recover, apply, save_state."""
+    options.setdefault("reconcile_delay", 0)
+    on_disk = read_state(state_path)
+    state, uncertain = recover(on_disk, journal_path_for(state_path))
+    try:
+        with Journal(journal_path_for(state_path)) as journal:
+            return apply_plan(plan, api, journal, state, uncertain=uncertain,
+                              options=ApplyOptions(**options))
+    finally:
+        save_state(state_path, on_disk)
+
+
+def test_a_committed_state_still_covers_a_create_left_uncertain_by_its_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SPEC §4.1, "a CI runner that dies and takes its working directory with it".
+
+    A create's answer is lost and the lookup after it fails too, so its intent stays open
+    in the journal. The run goes on for an hour (a big apply), creates other tickets, and
+    writes the state at the end. CI commits the state file even after a partial failure
+    (examples/ci), never the journal. The next run, from a fresh checkout, looks up what
+    was updated since the state's ``written_at`` minus the skew margin: if ``written_at``
+    were the time of the write, the uncertain ticket (an hour older) would not be listed,
+    and it would be created a second time.
+    """
+    state_path = tmp_path / "ticketsync.state.json"
+    write_state(state_path, new_state("acc-1"), now="2024-01-01T00:00:00Z")
+    api = FakeApi()
+
+    def lose_a_and_break_listing(b: Body, n: int) -> str | None:
+        if b["title"] == "Ticket a":
+            api.list_error = ConnectError("connection refused")
+            return "lost"  # created, answer lost; the lookup after it fails
+        return None
+
+    api.on_create = lose_a_and_break_listing
+    # The run goes on for an hour after that create: its state is written an hour later.
+    an_hour_later = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    monkeypatch.setattr("ticketsync.state.utc_now", lambda: an_hour_later)
+    result = apply_like_the_cli(state_path, creates("a", "b"), api, concurrency=1)
+    monkeypatch.undo()
+    assert (result.created, result.failed) == (1, 1)
+    assert "Ticket a" in api.titles()
+    committed = state_path.read_bytes()
+    assert "b" in read_state(state_path).tickets and "a" not in read_state(state_path).tickets
+
+    # A fresh checkout: the committed state file, no journal.
+    fresh = tmp_path / "checkout" / "ticketsync.state.json"
+    fresh.parent.mkdir()
+    fresh.write_bytes(committed)
+    api.list_error, api.on_create = None, None
+    again = apply_like_the_cli(fresh, creates("a", "b"), api)
+    assert (again.adopted, again.created) == (1, 0)
+    assert api.titles() == ["Ticket a", "Ticket b"]  # no second "Ticket a"
+
+
+def test_written_at_never_runs_ahead_of_an_uncertain_intent(tmp_path: Path) -> None:
+    """The bound itself: a state written while an intent is open is dated before it."""
+    state_path = tmp_path / "ticketsync.state.json"
+    on_disk = write_state(state_path, new_state("acc-1"))
+    opened = datetime.now(UTC) - timedelta(hours=3)
+    with Journal(journal_path_for(state_path)) as journal:
+        journal.record_intent("open", body("open"), at=opened)
+        journal.record_created("done", "t-1", None, body("done"))
+    written = save_state(state_path, on_disk)
+    assert "done" in written.tickets
+    assert parse_time(read_state(state_path).written_at) <= opened
+    assert [i.key for i in recover(written, journal_path_for(state_path))[1]] == ["open"]
+
