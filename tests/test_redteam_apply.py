@@ -18,7 +18,7 @@ from ticketsync.cli.apply import save_state
 from ticketsync.errors import ConnectError
 from ticketsync.journal import Journal, journal_path_for, parse_time, recover
 from ticketsync.model import Body, Create, Plan
-from ticketsync.state import new_state, read_state, write_state
+from ticketsync.state import State, StateEntry, new_state, read_state, with_entry, write_state
 
 
 def body(key: str) -> dict[str, Any]:
@@ -99,3 +99,21 @@ def test_written_at_never_runs_ahead_of_an_uncertain_intent(tmp_path: Path) -> N
     assert parse_time(read_state(state_path).written_at) <= opened
     assert [i.key for i in recover(written, journal_path_for(state_path))[1]] == ["open"]
 
+
+def test_a_child_whose_parent_the_journal_recorded_is_still_sent(tmp_path: Path) -> None:
+    """`apply --plan FILE` after a killed run: the saved plan names the parent by key
+    (``Create.parent``), but the journal shows the parent created since, so the parent's
+    create is dropped. The child must then be sent with the parent's id, not be silently
+    left out of a run that reports success."""
+    api = FakeApi()
+    parent_id = api.add_remote(body("p"))
+    state: State = with_entry(
+        new_state("acc-1"), "p", StateEntry(parent_id, None, "2024-01-01T00:00:00Z", body("p"))
+    )
+    plan = Plan(creates=(Create("p", body("p")), Create("c", body("c"), parent="p")))
+    with Journal(journal_path_for(tmp_path / "s.json")) as journal:
+        result = apply_plan(plan, api, journal, state, options=ApplyOptions(reconcile_delay=0))
+    assert (result.created, result.not_started) == (1, 0) and result.ok
+    child = next(t for t in api.tickets.values() if t["title"] == "Ticket c")
+    assert child["parent_id"] == parent_id
+    assert api.creates == 1  # and the parent was not sent again

@@ -156,8 +156,13 @@ class _Run:
                 self._settle_undeclared(self.verdicts[intent.key])
         to_send: list[Create] = []
         for create in self.plan.creates:
-            # Children wait for their parent; plan order puts an adopted parent first.
-            if create.parent is None:
+            # Children wait for their parent; plan order puts an adopted parent first. A
+            # parent that already exists (tracked: a saved plan made before a crashed run
+            # journaled it, so its own create was dropped above) never reports done, so
+            # its children are ready now; waiting would leave them out of the run silently.
+            # (The state, not self.ids: a parent adopted in this loop routes its own
+            # children, and routing them twice would send them twice.)
+            if create.parent is None or create.parent in self.state.tickets:
                 to_send.extend(self._route(create))
         return to_send
 
