@@ -117,6 +117,25 @@ def test_a_torn_last_line_is_ignored_then_cut_before_appending(
     assert [i.key for i in recover(state, jpath)[1]] == ["b"]
 
 
+def test_a_whole_record_torn_before_its_newline_is_kept_not_cut(
+    state: State, jpath: Path
+) -> None:
+    # Read, it counts (the created ticket is tracked); opening the journal to append must
+    # not then cut it, or the state written at the end of that run would lose it.
+    with Journal(jpath) as journal:
+        journal.record_intent("a", BODY)
+    record = {"op": "created", "key": "a", "id": "id-1", "remote_id": None,
+              "created_at": "2024-01-01T00:00:00Z", "applied": BODY}
+    with jpath.open("ab") as handle:
+        handle.write(json.dumps(record).encode())  # no newline: torn just before it
+    assert set(recover(state, jpath)[0].tickets) == {"a"}
+    with Journal(jpath) as journal:
+        journal.record_intent("b", BODY)
+    folded, uncertain = recover(state, jpath)
+    assert folded.tickets["a"].id == "id-1" and [i.key for i in uncertain] == ["b"]
+    assert all(json.loads(line) for line in jpath.read_bytes().splitlines())
+
+
 def test_a_file_that_is_only_a_torn_line_is_emptied(jpath: Path) -> None:
     jpath.write_bytes(b'{"op": "inte')
     with Journal(jpath) as journal:

@@ -248,7 +248,14 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def _cut_torn_tail(fd: int) -> None:
-    """Drop a last line without its newline (a write torn by a kill), before appending."""
+    """Drop a last line without its newline (a write torn by a kill), before appending.
+
+    A last line that is a whole record, torn just before its newline, is kept and given
+    its newline instead: :func:`read_records` already counts it (the run that opens the
+    journal recovered it, and may have relied on its ids), so cutting it here would make
+    the state written at the end of that very run forget a ticket the run treated as
+    tracked.
+    """
     size = os.fstat(fd).st_size
     if size == 0:
         return
@@ -256,17 +263,29 @@ def _cut_torn_tail(fd: int) -> None:
         return
     # Search backwards for the last newline; the torn tail is at most one record long.
     end = size
+    keep = 0
     while end > 0:
         start = max(0, end - 65536)
         chunk = os.pread(fd, end - start, start)
         cut = chunk.rfind(b"\n")
         if cut >= 0:
-            os.ftruncate(fd, start + cut + 1)
-            os.fsync(fd)
-            return
+            keep = start + cut + 1
+            break
         end = start
-    os.ftruncate(fd, 0)
+    if _is_record(os.pread(fd, size - keep, keep)):
+        _write_all(fd, b"\n")  # O_APPEND: lands at the end, completing the line
+    else:
+        os.ftruncate(fd, keep)
     os.fsync(fd)
+
+
+def _is_record(line: bytes) -> bool:
+    """Whether ``line`` is a whole journal record (the test :func:`read_records` applies)."""
+    try:
+        record = json.loads(line.decode("utf-8"))
+    except ValueError:
+        return False
+    return isinstance(record, dict) and isinstance(record.get("key"), str)
 
 
 # -- reading and folding -------------------------------------------------------------
