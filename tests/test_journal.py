@@ -69,12 +69,20 @@ def test_an_intent_without_outcome_is_uncertain(state: State, jpath: Path) -> No
 
 
 def test_a_later_intent_supersedes_an_earlier_one(state: State, jpath: Path) -> None:
+    # What was sent last is looked for; but the lookup reaches back to the first send with
+    # no outcome in between, whose ticket may exist too.
     first = datetime(2024, 1, 1, tzinfo=UTC)
     with Journal(jpath) as journal:
         journal.record_intent("a", BODY, at=first)
-        journal.record_intent("a", BODY, at=first + timedelta(seconds=5))
+        journal.record_intent("a", {**BODY, "title": "Edited"}, at=first + timedelta(seconds=5))
+        journal.record_intent("b", BODY, at=first)
+        journal.record_failed("b", "422: refused")
+        journal.record_intent("b", BODY, at=first + timedelta(seconds=9))
     _, uncertain = recover(state, jpath)
-    assert len(uncertain) == 1 and uncertain[0].at == first + timedelta(seconds=5)
+    assert [(i.key, i.title, i.at) for i in uncertain] == [
+        ("a", "Edited", first),
+        ("b", "Outage", first + timedelta(seconds=9)),  # an outcome closed the first one
+    ]
 
 
 def test_an_intent_for_a_tracked_key_was_settled_elsewhere(state: State, jpath: Path) -> None:

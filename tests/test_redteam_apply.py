@@ -6,6 +6,7 @@ Against the in-memory fake (tests/fakes.py) and the very functions the CLI calls
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,11 @@ from typing import Any
 import pytest
 from fakes import FakeApi
 
+from ticketsync.api import RemoteTicket
 from ticketsync.apply import ApplyOptions, ApplyResult, apply_plan
 from ticketsync.cli.apply import save_state
 from ticketsync.errors import ConnectError
-from ticketsync.journal import Journal, journal_path_for, parse_time, recover
+from ticketsync.journal import Journal, journal_path_for, parse_time, read_records, recover
 from ticketsync.model import Body, Create, Plan
 from ticketsync.state import State, StateEntry, new_state, read_state, with_entry, write_state
 
@@ -117,3 +119,33 @@ def test_a_child_whose_parent_the_journal_recorded_is_still_sent(tmp_path: Path)
     child = next(t for t in api.tickets.values() if t["title"] == "Ticket c")
     assert child["parent_id"] == parent_id
     assert api.creates == 1  # and the parent was not sent again
+
+
+class RecordingApi(FakeApi):
+    """The fake, remembering where each listing started."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.since: list[datetime | None] = []
+
+    def list_tickets(self, updated_after: datetime | None = None) -> Iterator[RemoteTicket]:
+        self.since.append(updated_after)
+        return super().list_tickets(updated_after)
+
+
+def test_every_lookup_after_a_resend_reaches_back_to_the_first_send(tmp_path: Path) -> None:
+    """A create with no answer, three times: each lookup starts before the *first* send,
+    whose ticket may still appear (a provider finishing late), not before the latest."""
+    api = RecordingApi(on_create=lambda b, n: "lost-before")
+    jpath = journal_path_for(tmp_path / "s.json")
+    margin = timedelta(minutes=10)
+    with Journal(jpath) as journal:
+        result = apply_plan(creates("a"), api, journal, new_state("acc-1"),
+                            options=ApplyOptions(reconcile_delay=0, max_attempts=3,
+                                                 skew_margin=margin))
+    assert result.failed == 1 and api.creates == 3
+    sent = [parse_time(r["at"]) for r in read_records(jpath) if r["op"] == "intent"]
+    assert len(sent) == 3 and sent[0] < sent[2]
+    assert api.since[1:] == [sent[0] - margin] * 3
+    # And the next run, from the journal, reaches back to the first send too.
+    assert [i.at for i in recover(new_state("acc-1"), jpath)[1]] == [sent[0]]

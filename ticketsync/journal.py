@@ -329,10 +329,17 @@ def fold(state: State, records: Iterator[dict[str, Any]]) -> tuple[State, list[I
     for record in records:
         op, key = record.get("op"), record["key"]
         if op == "intent":
+            at = parse_time(str(record["at"]))
+            earlier = pending.get(key)
+            if earlier is not None:
+                # A resend (after a lookup that found nothing) writes a fresh intent without
+                # closing the one before: any of those sends may have made the ticket, so
+                # the lookup must reach back to the first of them, not the last.
+                at = min(at, earlier.at)
             pending[key] = Intent(
                 key=key,
                 digest=str(record.get("digest", "")),
-                at=parse_time(str(record["at"])),
+                at=at,
                 title=str(record.get("title", "")),
                 project_id=record.get("project_id"),
             )

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from ticketsync.api import CreatedTicket, RemoteTicket, TicketApi
 from ticketsync.errors import (
@@ -138,6 +138,7 @@ class Sender:
         body = body_for(create, self.ids)
         notes: list[Event] = []
         last_error: ApiError | None = None
+        first = intent  # every later lookup reaches back to the first send, not the last
         for attempt in range(1, self.options.max_attempts + 1):
             if attempt > 1:  # a resend after a lookup found nothing: a fresh, durable intent
                 intent = self.journal.record_intent(create.key, body)
@@ -150,7 +151,7 @@ class Sender:
                 return Outcome("failed", create.key, None, message, tuple(notes),
                                 fatal=isinstance(exc, AuthError))
             except ApiError as exc:  # UncertainError and anything unclassified: may have acted
-                match = self.reconcile(create.key, intent)
+                match = self.reconcile(create.key, intent, since=first.at)
                 if match is None:
                     return Outcome("failed", create.key, None, (
                         f"failed {create.key}: {exc}; the remote lookup failed too, so "
@@ -182,11 +183,17 @@ class Sender:
             f"(last: {last_error}): run apply again later"
         ), tuple(notes[:-1]))
 
-    def reconcile(self, key: str, intent: Intent) -> Match | None:
-        """Look ``key`` up remotely after an uncertain create; None if the lookup failed."""
+    def reconcile(
+        self, key: str, intent: Intent, *, since: datetime | None = None
+    ) -> Match | None:
+        """Look ``key`` up remotely after an uncertain create; None if the lookup failed.
+
+        ``since``: the first send of this create (default: ``intent``'s), where the
+        listing starts, minus the skew margin.
+        """
         if self.options.reconcile_delay > 0:
             time.sleep(self.options.reconcile_delay)
-        since = intent.at - self.options.skew_margin
+        since = (since or intent.at) - self.options.skew_margin
         wanted = [Wanted(key, intent.title, intent.project_id)]
         if not self.options.marker_field:
             with self.lock:
