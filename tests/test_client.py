@@ -615,3 +615,13 @@ def test_the_key_is_in_no_real_socket_error(caplog: pytest.LogCaptureFixture) ->
     for text in [*texts_of(caught.value), caplog.text]:
         assert KEY not in text
         assert BASIC not in text
+
+
+def test_the_session_itself_never_resends_anything() -> None:
+    """Retries are decided in _retry_delay alone: urllib3 under requests must not resend a
+    POST on its own (a dropped keep-alive, a read error), or a create could be doubled."""
+    client = StackOneClient(BASE, KEY, "acc-1")
+    for url in (BASE, "http://127.0.0.1:1"):
+        retries = client._session.get_adapter(url).max_retries
+        assert retries.total == 0 and retries.read is False
+        assert not retries.is_retry("POST", 502) and not retries.is_retry("POST", 408)

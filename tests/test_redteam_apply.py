@@ -149,3 +149,22 @@ def test_every_lookup_after_a_resend_reaches_back_to_the_first_send(tmp_path: Pa
     assert api.since[1:] == [sent[0] - margin] * 3
     # And the next run, from the journal, reaches back to the first send too.
     assert [i.at for i in recover(new_state("acc-1"), jpath)[1]] == [sent[0]]
+
+
+def test_twins_without_a_marker_are_never_adopted_twice_nor_tripled(tmp_path: Path) -> None:
+    """Two keys with the same title and project, no marker, both answers lost: each remote
+    ticket could be either key's. Neither is adopted (never one ticket for two keys), none
+    is resent (never a third ticket); both stop with the candidates named, run after run."""
+    api = FakeApi(on_create=lambda b, n: "lost", latency=0.05)
+    jpath = journal_path_for(tmp_path / "s.json")
+    plan = Plan(creates=(Create("a", body("same")), Create("b", body("same"))))
+    for _ in range(2):
+        with Journal(jpath) as journal:
+            state, uncertain = recover(new_state("acc-1"), jpath)
+            result = apply_plan(plan, api, journal, state, uncertain=uncertain,
+                                options=ApplyOptions(reconcile_delay=0, concurrency=2))
+        assert (result.failed, result.adopted, result.created) == (2, 0, 0)
+        assert all("several remote tickets match" in m for m in result.messages)
+        api.on_create = None
+    assert api.creates == 2 and len(api.tickets) == 2
+    assert recover(new_state("acc-1"), jpath)[0].tickets == {}
