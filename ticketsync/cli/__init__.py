@@ -74,7 +74,23 @@ class TicketSyncGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             code = EXIT_INTERRUPTED
+        except OSError as exc:  # a read-only folder, a full disk, a path that is a folder...
+            if debug:
+                traceback.print_exc()
+            click.echo(f"Error: {describe_os_error(exc)}", err=True)
+            code = EXIT_ERROR
         sys.exit(code)
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for a file-system error no command foresaw: the path, the cause, what next."""
+    from ticketsync.cli.common import shown
+
+    where = f"{shown(exc.filename)}: " if exc.filename is not None else ""
+    return (
+        f"{where}{exc.strerror or exc}: check that the path exists and is writable by you "
+        "(--debug shows where it happened)"
+    )
 
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -94,6 +110,7 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 def main(ctx: click.Context, debug: bool, config_file: str | None) -> None:
     """Tickets as code: declare tickets in YAML, plan them, apply them through StackOne.
 
+    \b
     Example: ticketsync validate && ticketsync plan && ticketsync apply
     """
     ctx.ensure_object(dict)

@@ -24,13 +24,19 @@ def _parse_rate(ctx: click.Context, param: click.Parameter, value: str | None) -
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--host", metavar="ADDR", default="127.0.0.1", show_default=True,
+    help="Address to listen on.",
+)
 @click.option(
     "--allow-remote",
     is_flag=True,
     help="Allow a --host other than loopback (the sandbox has no real security).",
 )
-@click.option("--port", type=click.IntRange(0, 65535), default=0, help="Port (0: any free one).")
+@click.option(
+    "--port", metavar="N", type=click.IntRange(0, 65535), default=0,
+    help="Port (0: any free one).",
+)
 @click.option(
     "--db",
     "db",
@@ -44,7 +50,10 @@ def _parse_rate(ctx: click.Context, param: click.Parameter, value: str | None) -
     default=None,
     help="Accept only the key held in environment variable VAR (default: any key).",
 )
-@click.option("--latency-ms", type=click.FloatRange(0), default=0.0, help="Delay every request.")
+@click.option(
+    "--latency-ms", metavar="MS", type=click.FloatRange(0), default=0.0,
+    help="Delay every request.",
+)
 @click.option(
     "--rate-limit",
     callback=_parse_rate,
@@ -54,6 +63,7 @@ def _parse_rate(ctx: click.Context, param: click.Parameter, value: str | None) -
 )
 @click.option(
     "--page-cap",
+    metavar="N",
     type=click.IntRange(1),
     default=None,
     help="Return at most N tickets per list page, with a next cursor (short pages).",
@@ -90,6 +100,7 @@ def sandbox(
     Tickets are kept in SQLite and survive restarts. Point ticketsync (or curl) at the
     printed URL with any API key and any account id. Stop with Ctrl-C.
 
+    \b
     Example: ticketsync sandbox --port 8765 --latency-ms 50 --fault store-then-drop:nth=3
     """
     from ticketsync.errors import ConfigError
@@ -123,12 +134,23 @@ def sandbox(
     def log(line: str) -> None:
         click.echo(line, err=True)
 
+    import sqlite3
+
     try:
         running = start_sandbox(
             db, host=host, port=port, api_key=api_key, faults=fault_set, log=None if quiet else log
         )
     except OSError as exc:
+        if exc.filename is not None:  # the data folder, not the socket
+            raise ConfigError(
+                f"{exc.filename}: cannot create the sandbox data: {exc.strerror}; "
+                "choose another place with --db FILE"
+            ) from None
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    except sqlite3.Error as exc:
+        raise ConfigError(
+            f"{db}: cannot open the sandbox database ({exc}); choose another place with --db FILE"
+        ) from None
 
     def on_term(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt  # `kill` stops as cleanly as Ctrl-C
