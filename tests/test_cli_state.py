@@ -94,7 +94,7 @@ def test_a_held_lock_refuses_writes_at_once(state_path: Path) -> None:
         # Reads do not need the lock.
         assert invoke("state", "list")[0] == 0
     assert (code, out) == (1, "")
-    assert err.startswith(f"Error: the state {state_path} is locked by pid ")
+    assert err.startswith("Error: the state ticketsync.state.json is locked by pid ")
     assert "(ticketsync apply)" in err
     assert state_path.read_bytes() == before
 

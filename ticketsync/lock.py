@@ -66,8 +66,11 @@ class StateLock:
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as exc:
+                from ticketsync.state import display_path
+
                 raise LockError(
-                    f"{self.path}: cannot create the lock file: {exc.strerror}"
+                    f"{display_path(self.path)}: cannot create the lock file: {exc.strerror}; "
+                    "the state's folder must be writable"
                 ) from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -125,6 +128,8 @@ class StateLock:
         self.release()
 
     def _held_message(self, holder: dict[str, Any] | None) -> str:
+        from ticketsync.state import display_path
+
         if holder is None:
             who = "another ticketsync process"
         else:
@@ -135,8 +140,8 @@ class StateLock:
             if holder.get("command"):
                 who += f" ({holder['command']})"
         return (
-            f"the state {self.state_path} is locked by {who}: wait for it to finish and run again "
-            "(a lock whose process has died is released by itself)"
+            f"the state {display_path(self.state_path)} is locked by {who}: wait for it to "
+            "finish and run again (a lock whose process has died is released by itself)"
         )
 
 

@@ -89,6 +89,14 @@ def new_state(account_id: str | None) -> State:
     )
 
 
+def display_path(path: Path) -> str:
+    """``path`` as messages show it: relative to the working folder when inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)
+
+
 def read_state(path: Path, *, account_id: str | None = None) -> State:
     """Read and check the state file at ``path``.
 
@@ -96,32 +104,36 @@ def read_state(path: Path, *, account_id: str | None = None) -> State:
     refused (ids of one account mean nothing in another). Raises :class:`StateError`
     naming the file for a missing, unreadable, corrupt, schema-invalid or newer file.
     """
+    shown = display_path(path)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise StateError(
-            f"no state file at {path}: run `ticketsync init` first for a new project, or "
+            f"no state file at {shown}: run `ticketsync init` first for a new project, or "
             "restore the file from git (a lost state must not re-create every ticket)"
         ) from None
     except OSError as exc:
-        raise StateError(f"{path}: cannot read the state file: {exc.strerror}") from None
+        raise StateError(
+            f"{shown}: cannot read the state file: {exc.strerror}; check the `state` "
+            "setting of ticketsync.yaml"
+        ) from None
     try:
         data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise StateError(
-            f"{path}: the state file is corrupt (not UTF-8 text); it was left as it is: "
+            f"{shown}: the state file is corrupt (not UTF-8 text); it was left as it is: "
             "restore it from git"
         ) from None
     except json.JSONDecodeError as exc:
         raise StateError(
-            f"{path}: the state file is corrupt (not JSON: {exc.msg} at line {exc.lineno}, "
+            f"{shown}: the state file is corrupt (not JSON: {exc.msg} at line {exc.lineno}, "
             f"column {exc.colno}); it was left as it is: restore it from git"
         ) from None
     # Checked before the schema so that a newer file gets the message that helps.
     version = data.get("version") if isinstance(data, dict) else None
     if isinstance(version, int) and not isinstance(version, bool) and version > STATE_VERSION:
         raise StateError(
-            f"{path}: written by a newer ticketsync (state version {version}, this one "
+            f"{shown}: written by a newer ticketsync (state version {version}, this one "
             f"reads {STATE_VERSION}): upgrade ticketsync; the file was left as it is"
         )
     from ticketsync import schema
@@ -132,7 +144,7 @@ def read_state(path: Path, *, account_id: str | None = None) -> State:
         at = ".".join(str(part) for part in where) or "(top level)"
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise StateError(
-            f"{path}: the state file is corrupt ({at}: {message}{more}); "
+            f"{shown}: the state file is corrupt ({at}: {message}{more}); "
             "it was left as it is: restore it from git"
         )
     state = _state_from_json(data)
@@ -140,7 +152,7 @@ def read_state(path: Path, *, account_id: str | None = None) -> State:
         state.account_id != account_id
     ):
         raise StateError(
-            f"state file {path} belongs to account {state.account_id}, not {account_id}: "
+            f"state file {shown} belongs to account {state.account_id}, not {account_id}: "
             "check STACKONE_ACCOUNT_ID and account_id in ticketsync.yaml; it was left as it is"
         )
     return state
