@@ -38,7 +38,9 @@ state: ticketsync.state.json
 
 
 @click.command()
-@click.option("--account-id", default=None, help="StackOne account to bind the state to.")
+@click.option(
+    "--account-id", metavar="ID", default=None, help="StackOne account to bind the state to."
+)
 @sandbox_option
 @click.pass_context
 def init(ctx: click.Context, account_id: str | None, sandbox: bool) -> None:
@@ -46,6 +48,7 @@ def init(ctx: click.Context, account_id: str | None, sandbox: bool) -> None:
 
     An existing state file is never overwritten: it is what prevents duplicate tickets.
 
+    \b
     Example: ticketsync init --account-id acc-123
     """
     from ticketsync.errors import StateError
@@ -57,7 +60,8 @@ def init(ctx: click.Context, account_id: str | None, sandbox: bool) -> None:
     if state_path.exists():
         raise StateError(
             f"{shown(state_path)} already exists: refusing to overwrite a state file (it records "
-            "the tickets already created); `ticketsync state list` shows what it tracks"
+            "the tickets already created); "
+            f"`ticketsync state list{' --sandbox' if sandbox else ''}` shows what it tracks"
         )
     config_path = config.config_file or config.root / "ticketsync.yaml"
     if sandbox:

@@ -26,6 +26,7 @@ KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 def state() -> None:
     """Inspect and repair the state file (which tickets exist, with their ids).
 
+    \b
     Example: ticketsync state mv old-key new-key
     """
 
@@ -79,6 +80,7 @@ def locked_state(
 def list_(ctx: click.Context, sandbox: bool) -> None:
     """List the tracked tickets: key, StackOne id, provider id, creation time.
 
+    \b
     Example: ticketsync state list
     """
     _, current = _read(ctx, sandbox)
@@ -94,6 +96,7 @@ def list_(ctx: click.Context, sandbox: bool) -> None:
 def show(ctx: click.Context, key: str, sandbox: bool) -> None:
     """Show what the state records for KEY, as JSON.
 
+    \b
     Example: ticketsync state show prod-outage
     """
     from ticketsync.errors import StateError
@@ -116,6 +119,7 @@ def rm(ctx: click.Context, key: str, sandbox: bool) -> None:
     If KEY is still declared, the next apply creates it again (use `state mv` for a
     renamed key).
 
+    \b
     Example: ticketsync state rm prod-outage
     """
     from ticketsync.state import without
@@ -135,6 +139,7 @@ def rm(ctx: click.Context, key: str, sandbox: bool) -> None:
 def mv(ctx: click.Context, old: str, new: str, sandbox: bool) -> None:
     """Track the ticket of OLD under the key NEW (after renaming a key in a file).
 
+    \b
     Example: ticketsync state mv prod-outage checkout-outage
     """
     from ticketsync.state import renamed
@@ -142,6 +147,11 @@ def mv(ctx: click.Context, old: str, new: str, sandbox: bool) -> None:
     if not KEY_PATTERN.match(new):
         raise click.BadParameter(
             f"{new!r} is not a valid key (letters, digits, '.', '_', '-'; up to 128)",
+            param_hint="NEW",
+        )
+    if old == new:
+        raise click.BadParameter(
+            f"{new!r} is OLD itself: nothing to move (NEW is the key's new name)",
             param_hint="NEW",
         )
     with locked_state(ctx, sandbox, f"ticketsync state mv {old} {new}") as (_, current, write):
@@ -160,6 +170,7 @@ def import_(ctx: click.Context, key: str, ticket_id: str, sandbox: bool) -> None
     The ticket is fetched first, so a mistyped id is refused. Its recorded body is KEY's
     declaration if KEY is declared (so the next plan shows no change), else empty.
 
+    \b
     Example: ticketsync state import prod-outage 8187e5da-dc77-475e-9949-af0f1fa4e4e3
     """
     from ticketsync.cli.apply import import_ticket  # owns the API client and the journal
@@ -170,7 +181,6 @@ def import_(ctx: click.Context, key: str, ticket_id: str, sandbox: bool) -> None
             param_hint="KEY",
         )
     import_ticket(ctx, key, ticket_id, sandbox=sandbox)
-
 
 
 COMMANDS: list[click.Command] = [state]
