@@ -62,7 +62,7 @@ def shown(path: Path) -> str:
 
 def paths_argument(func: F) -> F:
     """``[PATH...]``: ticket files, folders or globs; default: the config's ``tickets``."""
-    return click.argument("paths", nargs=-1, type=click.Path())(func)
+    return click.argument("paths", nargs=-1, type=click.Path(), metavar="[PATH]...")(func)
 
 
 def sandbox_option(func: F) -> F:

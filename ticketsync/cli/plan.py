@@ -42,6 +42,7 @@ def plan(
     Reads the ticket files and the state file only: no key, no network, no writes
     (except the saved plan with --out).
 
+    \b
     Example: ticketsync plan --format markdown > plan.md
     """
     from dataclasses import replace

@@ -24,6 +24,7 @@ def validate(ctx: click.Context, paths: tuple[str, ...], output_format: str) -> 
     PATH... are ticket files, folders (searched recursively) or globs; by default the
     config's `tickets`. Every problem is reported at once as FILE:LINE:COL: error: ...
 
+    \b
     Example: ticketsync validate tickets/ --format github
     """
     project = load_tickets(ctx, get_config(ctx), paths, github=output_format == "github")
