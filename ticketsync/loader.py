@@ -40,7 +40,12 @@ def load_project(config: Config, paths: Sequence[str] = (), *, cwd: Path | None 
     """
     here = Path.cwd() if cwd is None else cwd
     base = here if paths else config.root
-    files = find_files(base, paths or config.tickets, exclude=config.config_file)
+    try:
+        files = find_files(base, paths or config.tickets, exclude=config.config_file)
+    except ConfigError as exc:
+        if paths:
+            raise
+        raise ConfigError(f"{exc}: {_where_tickets_go(config, here)}") from None
     problems: list[Problem] = []
     tickets: dict[str, Ticket] = {}
     declared: dict[str, Location] = {}
@@ -102,9 +107,26 @@ def find_files(base: Path, entries: Iterable[str], *, exclude: Path | None = Non
                     found.setdefault(path, None)
             elif match.is_file() and (match == target or match.suffix in EXTENSIONS):
                 found.setdefault(match, None)
-        if len(found) == before and matches != [target]:
+        if len(found) == before and (matches != [target] or target.is_dir()):
             raise ConfigError(f"{entry}: no ticket files (*.yaml, *.yml) found")
     return [path for path in found if skip is None or path.resolve() != skip]
+
+
+def _where_tickets_go(config: Config, cwd: Path) -> str:
+    """What to do when the config's ``tickets`` paths find nothing: the next step."""
+    if config.config_file is None:
+        for folder in cwd.resolve().parents:
+            if (folder / "ticketsync.yaml").is_file():
+                found = os.path.relpath(folder / "ticketsync.yaml", cwd.resolve())
+                return (
+                    f"this folder has no ticketsync.yaml, but {found} exists: run ticketsync "
+                    f"from {os.path.dirname(found)}, or pass --config {found}"
+                )
+        return (
+            "add ticket files there (`ticketsync init` starts a project), or give their "
+            "paths as arguments"
+        )
+    return f"add ticket files there, or change `tickets:` in {config.config_file.name}"
 
 
 def _walk(folder: Path) -> Iterable[Path]:
