@@ -60,7 +60,7 @@ def test_invalid_settings_are_located(tmp_path: Path) -> None:
         load_config(None, cwd=tmp_path, env={})
     assert [str(p) for p in info.value.problems] == [
         "ticketsync.yaml:1:13: error: rate_limit: 'fast' is not of type 'integer'",
-        "ticketsync.yaml:2:1: error: stat: unknown setting 'stat'",
+        "ticketsync.yaml:2:1: error: stat: unknown setting 'stat' (did you mean 'state'?)",
     ]
 
 

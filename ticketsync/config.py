@@ -7,6 +7,7 @@ and is never written anywhere.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,7 +69,7 @@ def load_config(config_file: str | None, *, cwd: Path, env: Mapping[str, str]) -
     """
     from ticketsync import schema, yamlio
     from ticketsync.errors import ConfigError, InputError
-    from ticketsync.model import Problem
+    from ticketsync.model import Location, Problem
 
     if config_file is not None:
         path = Path(config_file) if Path(config_file).is_absolute() else cwd / config_file
@@ -82,6 +83,19 @@ def load_config(config_file: str | None, *, cwd: Path, env: Mapping[str, str]) -
     doc = yamlio.read_document(path, name)
     data: Any = {} if doc.data is None else doc.data
     problems: list[Problem] = []
+    if not isinstance(data, dict) or isinstance(data.get("tickets"), dict):
+        what = (
+            "its 'tickets' is a mapping of tickets (is it a ticket file?)"
+            if isinstance(data, dict)
+            else f"it holds {_kind(data)}"
+        )
+        raise InputError([
+            Problem(
+                Location(doc.file),
+                "",
+                f"not a config file: {what}; expected settings such as 'tickets: [tickets/]'",
+            )
+        ])
     if isinstance(data, dict):
         for key in sorted(k for k in data if str(k).lower() in _SECRET_KEYS):
             problems.append(
@@ -93,19 +107,30 @@ def load_config(config_file: str | None, *, cwd: Path, env: Mapping[str, str]) -
             )
         data = {k: v for k, v in data.items() if str(k).lower() not in _SECRET_KEYS}
     if not problems:
-        for where, message in schema.check("config", data):
+        for found_at, found in schema.check("config", data):
+            where, message = found_at, found
             if message.startswith("Additional properties"):
-                for key in sorted(set(data) - set(schema.load_schema("config")["properties"])):
+                known = schema.load_schema("config")["properties"]
+                for key in sorted(set(data) - set(known)):
+                    close = difflib.get_close_matches(str(key), known, n=1)
+                    hint = f" (did you mean '{close[0]}'?)" if close else ""
                     problems.append(
                         Problem(
                             doc.locate((*where, key), key=True),
                             str(key),
-                            f"unknown setting '{key}'",
+                            f"unknown setting '{key}'{hint}",
                         )
                     )
                 continue
+            if where[:1] == ("tickets",):
+                # anyOf(string, list): jsonschema's "best" branch says "not of type 'string'"
+                # even for an empty list. Say what is accepted instead, once.
+                where = ("tickets",)
+                message = "expected a path, or a non-empty list of paths (files, folders, globs)"
             dotted = ".".join(map(str, where))
-            problems.append(Problem(doc.locate(where), dotted, message))
+            problem = Problem(doc.locate(where), dotted, message)
+            if problem not in problems:
+                problems.append(problem)
     if problems:
         raise InputError(problems)
     tickets = data.get("tickets", ["tickets/"])
@@ -124,6 +149,11 @@ def load_config(config_file: str | None, *, cwd: Path, env: Mapping[str, str]) -
         config_file=path,
     )
     return _with_env(config, env)
+
+
+def _kind(value: object) -> str:
+    kinds = {list: "a list", str: "a string", bool: "a boolean", int: "a number"}
+    return kinds.get(type(value), "a number" if isinstance(value, float) else "a value")
 
 
 def _with_env(config: Config, env: Mapping[str, str]) -> Config:
