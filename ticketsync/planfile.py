@@ -22,12 +22,23 @@ def save_plan(path: Path, plan: Plan) -> None:
     """Write ``plan`` as its JSON document, atomically."""
     try:
         atomic_write_text(path, render_json(plan))
+    except FileNotFoundError:
+        raise PlanError(
+            f"{path}: cannot write the plan: the folder {path.parent} does not exist: "
+            "create it, or choose another --out"
+        ) from None
     except OSError as exc:
-        raise PlanError(f"{path}: cannot write the plan: {exc.strerror}") from None
+        raise PlanError(
+            f"{path}: cannot write the plan: {exc.strerror}: choose another --out"
+        ) from None
 
 
 def load_plan(path: Path) -> Plan:
     """Read a plan saved by :func:`save_plan`; :class:`PlanError` naming the file if bad."""
+    except_text = (
+        f"is it a plan saved by `ticketsync plan --out`? Make a new one with "
+        f"`ticketsync plan --out {path}`"
+    )
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -35,17 +46,18 @@ def load_plan(path: Path) -> Plan:
             f"{path}: no such plan file: make one with `ticketsync plan --out {path}`"
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise PlanError(f"{path}: cannot read the plan: {exc}") from None
+        raise PlanError(f"{path}: cannot read the plan ({exc}): {except_text}") from None
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise PlanError(
-            f"{path}:{exc.lineno}:{exc.colno}: the plan is not valid JSON ({exc.msg})"
+            f"{path}:{exc.lineno}:{exc.colno}: the plan is not valid JSON ({exc.msg}): "
+            f"{except_text}"
         ) from None
     try:
         return plan_from_json(doc)
     except PlanError as exc:
-        raise PlanError(f"{path}: {exc}") from None
+        raise PlanError(f"{path}: {exc}: {except_text}") from None
 
 
 def check_plan_current(
