@@ -67,8 +67,9 @@ def test_apply_without_a_state_file_refuses(project: Path) -> None:
     result = run("apply", "--yes")
     assert result.exit_code == 1
     assert result.stderr == (
-        "Error: no state file at ticketsync.state.json: run `ticketsync init` first "
-        "(a lost state file must never re-create every ticket)\n"
+        "Error: no state file at ticketsync.state.json: run `ticketsync init` first for a "
+        "new project, or restore the file from git (a lost state must not re-create every "
+        "ticket)\n"
     )
 
 
@@ -223,7 +224,11 @@ def test_state_import_records_a_fetched_ticket(fake: FakeApi, project: Path) -> 
 
 def test_state_import_refuses_a_missing_ticket(fake: FakeApi) -> None:
     result = run("state", "import", "other", "t-404")
-    assert (result.exit_code, result.stderr) == (1, "Error: 404: no ticket t-404\n")
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "Error: 404: no ticket t-404: ID is StackOne's ticket id (the `id` of the ticket, as "
+        "`state list` shows them), not the provider's key such as PROJ-123\n",
+    )
 
 
 def test_state_import_of_an_undeclared_key_says_so(fake: FakeApi) -> None:

@@ -152,3 +152,49 @@ def test_rm_folds_a_crashed_applys_journal_so_the_ticket_does_not_come_back(
     assert result.exit_code == 0, result.output
     assert not journal_path_for(state_path).exists()
     assert sorted(load_effective_state(state_path).tickets) == ["kept"]
+
+
+def test_mv_onto_a_key_with_an_uncertain_create_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `new` was being created when an apply died: it may exist remotely. Moving `old` onto
+    # it would leave that ticket untracked; the state and journal must stay as they are.
+    from ticketsync.journal import Journal, journal_path_for
+
+    monkeypatch.chdir(tmp_path)
+    state_path = tmp_path / "ticketsync.state.json"
+    entry = StateEntry("id-old", None, "2024-05-01T12:00:00Z", {"title": "Old"})
+    write_state(state_path, with_entry(new_state(None), "old", entry))
+    with Journal(journal_path_for(state_path)) as journal:
+        journal.record_intent("new", {"title": "New"})
+    before = (state_path.read_bytes(), journal_path_for(state_path).read_bytes())
+    result = CliRunner().invoke(main, ["state", "mv", "old", "new"])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: new: an interrupted apply left a create of it whose outcome is unknown: "
+        "run `ticketsync apply` first to settle it, then try again\n"
+    )
+    assert (state_path.read_bytes(), journal_path_for(state_path).read_bytes()) == before
+
+
+def test_state_commands_date_the_state_no_later_than_an_open_intent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # CI commits the state without the journal: a state written by `state rm` while a
+    # create is uncertain must not claim to be newer than that create.
+    from ticketsync.journal import Journal, journal_path_for
+
+    monkeypatch.chdir(tmp_path)
+    state_path = tmp_path / "ticketsync.state.json"
+    entry = StateEntry("id-a", None, "2024-05-01T12:00:00Z", {"title": "A"})
+    write_state(state_path, with_entry(new_state(None), "a", entry))
+    with Journal(journal_path_for(state_path)) as journal:
+        intent = journal.record_intent("b", {"title": "B"})
+    import time
+
+    time.sleep(1.1)
+    result = CliRunner().invoke(main, ["state", "rm", "a"])
+    assert result.exit_code == 0, result.output
+    written = read_state(state_path).written_at
+    assert written <= intent.at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert journal_path_for(state_path).exists()  # the open intent is kept

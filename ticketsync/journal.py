@@ -38,7 +38,15 @@ from typing import Any
 
 from ticketsync.errors import StateError
 from ticketsync.model import Body
-from ticketsync.state import State, StateEntry, atomic_write_text, fsync_dir, read_state
+from ticketsync.state import (
+    State,
+    StateEntry,
+    atomic_write_text,
+    fsync_dir,
+    read_state,
+    utc_now,
+    write_state,
+)
 
 JOURNAL_SUFFIX = ".journal"
 
@@ -404,6 +412,19 @@ def state_written_at(uncertain: Sequence[Intent], now: str) -> str:
     """
     moment = min([parse_time(now)] + [intent.at for intent in uncertain])
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def commit_state(path: Path, state: State, uncertain: list[Intent]) -> State:
+    """Write ``state`` (which holds every folded record) to ``path``, then compact.
+
+    The one way a command that read the journal writes the state: the journal loses its
+    records only once the state file holding them is durably in place, it keeps the
+    ``uncertain`` intents, and the state is dated no later than the oldest of them (see
+    :func:`state_written_at`).
+    """
+    written = write_state(path, state, now=state_written_at(uncertain, utc_now()))
+    compact(journal_path_for(path), uncertain)
+    return written
 
 
 def compact(journal_path: Path, uncertain: list[Intent]) -> None:

@@ -90,17 +90,10 @@ def open_api(config: Config, *, sandbox: bool) -> Iterator[TicketApi]:
 
 def read_or_start_state(config: Config, *, sandbox: bool) -> State:
     """The state file, refused if absent, except the sandbox's own, made on first use."""
-    from ticketsync.cli.common import shown
-    from ticketsync.errors import StateError
     from ticketsync.state import new_state, read_state, write_state
 
     path = config.state_path
-    if not path.exists():
-        if not sandbox:
-            raise StateError(
-                f"no state file at {shown(path)}: run `ticketsync init` first "
-                "(a lost state file must never re-create every ticket)"
-            )
+    if sandbox and not path.exists():  # elsewhere read_state refuses: run `ticketsync init`
         path.parent.mkdir(parents=True, exist_ok=True)
         write_state(path, new_state(config.account_id))
     return read_state(path, account_id=config.account_id)
@@ -115,16 +108,14 @@ def save_state(path: Path, base: State) -> State:
     and the next run's lookup must still reach back to that create (see
     :func:`ticketsync.journal.state_written_at`).
     """
-    from ticketsync.journal import compact, journal_path_for, recover, state_written_at
-    from ticketsync.state import utc_now, write_state
+    from ticketsync.journal import commit_state, compact, journal_path_for, recover
 
     journal_path = journal_path_for(path)
     folded, uncertain = recover(base, journal_path)
-    written = base
     if folded.tickets != base.tickets:
-        written = write_state(path, folded, now=state_written_at(uncertain, utc_now()))
+        return commit_state(path, folded, uncertain)
     compact(journal_path, uncertain)
-    return written
+    return base
 
 
 class Progress:
@@ -350,12 +341,12 @@ def import_ticket(ctx: click.Context, key: str, ticket_id: str, *, sandbox: bool
     Lives here because it needs what apply has: the API client, the journal folding, and
     the declared body (recorded as ``applied``, so the next plan shows no change).
     """
-    from ticketsync.errors import StateError
-    from ticketsync.journal import compact, journal_path_for, recover, state_written_at
+    from ticketsync.errors import NotFoundError, StateError
+    from ticketsync.journal import commit_state, journal_path_for, recover
     from ticketsync.loader import load_project
     from ticketsync.lock import StateLock
     from ticketsync.plan import build_plan
-    from ticketsync.state import StateEntry, utc_now, with_entry, write_state
+    from ticketsync.state import StateEntry, with_entry
 
     config = get_config(ctx, sandbox=sandbox)
     project = load_project(config)
@@ -373,7 +364,13 @@ def import_ticket(ctx: click.Context, key: str, ticket_id: str, *, sandbox: bool
         if owner is not None:
             raise StateError(f"{ticket_id} is already tracked as {owner}: one ticket, one key")
         with open_api(config, sandbox=sandbox) as api:
-            remote = api.get_ticket(ticket_id)  # NotFoundError: a one-line message
+            try:
+                remote = api.get_ticket(ticket_id)
+            except NotFoundError as exc:
+                raise StateError(
+                    f"{exc}: ID is StackOne's ticket id (the `id` of the ticket, as `state "
+                    "list` shows them), not the provider's key such as PROJ-123"
+                ) from None
         plan = build_plan(project, state)
         applied = next((dict(c.body) for c in plan.creates if c.key == key), {})
         remote_id, created_at = remote.get("remote_id"), remote.get("created_at")
@@ -384,10 +381,7 @@ def import_ticket(ctx: click.Context, key: str, ticket_id: str, *, sandbox: bool
             applied=applied,
         )
         left_open = [intent for intent in uncertain if intent.key != key]
-        # Dated no later than the intents left open, as save_state does: CI commits the
-        # state without the journal, and the next lookup must reach back to them.
-        write_state(path, with_entry(state, key, entry), now=state_written_at(left_open, utc_now()))
-        compact(journal_path, left_open)
+        commit_state(path, with_entry(state, key, entry), left_open)
     declared = "" if applied else f" ({key} is not declared in any ticket file)"
     click.echo(f"Imported {ticket_id} as {key}{declared}.")
 

@@ -50,9 +50,9 @@ def locked_state(
     compacted after the write, so a journaled ticket can neither be lost nor come back
     after `state rm`; its still-uncertain intents stay in the journal.
     """
-    from ticketsync.journal import compact, journal_path_for, recover
+    from ticketsync.journal import commit_state, journal_path_for, recover
     from ticketsync.lock import StateLock
-    from ticketsync.state import read_state, write_state
+    from ticketsync.state import read_state
 
     config = get_config(ctx, sandbox=sandbox)
     path = config.state_path
@@ -67,9 +67,19 @@ def locked_state(
         )
 
         def write(new: State) -> State:
-            written = write_state(path, new)
-            compact(journal_path, uncertain)
-            return written
+            # A key with an open intent may already exist remotely: tracking another ticket
+            # under it would strand that one (and with a marker, two tickets would carry it).
+            pending = sorted(
+                i.key for i in uncertain if i.key in new.tickets and i.key not in current.tickets
+            )
+            if pending:
+                from ticketsync.errors import StateError
+
+                raise StateError(
+                    f"{pending[0]}: an interrupted apply left a create of it whose outcome is "
+                    "unknown: run `ticketsync apply` first to settle it, then try again"
+                )
+            return commit_state(path, new, uncertain)
 
         yield config, current, write
 
