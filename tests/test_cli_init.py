@@ -6,23 +6,15 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from cli_helpers import enter_project, invoke
 
-from ticketsync.cli import main
 from ticketsync.state import read_state
 
 
 @pytest.fixture(autouse=True)
 def project_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    for name in ("STACKONE_ACCOUNT_ID", "STACKONE_BASE_URL", "STACKONE_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
+    enter_project(tmp_path, monkeypatch)
     return tmp_path
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_init_writes_a_config_and_an_empty_state(project_dir: Path) -> None:

@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
+from cli_helpers import enter_project, invoke
 
 from ticketsync import schema
-from ticketsync.cli import main
 from ticketsync.state import StateEntry, new_state, write_state
 
 FILES = {
@@ -38,18 +37,11 @@ FILES = {
 
 @pytest.fixture(autouse=True)
 def project_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    for name in ("STACKONE_ACCOUNT_ID", "STACKONE_BASE_URL", "STACKONE_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
+    enter_project(tmp_path, monkeypatch)
     for name, text in FILES.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(textwrap.dedent(text), encoding="utf-8")
     return tmp_path
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def track(project_dir: Path, **bodies: tuple[str, dict[str, Any]]) -> Path:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from cli_helpers import enter_project, invoke
 from click.testing import CliRunner
 
 from ticketsync.cli import main
@@ -18,17 +19,10 @@ B = StateEntry("tkt-b", None, "2024-05-02T12:00:00Z", {"title": "B"})
 
 @pytest.fixture(autouse=True)
 def state_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    for name in ("STACKONE_ACCOUNT_ID", "STACKONE_BASE_URL", "STACKONE_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
+    enter_project(tmp_path, monkeypatch)
     path = tmp_path / "ticketsync.state.json"
     write_state(path, with_entry(with_entry(new_state("acc-1"), "b", B), "a", A))
     return path
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_list() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 import pytest
-from click.testing import CliRunner
+from cli_helpers import enter_project, invoke
 
 from ticketsync.cli import main
 from ticketsync.state import StateEntry, new_state, with_entry, write_state
@@ -14,15 +14,8 @@ from ticketsync.state import StateEntry, new_state, with_entry, write_state
 
 @pytest.fixture(autouse=True)
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    for name in ("STACKONE_ACCOUNT_ID", "STACKONE_BASE_URL", "STACKONE_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
+    enter_project(tmp_path, monkeypatch)
     return tmp_path
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_an_os_error_no_command_foresaw_is_one_line_not_a_traceback(project: Path) -> None:

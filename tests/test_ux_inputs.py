@@ -8,24 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-
-from ticketsync.cli import main
+from cli_helpers import enter_project, invoke
 
 
 @pytest.fixture(autouse=True)
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "proj ünï"  # spaces and non-ASCII in paths too
     root.mkdir()
-    monkeypatch.chdir(root)
-    for name in ("STACKONE_ACCOUNT_ID", "STACKONE_BASE_URL", "STACKONE_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
+    enter_project(root, monkeypatch)
     return root
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.mark.parametrize("command", ["validate", "plan"])
