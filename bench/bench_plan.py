@@ -5,7 +5,8 @@
 Both sides are whole processes, interpreter start-up included, because that is what a
 user (or a CI step) waits for. The plan runs over a state that tracks every ticket (1% of
 them changed, 50 undeclared), the common case of a project that has been applied before.
-Prints medians, the ratio (target: <= 1.5) and each side's peak memory (max RSS).
+The two run in turn. Prints medians, the ratio (target: <= 1.5) and each side's peak
+memory (max RSS).
 """
 
 from __future__ import annotations
@@ -75,15 +76,27 @@ def _run(argv: list[str], cwd: Path) -> tuple[float, float, int]:
     return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
 
 
-def _measure(argv: list[str], cwd: Path, repeat: int) -> tuple[float, float, int]:
-    """Median wall time, median CPU time, and the largest peak RSS over ``repeat`` runs."""
-    _run(argv, cwd)  # warm the page cache and the .pyc files
-    runs = [_run(argv, cwd) for _ in range(repeat)]
-    return (
-        statistics.median(r[0] for r in runs),
-        statistics.median(r[1] for r in runs),
-        max(r[2] for r in runs),
-    )
+def _measure(
+    baseline: list[str], ours: list[str], cwd: Path, repeat: int
+) -> list[tuple[float, float, int]]:
+    """(median wall s, median CPU s, largest peak RSS KiB) of each command.
+
+    The two run in turn (A B A B ...) so that the machine's drift hits both alike.
+    """
+    for argv in (baseline, ours):
+        _run(argv, cwd)  # warm the page cache and the .pyc files
+    runs: list[list[tuple[float, float, int]]] = [[], []]
+    for _ in range(repeat):
+        for side, argv in enumerate((baseline, ours)):
+            runs[side].append(_run(argv, cwd))
+    return [
+        (
+            statistics.median(r[0] for r in side_runs),
+            statistics.median(r[1] for r in side_runs),
+            max(r[2] for r in side_runs),
+        )
+        for side_runs in runs
+    ]
 
 
 def main() -> int:
@@ -104,11 +117,10 @@ def main() -> int:
         # that had loaded the project would inflate every measured child's figure.
         subprocess.run([sys.executable, __file__, "--write-state", str(root)], check=True)
         state_size = (root / "ticketsync.state.json").stat().st_size
-        parse_t, parse_c, parse_m = _measure(
-            [sys.executable, "-c", BASELINE, *map(str, paths)], root, args.repeat
-        )
         plan_argv = [sys.executable, "-m", "ticketsync", "plan", "--detailed-exitcode"]
-        plan_t, plan_c, plan_m = _measure(plan_argv, root, args.repeat)
+        (parse_t, parse_c, parse_m), (plan_t, plan_c, plan_m) = _measure(
+            [sys.executable, "-c", BASELINE, *map(str, paths)], plan_argv, root, args.repeat
+        )
         summary = subprocess.run(
             [*plan_argv, "--format", "json"], cwd=root, capture_output=True, check=False
         )

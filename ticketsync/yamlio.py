@@ -94,15 +94,6 @@ class _Loader(_BaseLoader):
     yaml_multi_constructors: ClassVar[dict[Any, Any]] = {}
     _first_char = yaml_implicit_resolvers
 
-    root: Node | None = None
-
-    def get_single_data(self) -> Any:
-        node = self.get_single_node()
-        self.root = node
-        if node is None:
-            return None
-        return self.construct_document(node)
-
     def construct_undefined(self, node: Node) -> Any:
         raise _RefusedError(
             None,
@@ -114,7 +105,10 @@ class _Loader(_BaseLoader):
 
     # The two methods below are the hot path: most nodes are plain strings, and building
     # them through construct_object (memo table, recursion guards, dispatch) costs more than
-    # the C parse. A str-tagged scalar constructs to its text, so take it directly.
+    # the C parse. A str-tagged scalar constructs to its text, so take it directly; plain
+    # maps and lists recurse directly too. That recursion is bounded because parse() proves
+    # the depth bounded before composing and checks aliases before constructing (an alias
+    # is constructed again where it is used, so an alias bomb must be refused first).
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         # BaseConstructor's, without SafeConstructor's merge-key pass (merge keys are off).
@@ -129,20 +123,22 @@ class _Loader(_BaseLoader):
                     raise _RefusedError(None, None, "a key must be a string", key_node.start_mark)
             if type(key) is not str or key in mapping:
                 self._bad_key(node, key_node, key)
-            if value_node.tag == _STR and value_node.__class__ is ScalarNode:
-                mapping[key] = value_node.value
-            else:
-                mapping[key] = construct(value_node, deep=deep)
+            mapping[key] = self._value(value_node)
         return mapping
 
     def construct_sequence(self, node: SequenceNode, deep: bool = False) -> list[Any]:
-        construct = self.construct_object
-        return [
-            child.value
-            if child.tag == _STR and child.__class__ is ScalarNode
-            else construct(child, deep=deep)
-            for child in node.value
-        ]
+        value = self._value
+        return [value(child) for child in node.value]
+
+    def _value(self, node: Node) -> Any:
+        kind, tag = node.__class__, node.tag
+        if kind is ScalarNode and tag == _STR:
+            return node.value
+        if kind is MappingNode and tag == _MAP:
+            return self.construct_mapping(node)  # type: ignore[arg-type]
+        if kind is SequenceNode and tag == _SEQ:
+            return self.construct_sequence(node)  # type: ignore[arg-type]
+        return self.construct_object(node)
 
     def resolve(self, kind: type, value: str | None, implicit: tuple[bool, bool]) -> str:
         # Resolver.resolve without path resolvers (unused): called once per node by libyaml.
@@ -273,16 +269,16 @@ def parse(text: bytes, file: str, *, max_bytes: int = MAX_BYTES) -> Document:
         _check_depth(text, file)
     loader = _Loader(text)
     try:
-        data = loader.get_single_data()
-        root = loader.root
+        root = loader.get_single_node()
+        if root is not None and b"*" in text:  # no '*', no alias: skip the walk
+            _check_aliases(root, file)  # before constructing, which expands aliases
+        data = None if root is None else loader.construct_document(root)
     except yaml.MarkedYAMLError as exc:
         raise _marked(file, exc, text) from None
     except yaml.YAMLError as exc:  # pragma: no cover - libyaml errors carry marks
         raise _problem(file, f"invalid YAML: {exc}") from None
     finally:
         loader.dispose()
-    if root is not None and b"*" in text:  # no '*', no alias: skip the walk
-        _check_aliases(root, file)
     return Document(file, text, data, root)
 
 
