@@ -21,6 +21,7 @@ from ticketsync import schema, yamlio
 from ticketsync.config import Config
 from ticketsync.errors import ConfigError, InputError
 from ticketsync.model import Location, Problem, Project, Ticket
+from ticketsync.parallel import map_in_processes
 
 SCHEMA = "ticket-file"
 EXTENSIONS = (".yaml", ".yml")
@@ -50,20 +51,17 @@ def load_project(config: Config, paths: Sequence[str] = (), *, cwd: Path | None 
     tickets: dict[str, Ticket] = {}
     declared: dict[str, Location] = {}
     digest = hashlib.sha256()
-    names: list[str] = []
+    names = [_display(path, here) for path in files]
     sources: dict[str, Path] = {}
-    for path in files:
-        name = _display(path, here)
-        names.append(name)
-        try:
-            doc = yamlio.read_document(path, name)
-        except InputError as exc:
-            problems.extend(exc.problems)
-            continue
-        digest.update(f"{_relative(path, config.root)}\0{len(doc.text)}\0".encode())
-        digest.update(doc.text)
-        found, file_problems = _load_file(doc, config.marker_field)
+    jobs = [(path, name, config.marker_field) for path, name in zip(files, names, strict=True)]
+    size = sum(_size(path) for path in files)
+    results = map_in_processes(_read_file, jobs, total_bytes=size)
+    for (path, name, _), (text, found, file_problems) in zip(jobs, results, strict=True):
         problems.extend(file_problems)
+        if text is None:
+            continue
+        digest.update(f"{_relative(path, config.root)}\0{len(text)}\0".encode())
+        digest.update(text)
         sources[name] = path
         for key, item in found.items():
             location = item.location if isinstance(item, Ticket) else item
@@ -152,6 +150,28 @@ def _relative(path: Path, root: Path) -> str:
 
 
 # -- one file ------------------------------------------------------------------------------
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # read_document reports it
+
+
+def _read_file(
+    job: tuple[Path, str, str | None],
+) -> tuple[bytes | None, dict[str, Ticket | Location], list[Problem]]:
+    """Read, check and normalise one file: (its bytes or None if unreadable, its tickets,
+    its problems). Module-level and returning plain values: it may run in a worker process.
+    """
+    path, name, marker = job
+    try:
+        doc = yamlio.read_document(path, name)
+    except InputError as exc:
+        return None, {}, list(exc.problems)
+    found, problems = _load_file(doc, marker)
+    return doc.text, found, problems
 
 
 def _load_file(
