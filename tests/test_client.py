@@ -7,6 +7,7 @@ must be sent exactly once, whatever went wrong after it left.
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import socket
 import threading
@@ -417,7 +418,12 @@ class OneShotServer:
                 # "drop": close without a word, after the request arrived
 
     def close(self) -> None:
+        # close() alone does not wake a thread blocked in accept() on Linux; shutdown does.
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
+        self.thread.join(timeout=5)
+        assert not self.thread.is_alive(), "the one-shot server thread did not stop"
 
 
 @pytest.fixture
