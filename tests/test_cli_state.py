@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from cli_helpers import enter_project, invoke
 from click.testing import CliRunner
 
 from ticketsync.cli import main
+from ticketsync.journal import Intent, Journal, journal_path_for
 from ticketsync.lock import StateLock
 from ticketsync.state import StateEntry, new_state, read_state, with_entry, write_state
 
@@ -148,19 +150,19 @@ def test_rm_folds_a_crashed_applys_journal_so_the_ticket_does_not_come_back(
     assert sorted(load_effective_state(state_path).tickets) == ["kept"]
 
 
-def test_mv_onto_a_key_with_an_uncertain_create_is_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def crashed_apply(state_path: Path, tracked: str, uncertain: str) -> Intent:
+    """A state tracking ``tracked``, beside the journal of an apply that died while creating
+    ``uncertain`` (its intent is open: the ticket may or may not exist remotely)."""
+    entry = StateEntry(f"id-{tracked}", None, "2024-05-01T12:00:00Z", {"title": tracked})
+    write_state(state_path, with_entry(new_state(None), tracked, entry))
+    with Journal(journal_path_for(state_path)) as journal:
+        return journal.record_intent(uncertain, {"title": uncertain})
+
+
+def test_mv_onto_a_key_with_an_uncertain_create_is_refused(state_path: Path) -> None:
     # `new` was being created when an apply died: it may exist remotely. Moving `old` onto
     # it would leave that ticket untracked; the state and journal must stay as they are.
-    from ticketsync.journal import Journal, journal_path_for
-
-    monkeypatch.chdir(tmp_path)
-    state_path = tmp_path / "ticketsync.state.json"
-    entry = StateEntry("id-old", None, "2024-05-01T12:00:00Z", {"title": "Old"})
-    write_state(state_path, with_entry(new_state(None), "old", entry))
-    with Journal(journal_path_for(state_path)) as journal:
-        journal.record_intent("new", {"title": "New"})
+    crashed_apply(state_path, "old", "new")
     before = (state_path.read_bytes(), journal_path_for(state_path).read_bytes())
     result = CliRunner().invoke(main, ["state", "mv", "old", "new"])
     assert result.exit_code == 1
@@ -171,22 +173,11 @@ def test_mv_onto_a_key_with_an_uncertain_create_is_refused(
     assert (state_path.read_bytes(), journal_path_for(state_path).read_bytes()) == before
 
 
-def test_state_commands_date_the_state_no_later_than_an_open_intent(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_state_commands_date_the_state_no_later_than_an_open_intent(state_path: Path) -> None:
     # CI commits the state without the journal: a state written by `state rm` while a
     # create is uncertain must not claim to be newer than that create.
-    from ticketsync.journal import Journal, journal_path_for
-
-    monkeypatch.chdir(tmp_path)
-    state_path = tmp_path / "ticketsync.state.json"
-    entry = StateEntry("id-a", None, "2024-05-01T12:00:00Z", {"title": "A"})
-    write_state(state_path, with_entry(new_state(None), "a", entry))
-    with Journal(journal_path_for(state_path)) as journal:
-        intent = journal.record_intent("b", {"title": "B"})
-    import time
-
-    time.sleep(1.1)
+    intent = crashed_apply(state_path, "a", "b")
+    time.sleep(1.1)  # the state's times have a resolution of one second
     result = CliRunner().invoke(main, ["state", "rm", "a"])
     assert result.exit_code == 0, result.output
     written = read_state(state_path).written_at

@@ -157,19 +157,25 @@ def test_a_corrupt_line_before_the_end_is_refused(state: State, jpath: Path) -> 
         recover(state, jpath)
 
 
-def test_group_commit_shares_fsyncs_between_threads(
-    jpath: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    syncs = 0
+def count_syncs(monkeypatch: pytest.MonkeyPatch, *, delay: float = 0.0) -> list[int]:
+    """Count the journal's fdatasync calls (one element per call), each taking ``delay``."""
+    calls: list[int] = []
     real = os.fdatasync
 
     def counting(fd: int) -> None:
-        nonlocal syncs
-        syncs += 1
+        calls.append(fd)
         real(fd)
-        time.sleep(0.002)  # a slow disk: the others queue up behind the leader
+        time.sleep(delay)
 
     monkeypatch.setattr(journal_module.os, "fdatasync", counting)
+    return calls
+
+
+def test_group_commit_shares_fsyncs_between_threads(
+    jpath: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A slow disk: while the leader syncs, the others queue up behind it.
+    syncs = count_syncs(monkeypatch, delay=0.002)
     threads, per_thread = 16, 40
     with Journal(jpath) as journal:
 
@@ -187,7 +193,7 @@ def test_group_commit_shares_fsyncs_between_threads(
     assert len(records) == threads * per_thread
     assert len({r["key"] for r in records}) == threads * per_thread
     # While one leader syncs, the others' records pile up and share the next fsync.
-    assert 1 <= syncs < threads * per_thread / 2
+    assert 1 <= len(syncs) < threads * per_thread / 2
 
 
 def test_each_record_is_durable_before_the_call_returns(
@@ -266,24 +272,16 @@ def test_effective_state_overlays_the_journal(tmp_path: Path, state: State) -> N
 def test_queued_records_wait_for_one_sync(
     state: State, jpath: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    syncs = 0
-    real = os.fdatasync
-
-    def counting(fd: int) -> None:
-        nonlocal syncs
-        syncs += 1
-        real(fd)
-
-    monkeypatch.setattr(journal_module.os, "fdatasync", counting)
+    syncs = count_syncs(monkeypatch)
     with Journal(jpath) as journal:
         for key in "abc":
             journal.record_intent(key, BODY, wait=False)
-        assert syncs == 0 and list(read_records(jpath)) == []  # queued, not yet written
+        assert len(syncs) == 0 and list(read_records(jpath)) == []  # queued, not yet written
         journal.sync()
-        assert syncs == 1 and len(list(read_records(jpath))) == 3
+        assert len(syncs) == 1 and len(list(read_records(jpath))) == 3
         journal.sync()  # nothing queued: no fsync
-        assert syncs == 1
+        assert len(syncs) == 1
         journal.record_created("a", "id-1", None, BODY, wait=False)
     # Closing makes what is still queued durable.
-    assert syncs == 2
+    assert len(syncs) == 2
     assert [i.key for i in recover(state, jpath)[1]] == ["b", "c"]
