@@ -75,10 +75,11 @@ def _run(folder: Path, *, latency_ms: float, server_limit: int | None, rate: int
     from ticketsync.cli.apply import save_state
     from ticketsync.client import StackOneClient
     from ticketsync.config import load_config
-    from ticketsync.journal import Journal, journal_path_for, recover
+    from ticketsync.journal import Journal, journal_path_for
     from ticketsync.limiter import RateLimiter
     from ticketsync.loader import load_project
     from ticketsync.plan import build_plan
+    from ticketsync.recovery import recover
     from ticketsync.state import new_state, read_state, write_state
 
     class NoJournal(Journal):

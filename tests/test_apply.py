@@ -12,8 +12,9 @@ from fakes import FakeApi
 
 from ticketsync.apply import ApplyOptions, ApplyResult, Event, apply_plan, lookup_since
 from ticketsync.errors import ApiError, ConnectError, StateError
-from ticketsync.journal import Journal, journal_path_for, recover
+from ticketsync.journal import Journal, journal_path_for
 from ticketsync.model import Body, Create, Plan, Update
+from ticketsync.recovery import recover
 from ticketsync.state import State, StateEntry, new_state, with_entry
 
 MARK = "ticketsync_key"

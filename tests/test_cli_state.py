@@ -134,7 +134,8 @@ def test_rm_folds_a_crashed_applys_journal_so_the_ticket_does_not_come_back(
 ) -> None:
     # A crashed apply journaled two creates; `state rm` of one must not let the journal
     # resurrect it, and must not lose the other.
-    from ticketsync.journal import Journal, journal_path_for, load_effective_state
+    from ticketsync.journal import Journal, journal_path_for
+    from ticketsync.recovery import load_effective_state
     from ticketsync.state import new_state, write_state
 
     monkeypatch.chdir(tmp_path)

@@ -13,15 +13,8 @@ import pytest
 
 from ticketsync import journal as journal_module
 from ticketsync.errors import StateError
-from ticketsync.journal import (
-    Journal,
-    body_digest,
-    compact,
-    journal_path_for,
-    load_effective_state,
-    read_records,
-    recover,
-)
+from ticketsync.journal import Journal, body_digest, journal_path_for
+from ticketsync.recovery import compact, load_effective_state, read_records, recover
 from ticketsync.state import State, StateEntry, new_state, with_entry, write_state
 
 BODY = {"title": "Outage", "project_id": "project-001"}

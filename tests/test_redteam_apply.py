@@ -18,8 +18,9 @@ from ticketsync.api import RemoteTicket
 from ticketsync.apply import ApplyOptions, ApplyResult, apply_plan
 from ticketsync.cli.apply import save_state
 from ticketsync.errors import ConnectError
-from ticketsync.journal import Journal, journal_path_for, parse_time, read_records, recover
+from ticketsync.journal import Journal, journal_path_for, parse_time
 from ticketsync.model import Body, Create, Plan
+from ticketsync.recovery import read_records, recover
 from ticketsync.state import State, StateEntry, new_state, read_state, with_entry, write_state
 
 

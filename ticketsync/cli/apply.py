@@ -106,9 +106,10 @@ def save_state(path: Path, base: State) -> State:
     durably in place (``write_state`` fsyncs and renames atomically). The state is dated
     no later than the oldest intent left open: CI commits the state without the journal,
     and the next run's lookup must still reach back to that create (see
-    :func:`ticketsync.journal.state_written_at`).
+    :func:`ticketsync.recovery.state_written_at`).
     """
-    from ticketsync.journal import commit_state, compact, journal_path_for, recover
+    from ticketsync.journal import journal_path_for
+    from ticketsync.recovery import commit_state, compact, recover
 
     journal_path = journal_path_for(path)
     folded, uncertain = recover(base, journal_path)
@@ -273,10 +274,11 @@ def apply(
     from ticketsync.apply import ApplyOptions, apply_plan
     from ticketsync.cli import EXIT_ERROR, EXIT_INTERRUPTED
     from ticketsync.errors import PlanError
-    from ticketsync.journal import Journal, journal_path_for, recover
+    from ticketsync.journal import Journal, journal_path_for
     from ticketsync.loader import load_project
     from ticketsync.lock import StateLock
     from ticketsync.plan import over_max_creates
+    from ticketsync.recovery import recover
 
     config = get_config(ctx, sandbox=sandbox)
     config = replace(
@@ -342,10 +344,11 @@ def import_ticket(ctx: click.Context, key: str, ticket_id: str, *, sandbox: bool
     the declared body (recorded as ``applied``, so the next plan shows no change).
     """
     from ticketsync.errors import NotFoundError, StateError
-    from ticketsync.journal import commit_state, journal_path_for, recover
+    from ticketsync.journal import journal_path_for
     from ticketsync.loader import load_project
     from ticketsync.lock import StateLock
     from ticketsync.plan import build_plan
+    from ticketsync.recovery import commit_state, recover
     from ticketsync.state import StateEntry, with_entry
 
     config = get_config(ctx, sandbox=sandbox)

@@ -50,8 +50,8 @@ def plan(
     from ticketsync import render
     from ticketsync.cli import EXIT_CHANGES
     from ticketsync.cli.common import shown
-    from ticketsync.journal import load_effective_state
     from ticketsync.plan import build_plan
+    from ticketsync.recovery import load_effective_state
     from ticketsync.state import new_state
 
     config = get_config(ctx, sandbox=sandbox)

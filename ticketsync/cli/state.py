@@ -33,7 +33,7 @@ def state() -> None:
 
 def _read(ctx: click.Context, sandbox: bool) -> tuple[Config, State]:
     """The state with a crashed apply's journal folded in (read-only), as apply would see it."""
-    from ticketsync.journal import load_effective_state
+    from ticketsync.recovery import load_effective_state
 
     config = get_config(ctx, sandbox=sandbox)
     return config, load_effective_state(config.state_path, account_id=config.account_id)
@@ -50,8 +50,9 @@ def locked_state(
     compacted after the write, so a journaled ticket can neither be lost nor come back
     after `state rm`; its still-uncertain intents stay in the journal.
     """
-    from ticketsync.journal import commit_state, journal_path_for, recover
+    from ticketsync.journal import journal_path_for
     from ticketsync.lock import StateLock
+    from ticketsync.recovery import commit_state, recover
     from ticketsync.state import read_state
 
     config = get_config(ctx, sandbox=sandbox)
