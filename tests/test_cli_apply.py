@@ -261,3 +261,28 @@ def test_progress_on_a_terminal_shows_count_rate_and_eta(
     out = capsys.readouterr().out
     assert "[1/4] 1.0/s, ETA 3s" in out
     assert "failed b: 422\n" in out and "created a" not in out
+
+
+def test_a_missing_key_is_reported_before_the_plan_is_shown(project: Path) -> None:
+    # A plan followed by "no API key" reads as if part of it had been applied.
+    assert run("init").exit_code == 0
+    result = run("apply", "--yes")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        "Error: no API key: set STACKONE_API_KEY (the key is never read from a file), "
+        "or use --sandbox to try ticketsync locally\n"
+    )
+
+
+def test_a_plain_http_base_url_is_refused_before_the_plan_is_shown(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run("init").exit_code == 0
+    monkeypatch.setenv("STACKONE_API_KEY", "k-123")
+    monkeypatch.setenv("STACKONE_BASE_URL", "http://tickets.example.com")
+    result = run("apply", "--yes")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("Error: ")
+    assert "http://" in result.stderr and "k-123" not in result.stderr

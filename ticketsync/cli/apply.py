@@ -300,16 +300,20 @@ def apply(
         # uncertain is looked up before anything is sent again.
         state, uncertain = recover(on_disk, journal_path_for(path))
         plan = choose_plan(config, project, on_disk, state, plan_file)
-        click.echo(render.render_text(plan), nl=False)
         if over_max_creates(plan) and not force:
+            click.echo(render.render_text(plan), nl=False)
             raise PlanError(
                 f"{render.brake_message(plan)}: check the plan, then run again with --force "
                 "(or raise max_creates in ticketsync.yaml)"
             )
         if not plan.has_changes and not uncertain:
+            click.echo(render.render_text(plan), nl=False)
             save_state(path, on_disk)  # still record what a killed run journaled
             return
+        # Key, account and base_url are checked before the plan is shown: a plan followed
+        # by "no API key" reads as if it had been half applied.
         with open_api(config, sandbox=sandbox) as api:
+            click.echo(render.render_text(plan), nl=False)
             if plan.has_changes and not yes:
                 _confirm()
             total = len(plan.creates) + (len(plan.updates) if plan.updates_enabled else 0)
