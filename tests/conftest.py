@@ -3,6 +3,26 @@ helper module named after what they serve (``sandbox_helpers`` for the local ser
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+
+import pytest
 from sandbox_helpers import make_sandbox, sandbox, sandbox_process
 
 __all__ = ["make_sandbox", "sandbox", "sandbox_process"]
+
+
+@pytest.fixture(autouse=True)
+def _no_thread_outlives_its_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test must stop every thread it starts (servers, workers) before it ends.
+
+    A leaked thread makes every later test run in a "threaded" process, where ticketsync
+    deliberately behaves differently (the loader never forks), and hides shutdown bugs.
+    """
+    before = set(threading.enumerate())
+    yield
+    leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+    for thread in leaked:  # give a stopping thread a moment to finish
+        thread.join(timeout=2)
+    leaked = [t for t in leaked if t.is_alive()]
+    assert not leaked, f"{request.node.nodeid} left threads running: {leaked}"
