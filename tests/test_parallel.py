@@ -90,3 +90,14 @@ def test_the_loader_gives_the_same_project_in_parallel(
         ]
     else:
         assert len(outcomes[0].tickets) == 360  # type: ignore[union-attr]
+
+
+def test_platforms_without_sched_getaffinity_count_their_cores(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # macOS has no os.sched_getaffinity: the pool must not turn into an AttributeError.
+    monkeypatch.delattr(os, "sched_getaffinity")
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert parallel.map_in_processes(_pid_of, [1, 2], total_bytes=10**9) == [
+        (1, os.getpid()), (2, os.getpid())
+    ]

@@ -42,7 +42,7 @@ def map_in_processes(
     ``func`` must be a module-level function, and ``items`` and its results picklable.
     Results come back in the order of ``items``.
     """
-    workers = min(MAX_WORKERS, len(os.sched_getaffinity(0)), len(items))
+    workers = min(MAX_WORKERS, _usable_cores(), len(items))
     if (
         workers < 2
         or total_bytes < MIN_BYTES
@@ -61,6 +61,14 @@ def map_in_processes(
             return list(pool.map(func, items, chunksize=chunksize))
     except BrokenProcessPool:  # pragma: no cover - a worker died: redo the work here
         return [func(item) for item in items]
+
+
+def _usable_cores() -> int:
+    # The cores this process may run on (a CI container's share), where the OS says;
+    # macOS and Windows have no sched_getaffinity.
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _ignore_sigint() -> None:

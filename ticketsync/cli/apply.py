@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import click
 
-from ticketsync.cli.common import get_config, paths_argument, sandbox_option
+from ticketsync.cli.common import get_config, load_tickets, paths_argument, sandbox_option
 
 if TYPE_CHECKING:
     from ticketsync.api import TicketApi
@@ -275,7 +275,6 @@ def apply(
     from ticketsync.cli import EXIT_ERROR, EXIT_INTERRUPTED
     from ticketsync.errors import PlanError
     from ticketsync.journal import Journal, journal_path_for
-    from ticketsync.loader import load_project
     from ticketsync.lock import StateLock
     from ticketsync.plan import over_max_creates
     from ticketsync.recovery import recover
@@ -286,7 +285,7 @@ def apply(
         rate_limit=rate_limit or config.rate_limit,
         concurrency=concurrency or config.concurrency,
     )
-    project = load_project(config, list(paths))  # bad input: refused before anything else
+    project = load_tickets(ctx, config, paths)  # bad input: refused before anything else
     path = config.state_path
     if sandbox:
         path.parent.mkdir(parents=True, exist_ok=True)
