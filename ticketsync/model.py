@@ -8,12 +8,24 @@ module may import it (it imports nothing of ticketsync) and the import graph sta
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 #: A StackOne create/update request body (JSON object), as sent.
 Body = Mapping[str, Any]
+
+#: A ticket key (SPEC §1). Always used with ``fullmatch`` (through :func:`is_valid_key`):
+#: with ``match`` and ``$``, a key ending in a newline would pass.
+KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+#: What a key may hold, as messages say it.
+KEY_RULE = "letters, digits, '.', '_' or '-', starting with a letter or digit, at most 128"
+
+
+def is_valid_key(key: object) -> bool:
+    """Whether ``key`` is a valid ticket key: the one key check of every command."""
+    return isinstance(key, str) and KEY_PATTERN.fullmatch(key) is not None
 
 
 @dataclass(frozen=True, order=True)
