@@ -67,3 +67,24 @@ def test_invalid_settings_are_located(tmp_path: Path) -> None:
 def test_empty_config_file_is_defaults(tmp_path: Path) -> None:
     (tmp_path / "ticketsync.yaml").write_text("# nothing yet\n")
     assert load_config(None, cwd=tmp_path, env={}).tickets == ("tickets/",)
+
+
+def test_a_marker_field_ending_in_a_newline_is_located(tmp_path: Path) -> None:
+    (tmp_path / "ticketsync.yaml").write_text('marker: {custom_field: "key\\n"}\n')
+    with pytest.raises(InputError) as info:
+        load_config(None, cwd=tmp_path, env={})
+    assert [str(p) for p in info.value.problems] == [
+        "ticketsync.yaml:1:24: error: marker.custom_field: 'key\\n' is not a valid custom"
+        " field name: use letters, digits, '_', '.' or '-', starting with a letter, digit"
+        " or '_'"
+    ]
+
+
+def test_a_base_url_that_is_not_http_says_what_is_accepted(tmp_path: Path) -> None:
+    (tmp_path / "ticketsync.yaml").write_text("base_url: ftp://example.com\n")
+    with pytest.raises(InputError) as info:
+        load_config(None, cwd=tmp_path, env={})
+    assert [str(p) for p in info.value.problems] == [
+        "ticketsync.yaml:1:11: error: base_url: 'ftp://example.com' is not an http:// or"
+        " https:// URL"
+    ]

@@ -196,3 +196,18 @@ def test_ticket_content_replaces_default_description(tmp_path: Path) -> None:
     project = load_project(Config(root=tmp_path), ["a.yaml"], cwd=tmp_path)
     assert project.tickets["a"].body["content"] == [{"html": "<b>x</b>"}]
     assert project.tickets["b"].body["content"] == [{"plain": "D"}]
+
+
+def test_a_key_or_parent_ending_in_a_newline_is_located(tmp_path: Path) -> None:
+    # "zz\n" passed a `^...$` check made with `match`; the fast and precise schema checks
+    # then disagreed and the only message was an unlocated "does not match the schema".
+    (tmp_path / "a.yaml").write_text(
+        'tickets:\n  "zz\\n": {title: A}\n  b:\n    title: B\n    parent: "b\\n"\n'
+    )
+    with pytest.raises(InputError) as info:
+        load_project(Config(root=tmp_path), ["a.yaml"], cwd=tmp_path)
+    rule = "use letters, digits, '.', '_' or '-', starting with a letter or digit (at most 128)"
+    assert [str(p) for p in info.value.problems] == [
+        f"a.yaml:2:3: error: tickets: invalid ticket key 'zz\\n': {rule}",
+        f"a.yaml:5:13: error: tickets.b.parent: invalid ticket key 'b\\n': {rule}",
+    ]

@@ -56,6 +56,15 @@ class Config:
         return self.root / SANDBOX_DIR / SANDBOX_DB
 
 
+#: What the schema's patterns accept, as messages say it (the regex would not help).
+_PATTERN_RULES: dict[tuple[str | int, ...], str] = {
+    ("base_url",): "an http:// or https:// URL",
+    ("marker", "custom_field"): (
+        "a valid custom field name: use letters, digits, '_', '.' or '-', starting with a"
+        " letter, digit or '_'"
+    ),
+}
+
 #: Config keys that look like a secret: refused, because the key only comes from the env.
 _SECRET_KEYS = {"api_key", "apikey", "key", "token", "secret", "password", "stackone_api_key"}
 
@@ -107,11 +116,11 @@ def load_config(config_file: str | None, *, cwd: Path, env: Mapping[str, str]) -
             )
         data = {k: v for k, v in data.items() if str(k).lower() not in _SECRET_KEYS}
     if not problems:
-        for found_at, found in schema.check("config", data):
-            where, message = found_at, found
-            if message.startswith("Additional properties"):
+        for violation in schema.violations("config", data):
+            where, message = violation.path, violation.message
+            if violation.validator == "additionalProperties" and where == ():
                 known = schema.load_schema("config")["properties"]
-                for key in sorted(set(data) - set(known)):
+                for key in sorted(violation.names):
                     close = difflib.get_close_matches(str(key), known, n=1)
                     hint = f" (did you mean '{close[0]}'?)" if close else ""
                     problems.append(
@@ -127,6 +136,8 @@ def load_config(config_file: str | None, *, cwd: Path, env: Mapping[str, str]) -
                 # even for an empty list. Say what is accepted instead, once.
                 where = ("tickets",)
                 message = "expected a path, or a non-empty list of paths (files, folders, globs)"
+            elif violation.validator == "pattern" and where in _PATTERN_RULES:
+                message = f"{violation.instance!r} is not {_PATTERN_RULES[where]}"
             dotted = ".".join(map(str, where))
             problem = Problem(doc.locate(where), dotted, message)
             if problem not in problems:

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +18,14 @@ from ticketsync import schema, yamlio
 from ticketsync.config import Config
 from ticketsync.discovery import find_files, where_tickets_go
 from ticketsync.errors import ConfigError, InputError
-from ticketsync.model import Location, Problem, Project, Ticket
+from ticketsync.model import Location, Problem, Project, Ticket, is_valid_key
 from ticketsync.parallel import map_in_processes
 
 SCHEMA = "ticket-file"
 PRIORITIES = ("lowest", "low", "medium", "high", "highest")
-KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+KEY_MESSAGE = (
+    "use letters, digits, '.', '_' or '-', starting with a letter or digit (at most 128)"
+)
 #: Fields that name the same thing two ways: a ticket may give one of each pair.
 EXCLUSIVE = (("description", "content"), ("parent", "parent_id"))
 _PARTNER = {a: b for pair in EXCLUSIVE for a, b in (pair, pair[::-1])}
@@ -132,9 +133,9 @@ def _load_file(
         return {}, [_not_a_ticket_file(doc)]
     if not schema.is_valid(SCHEMA, data):
         where = doc.key_locations(("tickets",))
-        return {k: where[k] for k in where if KEY_PATTERN.fullmatch(k)}, _precise(doc)
+        return {k: where[k] for k in where if is_valid_key(k)}, _precise(doc)
     problems = [
-        _exclusive(doc, path, fields)
+        _exclusive(doc, path, first, second)
         for path, fields in [(("defaults",), data.get("defaults") or {})]
         + [(("tickets", key), fields) for key, fields in data["tickets"].items()]
         for first, second in EXCLUSIVE
@@ -214,63 +215,62 @@ def _kind(value: object) -> str:
 def _precise(doc: yamlio.Document) -> list[Problem]:
     data = doc.data
     problems: list[Problem] = []
-    for path, message in schema.check(SCHEMA, data):
+    for violation in schema.violations(SCHEMA, data):
+        path, kind = violation.path, violation.validator
         value = _at(data, path)
-        if message.startswith("Additional properties"):
-            problems.extend(_unknown_fields(doc, path, value))
-        elif message.endswith("should not be valid under {'required': ['content']}") or (
-            "should not be valid under {'required': ['parent_id']}" in message
-        ):
-            problems.extend(
-                _exclusive(doc, path, value)
-                for first, second in EXCLUSIVE
-                if first in value and second in value
-            )
-        elif path == ("tickets",) and "does not match" in message:
-            bad = next(iter(re.findall(r"^'(.*)' does not match", message)), "")
+        # dependentSchemas: {"description": {"not": {"required": ["content"]}}}
+        partner = _exclusive_partner(violation) if kind == "not" else None
+        if kind == "additionalProperties":
+            problems.extend(_unknown_fields(doc, path, violation.names))
+        elif partner is not None and isinstance(value, dict) and _PARTNER[partner] in value:
+            problems.append(_exclusive(doc, path, _PARTNER[partner], partner))
+        elif kind == "pattern" and path == ("tickets",):  # propertyNames: a ticket's key
             problems.append(
                 Problem(
-                    doc.locate((*path, bad), key=True),
+                    doc.locate((*path, violation.instance), key=True),
                     _dotted(path),
-                    f"invalid ticket key '{bad}': use letters, digits, '.', '_' or '-',"
-                    " starting with a letter or digit (at most 128)",
+                    f"invalid ticket key {violation.instance!r}: {KEY_MESSAGE}",
                 )
+            )
+        elif kind == "pattern" and path[-1:] == ("parent",):
+            problems.append(
+                _problem(doc, path, f"invalid ticket key {violation.instance!r}: {KEY_MESSAGE}")
             )
         elif path[-1:] == ("priority",) and isinstance(value, str):
             problems.append(_problem(doc, path, f"'{value}' is not one of {', '.join(PRIORITIES)}"))
-        elif message.endswith("is a required property"):
-            field = message.split("'")[1]
+        elif kind == "required" and violation.names:
             problems.append(
                 Problem(
-                    doc.locate(path, key=True), _dotted(path), f"missing required field '{field}'"
+                    doc.locate(path, key=True),
+                    _dotted(path),
+                    f"missing required field '{violation.names[0]}'",
                 )
             )
         else:
-            problems.append(_problem(doc, path, _reworded(doc, path, message)))
+            problems.append(_problem(doc, path, _reworded(doc, violation)))
     return problems
 
 
-def _reworded(doc: yamlio.Document, path: schema.JsonPath, message: str) -> str:
-    listed = re.fullmatch(r"(.*) is not one of \[(.*)\]", message)
-    if listed:
-        choices = ", ".join(re.findall(r"'([^']*)'", listed[2]))
-        return f"{listed[1]} is not one of {choices}"
-    implicit = doc.implicit(path)
-    if implicit and "is not of type" in message:
+def _reworded(doc: yamlio.Document, violation: schema.Violation) -> str:
+    if violation.validator == "enum" and isinstance(violation.validator_value, list):
+        choices = ", ".join(map(str, violation.validator_value))
+        return f"{violation.instance!r} is not one of {choices}"
+    implicit = doc.implicit(violation.path)
+    if implicit and violation.validator == "type":
         text, kind = implicit
         if kind == "null":
-            return f"{message}: the value is empty (null); give it a value"
-        return f"{message}: YAML reads {text} as {kind}; quote it: '{text}'"
-    return message
+            return f"{violation.message}: the value is empty (null); give it a value"
+        return f"{violation.message}: YAML reads {text} as {kind}; quote it: '{text}'"
+    return violation.message
 
 
-def _unknown_fields(doc: yamlio.Document, path: schema.JsonPath, value: Any) -> list[Problem]:
+def _unknown_fields(
+    doc: yamlio.Document, path: schema.JsonPath, names: Iterable[str]
+) -> list[Problem]:
     known = _known_fields(path)
     problems = []
-    for name in value:
-        if name in known:
-            continue
-        close = difflib.get_close_matches(str(name), known, n=1)
+    for name in names:
+        close = difflib.get_close_matches(name, known, n=1)
         if close:
             hint = f" (did you mean '{close[0]}'?)"
         elif name == "<<":
@@ -300,8 +300,16 @@ def _known_fields(path: schema.JsonPath) -> list[str]:
     return list(defs["content"]["properties"])
 
 
-def _exclusive(doc: yamlio.Document, path: schema.JsonPath, fields: Mapping[str, Any]) -> Problem:
-    first, second = next((a, b) for a, b in EXCLUSIVE if a in fields and b in fields)
+def _exclusive_partner(violation: schema.Violation) -> str | None:
+    """For a ``not: {required: [X]}`` violation of an exclusive pair: X."""
+    value = violation.validator_value
+    required = value.get("required") if isinstance(value, dict) else None
+    if isinstance(required, list) and len(required) == 1 and required[0] in _PARTNER:
+        return str(required[0])
+    return None
+
+
+def _exclusive(doc: yamlio.Document, path: schema.JsonPath, first: str, second: str) -> Problem:
     later = max((first, second), key=lambda name: doc.locate((*path, name), key=True))
     return Problem(
         doc.locate((*path, later), key=True),
