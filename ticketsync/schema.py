@@ -5,7 +5,8 @@ The schemas live in the top-level ``schemas/`` folder, shipped inside the packag
 
 Two paths, because a valid document is the common case and must be cheap:
 
-* fast: the schema compiled to plain Python by ``fastjsonschema`` answers valid/invalid;
+* fast: the schema compiled to plain Python by ``fastjsonschema`` (ahead of time, see
+  :mod:`ticketsync.compiled_schemas`) answers valid/invalid;
 * precise: only for an invalid document, ``jsonschema`` lists *every* violation with its
   path, so that users fix their files in one pass.
 
@@ -70,21 +71,19 @@ def load_schema(name: str) -> dict[str, Any]:
 
 @cache
 def _fast_validator(name: str) -> Callable[[object], object]:
-    import fastjsonschema
+    from ticketsync import compiled_schemas
 
-    validator: Callable[[object], object] = fastjsonschema.compile(
-        load_schema(name), use_default=False, use_formats=False
-    )
-    return validator
+    text = schema_bytes(name)
+    return compiled_schemas.validator(name, text) or compiled_schemas.compile_now(text)
 
 
 def _fast_error(name: str, data: object) -> Any:
     """The fast validator's refusal of ``data`` (a JsonSchemaValueException), or None."""
-    import fastjsonschema
+    from ticketsync.compiled_schemas import JsonSchemaValueException
 
     try:
         _fast_validator(name)(data)
-    except fastjsonschema.JsonSchemaValueException as exc:
+    except JsonSchemaValueException as exc:
         return exc
     return None
 
