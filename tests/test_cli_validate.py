@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_helpers import enter_project, invoke
 from click.testing import CliRunner
 
 from ticketsync.cli import main
@@ -67,3 +68,32 @@ def test_validate_never_imports_requests(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "1 ticket in 1 file OK\n"
+
+
+@pytest.mark.parametrize("entry", ['"*.yaml"', '"*.y*ml"', "."])
+def test_an_entry_that_matches_only_the_config_file_finds_no_ticket_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, entry: str
+) -> None:
+    # It printed "0 tickets in 0 files OK": the config was dropped after the emptiness check.
+    enter_project(tmp_path, monkeypatch)
+    (tmp_path / "ticketsync.yaml").write_text(f"tickets: [{entry}]\n", encoding="utf-8")
+    name = entry.strip('"')
+    assert invoke("validate") == (
+        1,
+        "",
+        f"Error: {name}: no ticket files (*.yaml, *.yml) found: add ticket files there, or "
+        "change `tickets:` in ticketsync.yaml\n",
+    )
+
+
+def test_the_config_file_named_on_the_command_line_is_read_as_a_ticket_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Skipped inside folders and globs, but named on purpose: read, never silently dropped.
+    enter_project(tmp_path, monkeypatch)
+    (tmp_path / "ticketsync.yaml").write_text("tickets: [tickets/]\n", encoding="utf-8")
+    assert invoke("validate", "ticketsync.yaml") == (
+        1,
+        "",
+        "ticketsync.yaml:1:10: error: tickets: ['tickets/'] is not of type 'object'\n",
+    )

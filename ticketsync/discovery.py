@@ -17,9 +17,14 @@ def find_files(base: Path, entries: Iterable[str], *, exclude: Path | None = Non
     """The files named by ``entries``: files, folders (recursive ``*.yaml``/``*.yml``), globs.
 
     Hidden folders (``.git``, ``.ticketsync``) and the config file ``exclude`` are skipped
-    inside folders and globs. Raises :class:`ConfigError` for an entry that matches nothing.
+    inside folders and globs (a file named as such is read). Raises :class:`ConfigError`
+    for an entry that matches nothing, or nothing but what is skipped.
     """
     skip = exclude.resolve() if exclude is not None else None
+
+    def skipped(path: Path) -> bool:
+        return skip is not None and path.name == skip.name and path.resolve() == skip
+
     found: dict[Path, None] = {}  # ordered set: the first naming wins
     for entry in entries:
         target = Path(entry) if Path(entry).is_absolute() else base / entry
@@ -29,16 +34,18 @@ def find_files(base: Path, entries: Iterable[str], *, exclude: Path | None = Non
             matches = [target]
         else:
             raise ConfigError(f"{entry}: no such file or folder")
-        before = len(found)
+        named: list[Path] = []
         for match in matches:
             if match.is_dir():
-                for path in sorted(_walk(match)):
-                    found.setdefault(path, None)
-            elif match.is_file() and (match == target or match.suffix in EXTENSIONS):
-                found.setdefault(match, None)
-        if len(found) == before and (matches != [target] or target.is_dir()):
+                named.extend(path for path in sorted(_walk(match)) if not skipped(path))
+            elif match.is_file() and (
+                match == target or (match.suffix in EXTENSIONS and not skipped(match))
+            ):
+                named.append(match)
+        if not named:
             raise ConfigError(f"{entry}: no ticket files (*.yaml, *.yml) found")
-    return [path for path in found if skip is None or path.resolve() != skip]
+        found.update(dict.fromkeys(named))
+    return list(found)
 
 
 def where_tickets_go(config: Config, cwd: Path) -> str:
