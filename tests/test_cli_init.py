@@ -27,7 +27,7 @@ def test_init_writes_a_config_and_an_empty_state(project_dir: Path) -> None:
     config = (project_dir / "ticketsync.yaml").read_text(encoding="utf-8")
     assert "\naccount_id: acc-1\n" in config and "# max_creates: 200" in config
     state = read_state(project_dir / "ticketsync.state.json", account_id="acc-1")
-    assert (state.serial, dict(state.tickets), state.account_id) == (0, {}, "acc-1")
+    assert (state.serial, dict(state.tickets), state.account_id) == (1, {}, "acc-1")
     assert sorted(p.name for p in project_dir.iterdir()) == [
         "ticketsync.state.json", "ticketsync.yaml"
     ]

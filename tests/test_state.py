@@ -66,9 +66,9 @@ def test_dump_is_sorted_indented_and_ends_with_a_newline() -> None:
 
 def test_write_then_read_round_trips_and_bumps_the_serial(tmp_path: Path) -> None:
     path = tmp_path / "ticketsync.state.json"
-    written = write_state(path, make_state(a=ENTRY), now="2024-06-01T00:00:00Z")
+    written = write_state(path, make_state(a=ENTRY))
     assert written.serial == 4
-    assert written.written_at == "2024-06-01T00:00:00Z"
+    assert written.written_at == make_state(a=ENTRY).written_at  # dated by the caller
     assert read_state(path) == written
     assert path.read_text(encoding="utf-8") == dump_state(written)
     assert [p.name for p in tmp_path.iterdir()] == ["ticketsync.state.json"]  # no temp left

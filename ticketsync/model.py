@@ -1,9 +1,8 @@
-"""The values that flow between the steps: loaded tickets, and the changes of a plan.
+"""The values that flow between the steps: loaded tickets, the state, and a plan's changes.
 
 Everything here is a small frozen value with no behaviour beyond formatting, so that every
-module may import it (it imports nothing of ticketsync) and the import graph stays one-way:
-
-    model <- errors <- schema <- loader/config <- plan <- render / apply <- cli
+module may import it (it imports nothing of ticketsync) and the import graph stays one-way
+(``tests/test_imports.py`` holds every module to its layer).
 """
 
 from __future__ import annotations
@@ -87,6 +86,50 @@ class Project:
     tickets: Mapping[str, Ticket]
     files: tuple[str, ...] = ()
     digest: str = ""
+
+
+@dataclass(frozen=True)
+class StateEntry:
+    """One tracked ticket: StackOne's ``id``, the provider's ``remote_id``, the body sent."""
+
+    id: str
+    remote_id: str | None
+    created_at: str
+    applied: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "remote_id": self.remote_id,
+            "created_at": self.created_at,
+            "applied": self.applied,
+        }
+
+
+@dataclass(frozen=True)
+class State:
+    """The whole state file (SPEC §1). ``serial`` counts writes; ``lineage`` never changes.
+
+    ``written_at`` is StackOne's time up to which the state is known to record every ticket
+    ticketsync created: the next run's pre-create lookup starts there (minus a margin).
+    """
+
+    version: int
+    lineage: str
+    serial: int
+    written_at: str
+    account_id: str | None
+    tickets: Mapping[str, StateEntry]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "lineage": self.lineage,
+            "serial": self.serial,
+            "written_at": self.written_at,
+            "account_id": self.account_id,
+            "tickets": {key: entry.to_json() for key, entry in self.tickets.items()},
+        }
 
 
 @dataclass(frozen=True)

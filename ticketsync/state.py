@@ -20,61 +20,51 @@ import json
 import os
 import tempfile
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ticketsync.errors import StateError
+from ticketsync.model import State, StateEntry, is_valid_key
 
 #: The state format this ticketsync reads and writes.
 STATE_VERSION = 1
 
-
-@dataclass(frozen=True)
-class StateEntry:
-    """One tracked ticket: StackOne's ``id``, the provider's ``remote_id``, the body sent."""
-
-    id: str
-    remote_id: str | None
-    created_at: str
-    applied: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "remote_id": self.remote_id,
-            "created_at": self.created_at,
-            "applied": self.applied,
-        }
-
-
-@dataclass(frozen=True)
-class State:
-    """The whole state file. ``serial`` counts writes; ``lineage`` never changes."""
-
-    version: int
-    lineage: str
-    serial: int
-    written_at: str
-    account_id: str | None
-    tickets: Mapping[str, StateEntry]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "version": self.version,
-            "lineage": self.lineage,
-            "serial": self.serial,
-            "written_at": self.written_at,
-            "account_id": self.account_id,
-            "tickets": {key: entry.to_json() for key, entry in self.tickets.items()},
-        }
+__all__ = [
+    "STATE_VERSION",
+    "State",
+    "StateEntry",
+    "atomic_write_text",
+    "display_path",
+    "dump_state",
+    "format_seconds",
+    "fsync_dir",
+    "new_state",
+    "parse_time",
+    "read_state",
+    "renamed",
+    "utc_now",
+    "with_entry",
+    "without",
+    "write_state",
+]
 
 
 def utc_now() -> str:
-    """The current UTC time as the state writes it: ``2024-05-01T12:00:00Z``."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """This machine's UTC time as the state writes times: ``2024-05-01T12:00:00Z``."""
+    return format_seconds(datetime.now(UTC))
+
+
+def format_seconds(moment: datetime) -> str:
+    """``moment`` as the state writes times, truncated to the second (earlier, never later)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str) -> datetime:
+    """A time the state, the journal or StackOne wrote (``...Z`` or an offset), aware UTC."""
+    moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def new_state(account_id: str | None) -> State:
@@ -147,6 +137,12 @@ def read_state(path: Path, *, account_id: str | None = None) -> State:
             f"{shown}: the state file is corrupt ({at}: {message}{more}); "
             "it was left as it is: restore it from git"
         )
+    bad = next((key for key in data["tickets"] if not is_valid_key(key)), None)
+    if bad is not None:
+        raise StateError(
+            f"{shown}: the state file is corrupt (tickets: {bad!r} is not a valid key); "
+            "it was left as it is: restore it from git"
+        )
     state = _state_from_json(data)
     if account_id is not None and state.account_id is not None and (
         state.account_id != account_id
@@ -175,18 +171,31 @@ def _state_from_json(data: dict[str, Any]) -> State:
 def dump_state(state: State) -> str:
     """The file text of ``state``: sorted keys, 2-space indent, trailing newline.
 
-    Deterministic, so that one new ticket is a few added lines in ``git diff``.
+    Deterministic, so that one new ticket is a few added lines in ``git diff``. orjson
+    writes exactly the bytes of ``json.dumps(sort_keys=True, indent=2,
+    ensure_ascii=False)`` about 18 times faster (the stdlib falls back to its pure-Python
+    encoder whenever ``indent`` is set: 4.5 s for a 100,000-ticket state). Values orjson
+    refuses (an integer beyond 64 bits) go through the stdlib, byte for byte the same.
     """
-    return json.dumps(state.to_json(), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    doc = state.to_json()
+    try:
+        import orjson
+
+        return orjson.dumps(
+            doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
+        ).decode("utf-8")
+    except (ImportError, TypeError):  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
-def write_state(path: Path, state: State, *, now: str | None = None) -> State:
-    """Write ``state`` to ``path`` atomically, with the serial bumped; return what was written.
+def write_state(path: Path, state: State) -> State:
+    """Write ``state`` to ``path`` atomically with its serial bumped; return what was written.
 
-    The caller holds the :class:`ticketsync.lock.StateLock` and has read the current file
-    with :func:`read_state` (so a corrupt or foreign file is never replaced).
+    The low-level write: commands go through :class:`ticketsync.workspace.Session`, which
+    holds the lock, has read the current file (so a corrupt or foreign one is never
+    replaced), folds the journal first and dates ``written_at``.
     """
-    written = replace(state, serial=state.serial + 1, written_at=now or utc_now())
+    written = replace(state, serial=state.serial + 1)
     atomic_write_text(path, dump_state(written))
     return written
 
@@ -240,11 +249,13 @@ def with_entry(state: State, key: str, entry: StateEntry) -> State:
     return replace(state, tickets=tickets)
 
 
-def without(state: State, key: str) -> State:
-    """``state`` without ``key``; :class:`StateError` if it is not tracked."""
-    if key not in state.tickets:
-        raise StateError(f"{key!r} is not in the state (see `ticketsync state list`)")
-    return replace(state, tickets={k: v for k, v in state.tickets.items() if k != key})
+def without(state: State, *keys: str) -> State:
+    """``state`` without ``keys``; :class:`StateError` naming the first one not tracked."""
+    missing = next((key for key in keys if key not in state.tickets), None)
+    if missing is not None:
+        raise StateError(f"{missing!r} is not in the state (see `ticketsync state list`)")
+    gone = set(keys)
+    return replace(state, tickets={k: v for k, v in state.tickets.items() if k not in gone})
 
 
 def renamed(state: State, old: str, new: str) -> State:
