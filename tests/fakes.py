@@ -68,6 +68,11 @@ class FakeApi:
         with self._lock:
             return self._store(body, at)
 
+    def shift(self, by: timedelta) -> None:
+        """Move StackOne's clock (what server_now and new timestamps say) by ``by``."""
+        with self._lock:
+            self._clock += by
+
     def titles(self) -> list[str]:
         return sorted(str(t.get("title")) for t in self.tickets.values())
 
@@ -155,6 +160,11 @@ class FakeApi:
                 )
         finally:
             self._leave()
+
+    def server_now(self) -> datetime:
+        # Never later than a ticket stored from now on (those tick past it).
+        with self._lock:
+            return max(self._clock, datetime.now(UTC))
 
     def list_tickets(self, updated_after: datetime | None = None) -> Iterator[RemoteTicket]:
         with self._lock:

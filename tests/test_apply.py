@@ -15,6 +15,7 @@ from ticketsync.errors import ApiError, ConnectError, StateError
 from ticketsync.journal import Journal, journal_path_for
 from ticketsync.model import Body, Create, Plan, Update
 from ticketsync.recovery import recover
+from ticketsync.retry import RetryPolicy
 from ticketsync.state import State, StateEntry, new_state, with_entry
 
 MARK = "ticketsync_key"
@@ -46,7 +47,7 @@ class Run:
         self.events: list[Event] = []
 
     def __call__(self, plan: Plan, **options: Any) -> ApplyResult:
-        options.setdefault("reconcile_delay", 0)
+        options.setdefault("settle_delay", 0)
         state, uncertain = recover(self.state, self.jpath)
         with Journal(self.jpath) as journal:
             result = apply_plan(
@@ -148,7 +149,7 @@ def test_several_candidates_after_an_uncertain_create_stop_that_ticket(tmp_path:
 def test_an_answer_that_never_comes_leaves_the_intent_open(tmp_path: Path) -> None:
     api = FakeApi(on_create=lambda b, n: "lost-before")
     run = Run(tmp_path, api)
-    result = run(creates("a"), max_attempts=2)
+    result = run(creates("a"), retry=RetryPolicy(create_sends=2))
     assert result.failed == 1 and api.creates == 2
     assert "no answer after 2 attempts (last: read timed out)" in result.messages[0]
     assert [i.key for i in recover(new_state("acc-1"), run.jpath)[1]] == ["a"]
@@ -237,9 +238,9 @@ def test_uncertain_intents_from_a_crashed_run_are_settled_first(tmp_path: Path) 
     api = FakeApi()
     run = Run(tmp_path, api)
     with Journal(run.jpath) as journal:  # a run that died mid-request, three times over
-        journal.record_intent("made", body("made"))
-        journal.record_intent("never", body("never"))
-        journal.record_intent("gone", body("gone"))  # no longer declared
+        journal.record_intent("made", body("made"), at=datetime.now(UTC))
+        journal.record_intent("never", body("never"), at=datetime.now(UTC))
+        journal.record_intent("gone", body("gone"), at=datetime.now(UTC))  # no longer declared
     made = api.add_remote(body("made"))
     result = run(creates("made", "never"))
     assert (result.adopted, result.created) == (1, 1)
@@ -252,7 +253,7 @@ def test_an_uncertain_undeclared_key_that_exists_is_tracked(tmp_path: Path) -> N
     api = FakeApi()
     run = Run(tmp_path, api)
     with Journal(run.jpath) as journal:
-        journal.record_intent("gone", body("gone"))
+        journal.record_intent("gone", body("gone"), at=datetime.now(UTC))
     found = api.add_remote(body("gone"))
     result = run(Plan())
     assert result.adopted == 1 and run.state.tickets["gone"].id == found
@@ -301,7 +302,7 @@ def test_ctrl_c_stops_submitting_and_records_what_was_in_flight(tmp_path: Path) 
     with Journal(run.jpath) as journal:
         result = apply_plan(
             creates(*[f"k{i:02d}" for i in range(20)]), api, journal, state,
-            options=ApplyOptions(concurrency=4, reconcile_delay=0), on_event=interrupt_once,
+            options=ApplyOptions(concurrency=4, settle_delay=0), on_event=interrupt_once,
         )
     assert result.interrupted and result.not_started > 0
     folded, uncertain = recover(run.state, run.jpath)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,7 +56,7 @@ def fake(monkeypatch: pytest.MonkeyPatch, project: Path) -> FakeApi:
     api = FakeApi()
 
     @contextmanager
-    def open_fake(config: Any, *, sandbox: bool) -> Iterator[FakeApi]:
+    def open_fake(config: Any, *, sandbox: bool, limiter: Any = None) -> Iterator[FakeApi]:
         yield api
 
     monkeypatch.setattr(apply_cli, "open_api", open_fake)
@@ -178,7 +180,7 @@ def test_a_saved_plan_never_resends_what_the_journal_recorded(
     state_path = project / "ticketsync.state.json"
     made = fake.add_remote({"title": "Another one", "project_id": "project-001"})
     with Journal(journal_path_for(state_path)) as journal:  # a run killed after one create
-        journal.record_intent("other", {"title": "Another one"})
+        journal.record_intent("other", {"title": "Another one"}, at=datetime.now(UTC))
         journal.record_created("other", made, None, {"title": "Another one"})
     result = run("apply", "--yes", "--plan", "plan.json")
     assert result.exit_code == 0, result.output

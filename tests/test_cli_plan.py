@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import json
 import subprocess
 import sys
@@ -252,7 +254,7 @@ def test_plan_after_a_crashed_apply_counts_what_its_journal_recorded(
     path = track(project_dir)
     body = bodies()["parent-b"]
     with Journal(journal_path_for(path)) as journal:
-        journal.record_intent("parent-b", body)
+        journal.record_intent("parent-b", body, at=datetime.now(UTC))
         journal.record_created("parent-b", "tkt-parent-b", None, body)
     before = path.read_bytes()
     code, out, _ = invoke("plan")

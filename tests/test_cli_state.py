@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -135,7 +136,7 @@ def test_rm_folds_a_crashed_applys_journal_so_the_ticket_does_not_come_back(
     # A crashed apply journaled two creates; `state rm` of one must not let the journal
     # resurrect it, and must not lose the other.
     from ticketsync.journal import Journal, journal_path_for
-    from ticketsync.recovery import load_effective_state
+    from ticketsync.recovery import recover
     from ticketsync.state import new_state, write_state
 
     monkeypatch.chdir(tmp_path)
@@ -143,12 +144,13 @@ def test_rm_folds_a_crashed_applys_journal_so_the_ticket_does_not_come_back(
     write_state(state_path, new_state(None))
     with Journal(journal_path_for(state_path)) as journal:
         for key in ("kept", "removed"):
-            journal.record_intent(key, {"title": key})
+            journal.record_intent(key, {"title": key}, at=datetime.now(UTC))
             journal.record_created(key, f"id-{key}", None, {"title": key})
     result = CliRunner().invoke(main, ["state", "rm", "removed"])
     assert result.exit_code == 0, result.output
     assert not journal_path_for(state_path).exists()
-    assert sorted(load_effective_state(state_path).tickets) == ["kept"]
+    folded = recover(read_state(state_path), journal_path_for(state_path))[0]
+    assert sorted(folded.tickets) == ["kept"]
 
 
 def crashed_apply(state_path: Path, tracked: str, uncertain: str) -> Intent:
@@ -157,7 +159,7 @@ def crashed_apply(state_path: Path, tracked: str, uncertain: str) -> Intent:
     entry = StateEntry(f"id-{tracked}", None, "2024-05-01T12:00:00Z", {"title": tracked})
     write_state(state_path, with_entry(new_state(None), tracked, entry))
     with Journal(journal_path_for(state_path)) as journal:
-        return journal.record_intent(uncertain, {"title": uncertain})
+        return journal.record_intent(uncertain, {"title": uncertain}, at=datetime.now(UTC))
 
 
 def test_mv_onto_a_key_with_an_uncertain_create_is_refused(state_path: Path) -> None:

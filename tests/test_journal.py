@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 
 from ticketsync import journal as journal_module
+from ticketsync.config import Config
 from ticketsync.errors import StateError
 from ticketsync.journal import Journal, body_digest, journal_path_for
-from ticketsync.recovery import compact, load_effective_state, read_records, recover
+from ticketsync.recovery import compact, read_records, recover
 from ticketsync.state import State, StateEntry, new_state, with_entry, write_state
+from ticketsync.workspace import Workspace
 
 BODY = {"title": "Outage", "project_id": "project-001"}
 
@@ -36,7 +38,7 @@ def test_journal_lives_beside_the_state(tmp_path: Path) -> None:
 
 def test_created_records_fold_into_the_state(state: State, jpath: Path) -> None:
     with Journal(jpath) as journal:
-        intent = journal.record_intent("a", BODY)
+        intent = journal.record_intent("a", BODY, at=datetime.now(UTC))
         journal.record_created("a", "id-1", "R-1", {**BODY, "parent_id": None})
     folded, uncertain = recover(state, jpath)
     assert uncertain == []
@@ -50,10 +52,10 @@ def test_created_records_fold_into_the_state(state: State, jpath: Path) -> None:
 
 def test_an_intent_without_outcome_is_uncertain(state: State, jpath: Path) -> None:
     with Journal(jpath) as journal:
-        journal.record_intent("a", BODY)
-        journal.record_intent("b", BODY)
+        journal.record_intent("a", BODY, at=datetime.now(UTC))
+        journal.record_intent("b", BODY, at=datetime.now(UTC))
         journal.record_failed("b", "422: refused")
-        journal.record_intent("c", BODY)
+        journal.record_intent("c", BODY, at=datetime.now(UTC))
         journal.record_created("c", "id-3", None, BODY)
     folded, uncertain = recover(state, jpath)
     assert [intent.key for intent in uncertain] == ["a"]
@@ -82,7 +84,7 @@ def test_an_intent_for_a_tracked_key_was_settled_elsewhere(state: State, jpath: 
     # e.g. `state import KEY ID` after an ambiguous reconciliation
     tracked = with_entry(state, "a", StateEntry("id-9", None, "2024-01-01T00:00:00Z", {}))
     with Journal(jpath) as journal:
-        journal.record_intent("a", BODY)
+        journal.record_intent("a", BODY, at=datetime.now(UTC))
     folded, uncertain = recover(tracked, jpath)
     assert uncertain == [] and folded.tickets["a"].id == "id-9"
 
@@ -105,14 +107,14 @@ def test_a_torn_last_line_is_ignored_then_cut_before_appending(
     state: State, jpath: Path
 ) -> None:
     with Journal(jpath) as journal:
-        journal.record_intent("a", BODY)
+        journal.record_intent("a", BODY, at=datetime.now(UTC))
         journal.record_created("a", "id-1", None, BODY)
     with jpath.open("ab") as handle:  # a kill -9 in the middle of writing a record
         handle.write(b'{"op": "created", "key": "b", "id": "id-')
     folded, uncertain = recover(state, jpath)
     assert set(folded.tickets) == {"a"} and uncertain == []
     with Journal(jpath) as journal:
-        journal.record_intent("b", BODY)
+        journal.record_intent("b", BODY, at=datetime.now(UTC))
     lines = jpath.read_bytes().splitlines()
     assert len(lines) == 3 and all(json.loads(line) for line in lines)
     assert [i.key for i in recover(state, jpath)[1]] == ["b"]
@@ -124,14 +126,14 @@ def test_a_whole_record_torn_before_its_newline_is_kept_not_cut(
     # Read, it counts (the created ticket is tracked); opening the journal to append must
     # not then cut it, or the state written at the end of that run would lose it.
     with Journal(jpath) as journal:
-        journal.record_intent("a", BODY)
+        journal.record_intent("a", BODY, at=datetime.now(UTC))
     record = {"op": "created", "key": "a", "id": "id-1", "remote_id": None,
               "created_at": "2024-01-01T00:00:00Z", "applied": BODY}
     with jpath.open("ab") as handle:
         handle.write(json.dumps(record).encode())  # no newline: torn just before it
     assert set(recover(state, jpath)[0].tickets) == {"a"}
     with Journal(jpath) as journal:
-        journal.record_intent("b", BODY)
+        journal.record_intent("b", BODY, at=datetime.now(UTC))
     folded, uncertain = recover(state, jpath)
     assert folded.tickets["a"].id == "id-1" and [i.key for i in uncertain] == ["b"]
     assert all(json.loads(line) for line in jpath.read_bytes().splitlines())
@@ -140,7 +142,7 @@ def test_a_whole_record_torn_before_its_newline_is_kept_not_cut(
 def test_a_file_that_is_only_a_torn_line_is_emptied(jpath: Path) -> None:
     jpath.write_bytes(b'{"op": "inte')
     with Journal(jpath) as journal:
-        journal.record_intent("a", BODY)
+        journal.record_intent("a", BODY, at=datetime.now(UTC))
     assert len(jpath.read_bytes().splitlines()) == 1
 
 
@@ -174,7 +176,7 @@ def test_group_commit_shares_fsyncs_between_threads(
 
         def work(n: int) -> None:
             for i in range(per_thread):
-                journal.record_intent(f"k{n}-{i}", BODY)
+                journal.record_intent(f"k{n}-{i}", BODY, at=datetime.now(UTC))
 
         workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
         for worker in workers:
@@ -201,7 +203,7 @@ def test_each_record_is_durable_before_the_call_returns(
 
     monkeypatch.setattr(journal_module.os, "fdatasync", spy)
     with Journal(jpath) as journal:
-        journal.record_intent("a", BODY)
+        journal.record_intent("a", BODY, at=datetime.now(UTC))
         assert synced_sizes and synced_sizes[-1] == jpath.stat().st_size
 
 
@@ -214,10 +216,10 @@ def test_a_failed_write_breaks_the_journal_for_good(
     monkeypatch.setattr(journal_module.os, "fdatasync", no_space)
     with Journal(jpath) as journal:
         with pytest.raises(StateError, match="No space left on device"):
-            journal.record_intent("a", BODY)
+            journal.record_intent("a", BODY, at=datetime.now(UTC))
         monkeypatch.undo()
         with pytest.raises(StateError, match="run apply again"):
-            journal.record_intent("b", BODY)
+            journal.record_intent("b", BODY, at=datetime.now(UTC))
 
 
 def test_a_closed_journal_refuses_records(jpath: Path) -> None:
@@ -230,24 +232,25 @@ def test_a_closed_journal_refuses_records(jpath: Path) -> None:
 
 def test_compaction_keeps_only_uncertain_intents(state: State, jpath: Path) -> None:
     with Journal(jpath) as journal:
-        journal.record_intent("a", BODY)
+        journal.record_intent("a", BODY, at=datetime.now(UTC))
         journal.record_created("a", "id-1", None, BODY)
-        journal.record_intent("b", BODY)
+        journal.record_intent("b", BODY, at=datetime.now(UTC))
     folded, uncertain = recover(state, jpath)
-    compact(jpath, uncertain)
+    compact(jpath, folded, uncertain)
     records = list(read_records(jpath))
-    assert [(r["op"], r["key"]) for r in records] == [("intent", "b")]
+    assert [r["op"] for r in records] == ["base", "intent"] and records[1]["key"] == "b"
+    assert (records[0]["lineage"], records[0]["serial"]) == (folded.lineage, folded.serial)
     again, still = recover(folded, jpath)
     assert again == folded and still == uncertain
 
 
 def test_compaction_removes_an_empty_journal(state: State, jpath: Path) -> None:
     with Journal(jpath) as journal:
-        journal.record_intent("a", BODY)
+        journal.record_intent("a", BODY, at=datetime.now(UTC))
         journal.record_created("a", "id-1", None, BODY)
-    compact(jpath, recover(state, jpath)[1])
+    compact(jpath, state, recover(state, jpath)[1])
     assert not jpath.exists()
-    compact(jpath, [])  # nothing to remove: fine
+    compact(jpath, state, [])  # nothing to remove: fine
 
 
 def test_effective_state_overlays_the_journal(tmp_path: Path, state: State) -> None:
@@ -255,9 +258,10 @@ def test_effective_state_overlays_the_journal(tmp_path: Path, state: State) -> N
     write_state(state_path, state)
     before = state_path.read_bytes()
     with Journal(journal_path_for(state_path)) as journal:
-        journal.record_intent("a", BODY)
+        journal.record_intent("a", BODY, at=datetime.now(UTC))
         journal.record_created("a", "id-1", None, BODY)
-    effective = load_effective_state(state_path, account_id="acc-1")
+    config = Config(root=tmp_path, account_id="acc-1")
+    effective = Workspace(config).read()
     assert effective.tickets["a"].id == "id-1"
     assert state_path.read_bytes() == before  # read-only
 
@@ -268,7 +272,7 @@ def test_queued_records_wait_for_one_sync(
     syncs = count_syncs(monkeypatch)
     with Journal(jpath) as journal:
         for key in "abc":
-            journal.record_intent(key, BODY, wait=False)
+            journal.record_intent(key, BODY, wait=False, at=datetime.now(UTC))
         assert len(syncs) == 0 and list(read_records(jpath)) == []  # queued, not yet written
         journal.sync()
         assert len(syncs) == 1 and len(list(read_records(jpath))) == 3

@@ -8,7 +8,8 @@ import pytest
 
 from ticketsync.errors import PlanError
 from ticketsync.model import Create, Location, Plan, Project, Ticket, Update
-from ticketsync.plan import build_plan, plan_from_json, plan_to_json
+from ticketsync.plan import build_plan
+from ticketsync.planfile import plan_from_json, plan_to_json
 from ticketsync.state import State, StateEntry
 
 LINEAGE = "0b7a3c3e-5d1c-4a53-9f55-3b6c1a2d9e10"

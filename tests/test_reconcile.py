@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ticketsync.reconcile import (
+    RemoteIndex,
     Verdict,
     Wanted,
     match_remote,
-    matches,
     remote_project_ids,
     wanted_from_body,
 )
+
+
+def matches(wanted: Wanted, ticket: dict[str, Any], marker_field: str | None) -> bool:
+    """Whether ``ticket`` alone would be adopted for ``wanted``."""
+    verdict = match_remote([wanted], [ticket], marker_field=marker_field)[wanted.key]
+    return verdict.verdict is Verdict.ADOPT
 
 
 def remote(
@@ -95,3 +102,40 @@ def test_a_ticket_matching_two_keys_is_ambiguous_for_both() -> None:
 def test_repeated_or_id_less_tickets_are_counted_once() -> None:
     tickets = [remote("t1", "System outage"), remote("t1", "System outage"), {"title": "x"}]
     assert match_remote([WANT], tickets, marker_field=None)["outage"].verdict is Verdict.ADOPT
+
+
+def test_a_ticket_updated_before_the_first_send_is_not_that_send() -> None:
+    """An uncertain create is looked for among tickets updated after its first send (less
+    the margin): an older ticket with the same title was made by someone else."""
+    sent = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    wanted = Wanted("outage", "System outage", "project-001", since=sent)
+    before = remote("t1", "System outage", updated_at="2026-01-01T11:59:59.000Z")
+    after = remote("t2", "System outage", updated_at="2026-01-01T12:00:01.000Z")
+    verdict = match_remote([wanted], [before, after], marker_field=None)["outage"]
+    assert verdict.verdict is Verdict.ADOPT and verdict.candidates == ("t2",)
+    # A ticket whose updated_at cannot be read is kept as a candidate (the safe side).
+    odd = remote("t3", "System outage", updated_at="yesterday")
+    assert match_remote([wanted], [after, odd], marker_field=None)["outage"].candidates == (
+        "t2", "t3")
+
+
+def test_the_index_keeps_the_latest_version_of_each_ticket() -> None:
+    index = RemoteIndex()
+    assert index.add([remote("t1", "Old title"), remote("t2", "Other")]) == 2
+    assert index.add([remote("t1", "System outage")]) == 0  # seen: not new, but updated
+    assert index.match([WANT], marker_field=None)["outage"].candidates == ("t1",)
+
+
+def test_matching_is_linear_in_wanted_and_listed() -> None:
+    """10,000 wanted keys against 20,000 listed tickets: each ticket is looked up in a dict,
+    not compared with every key (the bench times it; here it must simply finish at once,
+    with the right verdicts)."""
+    wanted = [Wanted(f"k{i}", f"Title {i}", "project-001") for i in range(10_000)]
+    listed = [remote(f"t{i}", f"Title {i}") for i in range(0, 20_000, 2)]
+    listed += [remote(f"u{i}", f"Unrelated {i}") for i in range(10_000)]
+    started = datetime.now(UTC)
+    verdicts = match_remote(wanted, listed, marker_field=None)
+    assert datetime.now(UTC) - started < timedelta(seconds=20)  # quadratic: minutes
+    adopted = [k for k, v in verdicts.items() if v.verdict is Verdict.ADOPT]
+    assert len(adopted) == 5_000 and verdicts["k0"].candidates == ("t0",)
+    assert verdicts["k1"].verdict is Verdict.NONE

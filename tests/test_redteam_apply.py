@@ -1,7 +1,7 @@
 """Hostile review of the apply path: each test is a hole that was found, shown, then closed.
 
-Against the in-memory fake (tests/fakes.py) and the very functions the CLI calls
-(``recover``, ``apply_plan``, ``save_state``), so that each sequence of events is exact.
+Against the in-memory fake (tests/fakes.py) and the very lifecycle the CLI runs
+(:class:`ticketsync.workspace.Workspace`), so that each sequence of events is exact.
 """
 
 from __future__ import annotations
@@ -11,17 +11,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from fakes import FakeApi
 
 from ticketsync.api import RemoteTicket
 from ticketsync.apply import ApplyOptions, ApplyResult, apply_plan
-from ticketsync.cli.apply import save_state
+from ticketsync.config import Config
 from ticketsync.errors import ConnectError
 from ticketsync.journal import Journal, journal_path_for, parse_time
 from ticketsync.model import Body, Create, Plan
 from ticketsync.recovery import read_records, recover
-from ticketsync.state import State, StateEntry, new_state, read_state, with_entry, write_state
+from ticketsync.retry import RetryPolicy
+from ticketsync.state import State, StateEntry, new_state, read_state, with_entry
+from ticketsync.workspace import Workspace
 
 
 def body(key: str) -> dict[str, Any]:
@@ -32,21 +33,19 @@ def creates(*keys: str) -> Plan:
     return Plan(creates=tuple(Create(k, body(k)) for k in keys))
 
 
+def workspace(state_path: Path) -> Workspace:
+    return Workspace(Config(root=state_path.parent, state=Path(state_path.name)))
+
+
 def apply_like_the_cli(state_path: Path, plan: Plan, api: FakeApi, **options: Any) -> ApplyResult:
-    """What `ticketsync apply` does once the plan is chosen: recover, apply, save_state."""
-    options.setdefault("reconcile_delay", 0)
-    on_disk = read_state(state_path)
-    state, uncertain = recover(on_disk, journal_path_for(state_path))
-    try:
-        with Journal(journal_path_for(state_path)) as journal:
-            return apply_plan(plan, api, journal, state, uncertain=uncertain,
-                              options=ApplyOptions(**options))
-    finally:
-        save_state(state_path, on_disk)
+    """What `ticketsync apply` does once the plan is chosen: the workspace's session."""
+    options.setdefault("settle_delay", 0)
+    with workspace(state_path).session() as session:
+        return session.apply(plan, api, options=ApplyOptions(**options))
 
 
 def test_a_committed_state_still_covers_a_create_left_uncertain_by_its_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
     """SPEC §4.1, "a CI runner that dies and takes its working directory with it".
 
@@ -59,21 +58,18 @@ def test_a_committed_state_still_covers_a_create_left_uncertain_by_its_run(
     and it would be created a second time.
     """
     state_path = tmp_path / "ticketsync.state.json"
-    write_state(state_path, new_state("acc-1"), now="2024-01-01T00:00:00Z")
+    workspace(state_path).init("acc-1")
     api = FakeApi()
 
-    def lose_a_and_break_listing(b: Body, n: int) -> str | None:
+    def lose_a_then_an_hour_passes(b: Body, n: int) -> str | None:
         if b["title"] == "Ticket a":
             api.list_error = ConnectError("connection refused")
             return "lost"  # created, answer lost; the lookup after it fails
+        api.shift(timedelta(hours=1))  # StackOne's clock: the run goes on for an hour
         return None
 
-    api.on_create = lose_a_and_break_listing
-    # The run goes on for an hour after that create: its state is written an hour later.
-    an_hour_later = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    monkeypatch.setattr("ticketsync.state.utc_now", lambda: an_hour_later)
+    api.on_create = lose_a_then_an_hour_passes
     result = apply_like_the_cli(state_path, creates("a", "b"), api, concurrency=1)
-    monkeypatch.undo()
     assert (result.created, result.failed) == (1, 1)
     assert "Ticket a" in api.titles()
     committed = state_path.read_bytes()
@@ -92,12 +88,13 @@ def test_a_committed_state_still_covers_a_create_left_uncertain_by_its_run(
 def test_written_at_never_runs_ahead_of_an_uncertain_intent(tmp_path: Path) -> None:
     """The bound itself: a state written while an intent is open is dated before it."""
     state_path = tmp_path / "ticketsync.state.json"
-    on_disk = write_state(state_path, new_state("acc-1"))
+    workspace(state_path).init("acc-1")
     opened = datetime.now(UTC) - timedelta(hours=3)
     with Journal(journal_path_for(state_path)) as journal:
         journal.record_intent("open", body("open"), at=opened)
         journal.record_created("done", "t-1", None, body("done"))
-    written = save_state(state_path, on_disk)
+    with workspace(state_path).session() as session:  # folds and commits the journal
+        written = session.state
     assert "done" in written.tickets
     assert parse_time(read_state(state_path).written_at) <= opened
     assert [i.key for i in recover(written, journal_path_for(state_path))[1]] == ["open"]
@@ -115,7 +112,7 @@ def test_a_child_whose_parent_the_journal_recorded_is_still_sent(tmp_path: Path)
     )
     plan = Plan(creates=(Create("p", body("p")), Create("c", body("c"), parent="p")))
     with Journal(journal_path_for(tmp_path / "s.json")) as journal:
-        result = apply_plan(plan, api, journal, state, options=ApplyOptions(reconcile_delay=0))
+        result = apply_plan(plan, api, journal, state, options=ApplyOptions(settle_delay=0))
     assert (result.created, result.not_started) == (1, 0) and result.ok
     child = next(t for t in api.tickets.values() if t["title"] == "Ticket c")
     assert child["parent_id"] == parent_id
@@ -142,7 +139,7 @@ def test_every_lookup_after_a_resend_reaches_back_to_the_first_send(tmp_path: Pa
     margin = timedelta(minutes=10)
     with Journal(jpath) as journal:
         result = apply_plan(creates("a"), api, journal, new_state("acc-1"),
-                            options=ApplyOptions(reconcile_delay=0, max_attempts=3,
+                            options=ApplyOptions(settle_delay=0, retry=RetryPolicy(create_sends=3),
                                                  skew_margin=margin))
     assert result.failed == 1 and api.creates == 3
     sent = [parse_time(r["at"]) for r in read_records(jpath) if r["op"] == "intent"]
@@ -163,7 +160,7 @@ def test_twins_without_a_marker_are_never_adopted_twice_nor_tripled(tmp_path: Pa
         with Journal(jpath) as journal:
             state, uncertain = recover(new_state("acc-1"), jpath)
             result = apply_plan(plan, api, journal, state, uncertain=uncertain,
-                                options=ApplyOptions(reconcile_delay=0, concurrency=2))
+                                options=ApplyOptions(settle_delay=0, concurrency=2))
         assert (result.failed, result.adopted, result.created) == (2, 0, 0)
         assert all("several remote tickets match" in m for m in result.messages)
         api.on_create = None

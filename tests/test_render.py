@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ticketsync.model import Create, Location, Plan, Update
-from ticketsync.plan import plan_to_json
+from ticketsync.planfile import plan_to_json
 from ticketsync.render import (
     MARKDOWN_LIMIT,
     render_github,

@@ -31,7 +31,7 @@ RemoteTicket = dict[str, Any]
 
 
 class TicketApi(Protocol):
-    """The four ticketing operations ticketsync needs."""
+    """The ticketing operations ticketsync needs, and StackOne's clock."""
 
     def create_ticket(self, body: Body) -> CreatedTicket:
         """POST /unified/ticketing/tickets."""
@@ -47,4 +47,12 @@ class TicketApi(Protocol):
 
     def list_tickets(self, updated_after: datetime | None = None) -> Iterator[RemoteTicket]:
         """GET /unified/ticketing/tickets, following the cursor ``next`` to the end."""
+        ...
+
+    def server_now(self) -> datetime:
+        """StackOne's current time, as a lower bound read from its answers (``Date``).
+
+        Every time window compared with StackOne's timestamps is taken from here, never
+        from this machine's clock. :class:`ClockError` if no answer has told it yet.
+        """
         ...

@@ -2,47 +2,66 @@
 
 The rules that make a re-run safe whatever happened before (SPEC §4.1, §4.2):
 
-1. Every create is preceded by a durable ``intent`` in the journal, and its ``created``
-   record is made durable as soon as the scheduler sees the answer, before the ticket is
-   reported or a child is sent. A crash leaves either the ids (folded into the state next
-   time) or an uncertain intent.
-2. Before creating anything, one listing of the remote tickets updated since the state
-   was written (or since the oldest uncertain intent, whichever is older, minus a margin
-   for clock skew) settles the uncertain intents and adopts tickets that already exist for
-   keys about to be created: this covers a previous run whose journal was lost.
-3. A create whose answer is unknown (:class:`UncertainError`) is reconciled before it is
-   resent: one match is adopted, none is resent under a new intent, several stop that
-   ticket. A refused create (:class:`RejectedError`) fails that ticket alone and skips its
-   descendants; the others go on.
+1. Every create is preceded by a durable ``intent`` in the journal (dated in StackOne's
+   clock), and its ``created`` record is made durable as soon as the scheduler sees the
+   answer, before the ticket is reported or a child is sent. A crash leaves either the ids
+   (folded into the state next time) or an uncertain intent.
+2. Before creating anything, one listing of the remote tickets updated since the state was
+   written (or since the oldest uncertain intent, whichever is older, minus a margin)
+   settles the uncertain intents and adopts tickets that already exist for keys about to
+   be created: this covers a previous run whose journal was lost. Nothing is created if
+   that listing fails.
+3. A create whose answer is unknown is looked up before it is ever sent again, together
+   with every other create uncertain at that moment (one listing, continuing the run's
+   earlier ones: :class:`~ticketsync.reconcile.RemoteIndex`): one match is adopted, none is
+   resent under a new intent, several stop that ticket. A refused create fails that ticket
+   alone and skips its descendants; the others go on.
 
-Work runs on ``concurrency`` threads with at most that many requests in flight, a parent
-strictly before its children. Events are emitted on the calling thread only, so the CLI
-can print without locks. Ctrl-C (or ``options.stop``) stops submitting, waits for the
-requests in flight so that their outcome is journaled, and returns ``interrupted``.
-The caller then folds the journal into the state, writes it, and compacts the journal.
+Work runs on daemon threads, a parent strictly before its children, with as many requests
+in flight as the limiter's rate x latency asks for (or ``options.concurrency``). Events are
+emitted on the calling thread only, so the CLI can print without locks.
+
+Stopping (``options.stop``, set by SIGINT or SIGTERM): nothing more is submitted, the
+limiter is halted so that requests waiting for a token or backing off are abandoned at
+once, and the requests already sent get ``drain_seconds`` to answer. The run then returns;
+a request still without an answer keeps its intent open for the next run to look up, and
+its thread is left behind (a daemon: it never holds the process). The caller commits the
+state (:meth:`ticketsync.workspace.Session.apply`).
 """
 
 from __future__ import annotations
 
+import itertools
+import queue
+import threading
+import time
 from collections import deque
-from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from ticketsync.api import TicketApi
-from ticketsync.journal import Intent, Journal, parse_time
-from ticketsync.model import Create, Plan, Update
-from ticketsync.reconcile import Match, Verdict, Wanted, match_remote, wanted_from_body
+from ticketsync.errors import ApiError, ClockError, HaltedError
+from ticketsync.journal import Intent, Journal
+from ticketsync.model import Create, Plan, State, Update
+from ticketsync.reconcile import Match, RemoteIndex, Verdict, Wanted, updated_at, wanted_from_body
 from ticketsync.sender import ApplyOptions, Event, Outcome, Sender, body_for
-from ticketsync.state import State
 
 __all__ = ["ApplyOptions", "ApplyResult", "Event", "apply_plan", "lookup_since"]
 
 
 @dataclass
 class ApplyResult:
-    """Counts and per-ticket messages of a run; ``not_started`` counts work left undone."""
+    """Counts and per-ticket messages of a run.
+
+    ``not_started`` counts work never sent; ``unsettled`` creates sent whose outcome is
+    unknown when the run ended (no answer before a stop, or left uncertain by it): their
+    intents stay open and the next run looks them up. ``halted``: why the run stopped
+    sending on its own (StackOne refused the key, its clock could not be read).
+    ``complete_as_of`` is the StackOne time up to which the run verified the remote (None
+    if it could not): the state's next ``written_at``. ``listings`` counts listings.
+    """
 
     created: int = 0
     adopted: int = 0
@@ -50,16 +69,24 @@ class ApplyResult:
     failed: int = 0
     skipped: int = 0
     not_started: int = 0
+    unsettled: int = 0
     interrupted: bool = False
+    halted: str | None = None
+    complete_as_of: datetime | None = None
+    listings: int = 0
+    created_keys: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not (self.failed or self.skipped or self.not_started or self.interrupted)
+        return not (self.failed or self.skipped or self.not_started or self.unsettled
+                    or self.interrupted or self.halted)
 
 
 def lookup_since(state: State, uncertain: Sequence[Intent], margin: timedelta) -> datetime:
     """Where the pre-create listing starts: before anything this state may not know about."""
+    from ticketsync.state import parse_time
+
     moments = [parse_time(state.written_at)] + [intent.at for intent in uncertain]
     return min(moments) - margin
 
@@ -80,11 +107,73 @@ def apply_plan(
     recovery left without an outcome. Raises :class:`ApiError` only if the pre-create
     listing fails (then nothing was created); per-ticket problems land in the result.
     """
-    run = _Run(
-        plan, api, journal, state,
-        uncertain=uncertain, options=options or ApplyOptions(), on_event=on_event,
-    )
+    run = _Run(plan, api, journal, state, uncertain=uncertain,
+               options=options or ApplyOptions(), on_event=on_event)
     return run.run()
+
+
+@dataclass
+class _Pending:
+    """A create whose last send is uncertain, waiting for a lookup."""
+
+    create: Create
+    first_at: datetime  # StackOne time of its first send: the lookup reaches back to it
+    since: float  # monotonic time the answer was lost
+    sends: int
+    error: ApiError | None
+
+
+@dataclass(frozen=True)
+class _Crash:
+    """What a task raised (as opposed to returned): a bug or a broken journal."""
+
+    error: BaseException
+
+
+class _Pool:
+    """Daemon worker threads, started as work arrives; results land in one queue.
+
+    Daemons, because a thread waiting on a provider that never answers must not keep the
+    process alive after a stop: the run leaves it behind and its intent stays open.
+    """
+
+    def __init__(self) -> None:
+        self.results: queue.Queue[tuple[int, Any]] = queue.Queue()
+        self._tasks: queue.Queue[tuple[int, Callable[[], Any]] | None] = queue.Queue()
+        self._lock = threading.Lock()
+        self._idle = 0
+        self._threads = 0
+
+    def submit(self, token: int, task: Callable[[], Any]) -> None:
+        with self._lock:
+            if self._idle:
+                self._idle -= 1  # reserved: that thread takes this task
+            else:
+                self._threads += 1
+                threading.Thread(target=self._work, name="ticketsync-apply",
+                                 daemon=True).start()
+        self._tasks.put((token, task))
+
+    def close(self) -> None:
+        """Let every thread end once it is idle (a busy one ends after its task)."""
+        with self._lock:
+            count = self._threads
+        for _ in range(count):
+            self._tasks.put(None)
+
+    def _work(self) -> None:
+        while True:
+            item = self._tasks.get()
+            if item is None:
+                return
+            token, task = item
+            try:
+                result: Any = task()
+            except BaseException as exc:  # a bug or a broken journal: re-raised by the run
+                result = _Crash(exc)
+            self.results.put((token, result))
+            with self._lock:
+                self._idle += 1
 
 
 class _Run:
@@ -107,22 +196,52 @@ class _Run:
         self.options, self.on_event = options, on_event
         self.result = ApplyResult()
         self.ids: dict[str, str] = {key: entry.id for key, entry in state.tickets.items()}
-        self.sender = Sender(api, journal, options, creates=plan.creates, ids=self.ids)
+        self.first_at: dict[str, datetime] = {i.key: i.at for i in self.uncertain}
+        self.sender = Sender(api, journal, creates=plan.creates, ids=self.ids,
+                             open_keys=set(self.first_at))
         self.children: dict[str, list[Create]] = {}
         for create in plan.creates:
             if create.parent is not None:
                 self.children.setdefault(create.parent, []).append(create)
-        self.verdicts: dict[str, Match] = {}
+        self.index = RemoteIndex()
+        #: The oldest candidate of a lookup left ambiguous: the state is dated before it.
+        self.hold: datetime | None = None
         self.held: list[Event] = []
+        self.sends: dict[str, int] = {}
+        self.pending: dict[str, _Pending] = {}
+        self.settling = False
+        self.stopping = False
+        self.stopped_at: float | None = None
 
     # -- the run -----------------------------------------------------------------------
 
     def run(self) -> ApplyResult:
-        ready: deque[Create | Update] = deque(self._lookup())
+        try:
+            ready: deque[Create | Update] = deque(self._lookup())
+        except HaltedError:
+            if not (self.options.stop and self.options.stop.is_set()):
+                raise
+            # Stopped during the lookup: nothing was created; the state stays as it was.
+            self.result.interrupted = True
+            self.result.not_started = len(self.plan.creates) + (
+                len(self.plan.updates) if self.plan.updates_enabled else 0)
+            return self.result
         if self.plan.updates_enabled:
             ready.extend(self.plan.updates)
         self._execute(ready)
+        # The lookup ran (or had nothing to look for): every create of this run is recorded
+        # or has its intent open, so the state is complete up to now, or up to the oldest
+        # candidate of an ambiguous lookup.
+        now = self._now()
+        if now is not None:
+            self.result.complete_as_of = now if self.hold is None else min(now, self.hold)
         return self.result
+
+    def _now(self) -> datetime | None:
+        try:
+            return self.api.server_now()
+        except ClockError:
+            return None
 
     def _emit(self, event: Event) -> None:
         # Held back until the journal records behind the event are durable: see _publish.
@@ -137,23 +256,39 @@ class _Run:
         for event in held:
             self.on_event(event)
 
+    # -- looking tickets up ---------------------------------------------------------------
+
+    def _list(self, since: datetime) -> None:
+        """List the tickets updated since ``since`` into the run's index.
+
+        Always the whole window back to ``since``: a ticket can become visible in a listing
+        later than its ``updated_at`` says, and the provider's clock is not StackOne's, so a
+        window cut at the previous listing could miss the very ticket being looked for.
+        Lookups are few instead (see :meth:`_maybe_settle`).
+        """
+        self.result.listings += 1
+        self.index.add(self.api.list_tickets(updated_after=since))
+        self.api.server_now()  # ClockError if no answer told StackOne's time: create nothing
+        if self.index.covered_from is None or since < self.index.covered_from:
+            self.index.covered_from = since
+
     def _lookup(self) -> list[Create]:
         """Settle uncertain intents and adopt existing tickets; return the creates to send."""
         if not self.plan.creates and not self.uncertain:
             return []
-        since = lookup_since(self.state, self.uncertain, self.options.skew_margin)
-        remote = list(self.api.list_tickets(updated_after=since))
+        self._list(lookup_since(self.state, self.uncertain, self.options.skew_margin))
         # An uncertain key is looked for as it was sent, which may predate an edit.
+        margin = self.options.skew_margin
         wanted = {c.key: wanted_from_body(c.key, c.body) for c in self.plan.creates}
-        wanted.update({i.key: Wanted(i.key, i.title, i.project_id) for i in self.uncertain})
-        self.verdicts = match_remote(
-            list(wanted.values()), remote,
-            marker_field=self.options.marker_field, exclude_ids=self.sender.owned_ids(),
-        )
+        wanted.update({i.key: Wanted(i.key, i.title, i.project_id, i.at - margin)
+                       for i in self.uncertain})
+        verdicts = self.index.match(list(wanted.values()), marker_field=self.options.marker_field,
+                                    exclude_ids=self.sender.owned_ids())
+        self._hold_written_at(verdicts.values())
         declared = {create.key for create in self.plan.creates}
         for intent in self.uncertain:
             if intent.key not in declared:  # no longer declared: settle it, create nothing
-                self._settle_undeclared(self.verdicts[intent.key])
+                self._settle_undeclared(verdicts[intent.key])
         to_send: list[Create] = []
         for create in self.plan.creates:
             # Children wait for their parent; plan order puts an adopted parent first. A
@@ -163,8 +298,21 @@ class _Run:
             # (The state, not self.ids: a parent adopted in this loop routes its own
             # children, and routing them twice would send them twice.)
             if create.parent is None or create.parent in self.state.tickets:
-                to_send.extend(self._route(create))
+                to_send.extend(self._route(create, verdicts.get(create.key)))
         return to_send
+
+    def _hold_written_at(self, verdicts: Iterable[Match]) -> None:
+        """An ambiguous key stays unresolved: the next run's lookup must list its candidates
+        again, so the state is not dated past the oldest of them."""
+        for match in verdicts:
+            if match.verdict is not Verdict.AMBIGUOUS:
+                continue
+            for ticket_id in match.candidates:
+                moment = updated_at(self.index.tickets.get(ticket_id, {}))
+                moment = moment or self.index.covered_from
+                if moment is not None:
+                    moment -= timedelta(seconds=1)
+                    self.hold = moment if self.hold is None else min(self.hold, moment)
 
     def _settle_undeclared(self, match: Match) -> None:
         if match.verdict is Verdict.ADOPT and match.remote is not None:
@@ -177,12 +325,11 @@ class _Run:
         else:
             self._done(Outcome("failed", match.key, None, match.message))
 
-    def _route(self, create: Create) -> list[Create]:
+    def _route(self, create: Create, match: Match | None) -> list[Create]:
         """Act on the lookup's verdict for a create whose parent exists; return what to send.
 
         Adopting a ticket makes its children ready at once, so they are routed too.
         """
-        match = self.verdicts.get(create.key)
         if match is None or match.verdict is Verdict.NONE:
             return [create]
         if match.verdict is Verdict.AMBIGUOUS or match.remote is None:
@@ -191,13 +338,38 @@ class _Run:
         ticket_id = self.sender.adopt(create.key, match.remote, body_for(create, self.ids))
         to_send: list[Create] = []
         for child in self._done(Outcome("adopted", create.key, ticket_id, match.message)):
-            to_send.extend(self._route(child))
+            to_send.extend(self._route(child, None))
         return to_send
+
+    def _settle(self, pending: list[_Pending]) -> dict[str, Match] | ApiError:
+        """One listing for every create uncertain now (runs on a worker thread)."""
+        margin = self.options.skew_margin
+        wanted: dict[str, Wanted] = {}
+        for item in pending:
+            one = wanted_from_body(item.create.key, body_for(item.create, self.ids),
+                                   item.first_at - margin)
+            wanted[one.key] = one
+            if not self.options.marker_field:
+                for twin in self.sender.twins_of(one):
+                    wanted.setdefault(twin.key, replace(twin, since=one.since))
+        try:
+            self._list(min(item.first_at for item in pending) - margin)
+        except ApiError as exc:
+            return exc
+        return self.index.match(list(wanted.values()), marker_field=self.options.marker_field,
+                                exclude_ids=self.sender.owned_ids())
 
     # -- scheduling ----------------------------------------------------------------------
 
+    def _limit(self) -> int:
+        fixed, limiter = self.options.concurrency, self.options.limiter
+        cap = max(1, fixed or self.options.max_concurrency)
+        if limiter is None:
+            return fixed or 16
+        return limiter.in_flight(cap=cap, initial=min(16, cap))
+
     def _execute(self, ready: deque[Create | Update]) -> None:
-        """Run the work with at most ``concurrency`` requests in flight.
+        """Run the work with at most :meth:`_limit` requests in flight.
 
         Group commit, driven from here: each turn queues the intents of the creates about
         to be submitted (workers queue their outcomes as answers arrive), then one fsync
@@ -205,61 +377,214 @@ class _Run:
         an intent is always durable before its request, an outcome before it is reported
         or a child is sent, and the run pays one fsync per turn, not two per ticket.
         """
-        limit = max(1, self.options.concurrency)
-        stopping = False
+        pool = _Pool()
+        tokens = itertools.count()
+        in_flight: dict[int, Create | Update | list[_Pending]] = {}
         error: BaseException | None = None  # a bug or a broken journal: re-raised at the end
-        in_flight: dict[Future[Outcome], Create | Update] = {}
-        with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="apply") as pool:
-            while ready or in_flight:
+        try:
+            while True:
                 try:
-                    if not stopping and self.options.stop and self.options.stop.is_set():
-                        stopping = self.result.interrupted = True
-                        self._emit(Event("interrupted", "", None, "waiting for requests in flight"))
-                    batch: list[tuple[Create | Update, Intent | None]] = []
-                    while ready and not stopping and len(in_flight) + len(batch) < limit:
-                        item = ready.popleft()
-                        intent = None
-                        if isinstance(item, Create):
-                            body = body_for(item, self.ids)
-                            intent = self.journal.record_intent(item.key, body, wait=False)
-                        batch.append((item, intent))
-                    self.journal.sync()
-                    for item, intent in batch:
-                        if isinstance(item, Create):
-                            assert intent is not None
-                            in_flight[pool.submit(self.sender.create, item, intent)] = item
-                        else:
-                            in_flight[pool.submit(self.sender.update, item)] = item
-                    # Reported after submitting: a Ctrl-C raised while printing must not
-                    # strand intents whose requests were never sent (harmless, but noisy).
+                    if not self.stopping and self.options.stop and self.options.stop.is_set():
+                        self._interrupt()
+                    if not self.stopping:
+                        self._maybe_settle(pool, tokens, in_flight, ready)
+                        self._submit(pool, tokens, in_flight, ready)
                     self._publish()
-                    if not in_flight:
+                    waiting = bool(in_flight) or (not self.stopping and bool(ready or self.pending))
+                    if not waiting or self._drained():
                         break
-                    done, _ = wait(in_flight, timeout=0.25, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        del in_flight[future]
-                        try:
-                            outcome = future.result()
-                        except Exception as exc:  # drain in-flight work, then re-raise
-                            error, stopping = error or exc, True
-                            continue
-                        stopping = stopping or outcome.fatal
-                        for child in self._done(outcome):
-                            ready.extend(self._route(child))
+                    error = error or self._collect(pool, in_flight, ready)
+                    if error is not None and not self.stopping:
+                        self._halt_sending()
                 except KeyboardInterrupt:
                     if self.result.interrupted:
                         raise  # a second Ctrl-C: leave now; the journal holds the intents
-                    stopping = self.result.interrupted = True
-                    self._emit(Event("interrupted", "", None, "waiting for requests in flight"))
+                    self._interrupt()
+        finally:
+            pool.close()
         if error is None:
             self._publish()
-        if stopping:
-            self.result.not_started += len(ready) + self._descendant_count(ready)
+        # Sent, without an answer yet (a stop cut the wait short), or left uncertain when
+        # the run stopped: their intents stay open, and the next run looks them up.
+        for item in in_flight.values():
+            self.result.unsettled += len(item) if isinstance(item, list) else 1
+        self.result.unsettled += len(self.pending)
+        if self.stopping:
+            self.result.not_started += len(ready) + self._descendants(
+                item.key for item in ready if isinstance(item, Create))
         if error is not None:
             raise error
 
-    def _descendant_count(self, items: deque[Create | Update]) -> int:
-        count, stack = 0, [item.key for item in items if isinstance(item, Create)]
+    def _submit(
+        self,
+        pool: _Pool,
+        tokens: Iterator[int],
+        in_flight: dict[int, Create | Update | list[_Pending]],
+        ready: deque[Create | Update],
+    ) -> None:
+        """Journal the intents of what fits in flight, make them durable, then send."""
+        room = self._limit() - len(in_flight)
+        if room <= 0 or not ready:
+            return
+        at: datetime | None = None
+        if any(isinstance(item, Create) for item in itertools.islice(ready, room)):
+            try:
+                at = self.api.server_now()  # one lower bound covers every send below
+            except ClockError as exc:  # refused, never guessed: stop sending
+                self.result.halted = str(exc)
+                self._halt_sending()
+                return
+        batch: list[tuple[Create | Update, Any]] = []
+        while ready and len(batch) < room:
+            item = ready.popleft()
+            if isinstance(item, Create):
+                assert at is not None
+                body = body_for(item, self.ids)
+                self.first_at.setdefault(item.key, at)
+                self.journal.record_intent(item.key, body, at=at, wait=False)
+                batch.append((item, body))
+            else:
+                batch.append((item, None))
+        self.journal.sync()
+        for item, body in batch:
+            token = next(tokens)
+            in_flight[token] = item
+            if isinstance(item, Create):
+                self.sends[item.key] = self.sends.get(item.key, 0) + 1
+                pool.submit(token, _call(self.sender.create, item, body))
+            else:
+                pool.submit(token, _call(self.sender.update, item))
+
+    def _interrupt(self) -> None:
+        """A stop signal: send nothing more, give what is in flight a bounded wait."""
+        self.result.interrupted = True
+        self.stopped_at = time.monotonic()
+        self._halt_sending()
+        self._emit(Event("interrupted", "", None, "waiting for requests in flight"))
+
+    def _halt_sending(self) -> None:
+        self.stopping = True
+        if self.options.limiter is not None:
+            self.options.limiter.halt("the run was stopped")
+
+    def _drained(self) -> bool:
+        """Whether a stop's wait for the requests in flight is over."""
+        return self.stopped_at is not None and (
+            time.monotonic() - self.stopped_at > self.options.drain_seconds)
+
+    def _collect(
+        self,
+        pool: _Pool,
+        in_flight: dict[int, Create | Update | list[_Pending]],
+        ready: deque[Create | Update],
+    ) -> BaseException | None:
+        """Wait a little for answers and act on every one that arrived; return a worker's
+        unexpected exception (a bug, a broken journal), if any."""
+        try:
+            answers = [pool.results.get(timeout=0.1)]
+        except queue.Empty:
+            return None
+        while True:
+            try:
+                answers.append(pool.results.get_nowait())
+            except queue.Empty:
+                break
+        problem: BaseException | None = None
+        for token, answer in answers:
+            item = in_flight.pop(token)
+            if isinstance(answer, _Crash):
+                problem = problem or answer.error
+                continue
+            if isinstance(item, list):
+                self.settling = False
+                self._after_settle(item, answer, ready)
+                continue
+            outcome: Outcome = answer
+            if outcome.fatal and self.result.halted is None:
+                self.result.halted = outcome.message
+                self.stopping = True  # the client halted the limiter: queued sends end
+            if outcome.kind == "uncertain":
+                assert isinstance(item, Create)
+                self.pending[item.key] = _Pending(
+                    item, self.first_at[item.key], time.monotonic(),
+                    self.sends.get(item.key, 1), outcome.error)
+                continue
+            for child in self._done(outcome):
+                ready.extend(self._route(child, None))
+        return problem
+
+    def _maybe_settle(
+        self,
+        pool: _Pool,
+        tokens: Iterator[int],
+        in_flight: dict[int, Create | Update | list[_Pending]],
+        ready: deque[Create | Update],
+    ) -> None:
+        """Start one lookup for every create left uncertain, when it is worth a listing.
+
+        Each lookup lists everything updated since the oldest first send it covers, so
+        they are batched: once the oldest has waited ``settle_delay``, when there is
+        nothing else to do (typically the end of the run), when ``settle_batch`` wait, or
+        when the oldest has waited ``settle_interval`` (its children wait with it). A
+        run with a few percent of lost answers then lists about once, whatever its size.
+        """
+        if not self.pending or self.settling:
+            return
+        now = time.monotonic()
+        oldest = min(item.since for item in self.pending.values())
+        if now - oldest < self.options.settle_delay:
+            return
+        idle = not ready and len(in_flight) == 0
+        if not (idle or len(self.pending) >= self.options.settle_batch
+                or now - oldest >= self.options.settle_interval):
+            return
+        batch = list(self.pending.values())
+        self.pending.clear()
+        self.settling = True
+        token = next(tokens)
+        in_flight[token] = batch
+        pool.submit(token, _call(self._settle, batch))
+
+    def _after_settle(
+        self,
+        batch: list[_Pending],
+        verdicts: dict[str, Match] | ApiError,
+        ready: deque[Create | Update],
+    ) -> None:
+        """Act on a lookup of uncertain creates: adopt, send again, or stop the ticket."""
+        for item in batch:
+            key = item.create.key
+            if isinstance(verdicts, ApiError):
+                self._done(Outcome("failed", key, None, (
+                    f"failed {key}: {item.error}; the remote lookup failed too ({verdicts}), "
+                    "so the ticket may exist: run apply again to check before resending"
+                )))
+                continue
+            match = verdicts[key]
+            if match.verdict is Verdict.ADOPT and match.remote is not None:
+                ticket_id = self.sender.adopt(key, match.remote,
+                                              body_for(item.create, self.ids))
+                message = f"adopted {key} (id {ticket_id}): created despite {item.error}"
+                for child in self._done(Outcome("adopted", key, ticket_id, message)):
+                    ready.extend(self._route(child, None))
+            elif match.verdict is Verdict.AMBIGUOUS:
+                self._hold_written_at([match])
+                self._done(Outcome("failed", key, None, match.message))
+            elif item.sends < self.options.retry.create_sends:
+                self._emit(Event("retried", key, None, (
+                    f"resending {key} (attempt {item.sends + 1}): {item.error}, and no "
+                    "remote ticket was found"
+                )))
+                ready.appendleft(item.create)
+            else:
+                # The intent stays open: the next run looks the ticket up before resending.
+                self._done(Outcome("failed", key, None, (
+                    f"failed {key}: no answer after {item.sends} attempts "
+                    f"(last: {item.error}): run apply again later"
+                )))
+
+    def _descendants(self, keys: Iterable[str]) -> int:
+        count, stack = 0, list(keys)
         while stack:
             for child in self.children.get(stack.pop(), ()):
                 count += 1
@@ -268,10 +593,12 @@ class _Run:
 
     def _done(self, outcome: Outcome) -> list[Create]:
         """Count and report ``outcome``; return the children it makes ready."""
-        for note in outcome.notes:
-            self._emit(note)
-        self._emit(Event(outcome.kind, outcome.key, outcome.id, outcome.message))
         self.sender.settled(outcome.key)
+        if outcome.kind == "not_started":
+            self.result.not_started += 1 + self._descendants([outcome.key])
+            self._emit(Event("not_started", outcome.key, outcome.id, ""))
+            return []
+        self._emit(Event(outcome.kind, outcome.key, outcome.id, outcome.message))
         if outcome.kind == "failed":
             self.result.failed += 1
             self._skip_descendants(outcome.key)
@@ -281,6 +608,7 @@ class _Run:
             return []
         if outcome.kind == "created":
             self.result.created += 1
+            self.result.created_keys.append(outcome.key)
         else:
             self.result.adopted += 1
         assert outcome.id is not None
@@ -293,3 +621,7 @@ class _Run:
             message = f"skipped {child.key}: its parent {key} was not created"
             self._emit(Event("skipped", child.key, None, message))
             self._skip_descendants(child.key)
+
+
+def _call(func: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+    return lambda: func(*args)

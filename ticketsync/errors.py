@@ -41,10 +41,6 @@ class PlanError(TicketSyncError):
     """A plan cannot be applied: stale, refused by a brake, or malformed."""
 
 
-class ApplyError(TicketSyncError):
-    """An apply finished, but not every ticket could be created or updated."""
-
-
 class ApiError(TicketSyncError):
     """StackOne (or the sandbox) answered with an error, or could not be reached.
 
@@ -73,6 +69,16 @@ class RateLimitedError(ApiError):
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message, status=429)
         self.retry_after = retry_after
+
+
+class HaltedError(ApiError):
+    """Not sent: the run stopped sending before this request went out (a stop signal, or
+    StackOne refused the credentials on an earlier request). Nothing was sent."""
+
+
+class ClockError(ApiError):
+    """StackOne's time cannot be bounded from its answers (no ``Date``, or readings that
+    disagree): a time window compared with its timestamps would be a guess."""
 
 
 class UncertainError(ApiError):

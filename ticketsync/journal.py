@@ -5,11 +5,19 @@ time proportional to its size. Doing that after each create would make a 10,000-
 state slow, and not doing it would lose the ids of tickets created before a crash. The
 journal gives per-ticket durability at a constant cost: one appended line, fsync'd.
 
-Records (one JSON object per line, ``op`` first):
+Records (one JSON object per line):
 
+* ``base``    {lineage, serial}: the first line. The records after it add to the state file
+  of that lineage and serial. A state file written from them has a higher serial; if the
+  process dies before the journal is compacted (the instant between the two renames), the
+  records are recognised as already folded by that serial and never replayed: a ``state
+  rm`` or ``state mv`` is never undone, whatever instant the process dies at. A journal
+  without a base line (ticketsync 0.1) is folded as it is.
 * ``intent``  {key, digest, title, project_id, at}: written and made durable *before* a
-  create is sent. An intent with no later outcome is "uncertain": the ticket may exist,
-  and it must be reconciled against the remote before anything is resent (SPEC §4.1).
+  create is sent; ``at`` is StackOne's time (see :mod:`ticketsync.clock`), because the
+  lookups that look for the ticket compare it with StackOne's ``updated_at``. An intent
+  with no later outcome is "uncertain": the ticket may exist, and it must be reconciled
+  against the remote before anything is resent (SPEC §4.1).
 * ``created`` {key, id, remote_id, created_at, applied}: the create (or an adoption)
   succeeded; folded into the state as a tracked ticket.
 * ``failed``  {key, message}: definitely no ticket was made (refused, or reconciliation
@@ -37,13 +45,20 @@ from pathlib import Path
 from typing import Any
 
 from ticketsync.errors import StateError
-from ticketsync.model import Body
-from ticketsync.state import (
-    StateEntry,
-    fsync_dir,
-)
+from ticketsync.model import Body, StateEntry
+from ticketsync.state import fsync_dir, parse_time
 
 JOURNAL_SUFFIX = ".journal"
+
+__all__ = [
+    "Intent",
+    "Journal",
+    "base_record",
+    "body_digest",
+    "format_time",
+    "journal_path_for",
+    "parse_time",
+]
 
 
 def journal_path_for(state_path: Path) -> Path:
@@ -62,10 +77,15 @@ def format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def parse_time(text: str) -> datetime:
-    """Parse a time written by :func:`format_time` or the state (``...Z``), as aware UTC."""
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+def base_record(lineage: str, serial: int) -> dict[str, Any]:
+    """The journal's first line: the state file (lineage, serial) its records add to."""
+    return {"op": "base", "lineage": lineage, "serial": serial}
+
+
+def _datasync(fd: int) -> None:
+    # fdatasync skips the metadata a journal append does not need; macOS has only fsync.
+    sync = getattr(os, "fdatasync", None) or os.fsync
+    sync(fd)
 
 
 @dataclass(frozen=True)
@@ -92,16 +112,22 @@ class Intent:
 class Journal:
     """An open journal: thread-safe appends, each durable before its call returns.
 
+    ``base`` is the (lineage, serial) of the state file the records add to: written as the
+    first line of a new journal. An existing journal must already start with it (the
+    workspace compacts a journal of an older serial before opening it).
     ``write_seconds`` sums the time spent writing and fsyncing (for the benchmark).
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, base: tuple[str, int] | None = None) -> None:
         self.path = path
         self.write_seconds = 0.0
         existed = path.exists()
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         try:
             _cut_torn_tail(self._fd)
+            if base is not None and os.fstat(self._fd).st_size == 0:
+                _write_all(self._fd, _line(base_record(*base)))
+                _datasync(self._fd)
             if not existed:
                 fsync_dir(path.parent)  # the new name must survive a crash, not only its data
         except BaseException:
@@ -117,9 +143,10 @@ class Journal:
     # -- records ---------------------------------------------------------------------
 
     def record_intent(
-        self, key: str, body: Body, *, at: datetime | None = None, wait: bool = True
+        self, key: str, body: Body, *, at: datetime, wait: bool = True
     ) -> Intent:
-        """Record that ``body`` is about to be sent for ``key``; return the intent.
+        """Record that ``body`` is about to be sent for ``key`` at StackOne's time ``at``
+        (a lower bound of it: earlier is the safe side); return the intent.
 
         Every ``record_*`` call returns once its record is durable, unless ``wait`` is
         False: then the record is only queued, and :meth:`sync` makes it durable (with
@@ -129,7 +156,7 @@ class Journal:
         intent = Intent(
             key=key,
             digest=body_digest(body),
-            at=at or datetime.now(UTC),
+            at=at,
             title=str(body.get("title", "")),
             project_id=project if isinstance(project, str) else None,
         )
@@ -190,7 +217,7 @@ class Journal:
             self._wait_durable(self._queued)
 
     def _append(self, record: Mapping[str, Any], wait: bool) -> None:
-        line = (json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+        line = _line(record)
         with self._cond:
             self._check_usable()
             self._pending.append(line)
@@ -220,7 +247,7 @@ class Journal:
         try:
             started = time.perf_counter()
             _write_all(self._fd, b"".join(batch))
-            os.fdatasync(self._fd)
+            _datasync(self._fd)
             self.write_seconds += time.perf_counter() - started
             ok = True
         except OSError as exc:
@@ -241,6 +268,10 @@ class Journal:
             raise StateError(f"{self._broken}: stopped; run apply again to reconcile")
         if self._fd < 0:
             raise StateError(f"the journal {self.path} is closed")
+
+
+def _line(record: Mapping[str, Any]) -> bytes:
+    return (json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -291,4 +322,13 @@ def _is_record(line: bytes) -> bool:
         record = json.loads(line.decode("utf-8"))
     except ValueError:
         return False
-    return isinstance(record, dict) and isinstance(record.get("key"), str)
+    return is_record(record)
+
+
+def is_record(record: object) -> bool:
+    """Whether a parsed line is a journal record: a base line, or an op on a key."""
+    if not isinstance(record, dict):
+        return False
+    if record.get("op") == "base":
+        return isinstance(record.get("lineage"), str) and isinstance(record.get("serial"), int)
+    return isinstance(record.get("key"), str)

@@ -1,11 +1,9 @@
-"""The planner: a pure function of (project, state) -> :class:`Plan`, and its JSON form.
+"""The planner: a pure function of (project, state) -> :class:`Plan`.
 
 Pure means no files, no clock, no network, no randomness: the same inputs give an equal
 Plan, and every rendering of it is byte-identical. ``plan`` and ``apply`` both start here,
-so what a reviewer approved in a pull request is what apply does.
-
-The JSON document (``plan_to_json``) is a published format (``schemas/plan.schema.json``):
-scripts read it, and ``plan --out`` saves it for ``apply --plan``.
+so what a reviewer approved in a pull request is what apply does. It imports the model and
+its errors only; the plan's JSON document lives with saved plans (:mod:`ticketsync.planfile`).
 """
 
 from __future__ import annotations
@@ -15,11 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ticketsync.errors import PlanError
-from ticketsync.model import Body, Create, Location, Plan, Project, Ticket, Update
-from ticketsync.state import State
-
-#: The plan document's format; bump it only for a change old readers would misread.
-PLAN_FORMAT_VERSION = 1
+from ticketsync.model import Body, Create, Plan, Project, State, Ticket, Update
 
 
 def build_plan(
@@ -129,93 +123,3 @@ def _parents_first(creates: Mapping[str, Create]) -> tuple[Create, ...]:
             f"parent cycle among {', '.join(stuck)}: each ticket needs its parent first"
         )
     return tuple(ordered)
-
-
-# --- the JSON document ---------------------------------------------------------------
-
-
-def _where(location: Location | None) -> dict[str, Any]:
-    if location is None:
-        return {"file": None, "line": None, "col": None}
-    return {"file": location.file, "line": location.line, "col": location.col}
-
-
-def plan_to_json(plan: Plan) -> dict[str, Any]:
-    """The documented plan document (``schemas/plan.schema.json``, format_version 1)."""
-    applied_updates = len(plan.updates) if plan.updates_enabled else 0
-    doc: dict[str, Any] = {
-        "format_version": PLAN_FORMAT_VERSION,
-        "lineage": plan.lineage,
-        "serial": plan.serial,
-        "inputs_digest": plan.inputs_digest,
-        "creates": [
-            {
-                "key": c.key,
-                "title": c.title,
-                "body": dict(c.body),
-                "parent": c.parent,
-                **_where(c.location),
-            }
-            for c in plan.creates
-        ],
-        "updates": [
-            {"key": u.key, "id": u.id, "fields": list(u.fields), "body": dict(u.body),
-             **_where(u.location)}
-            for u in plan.updates
-        ],
-        "unchanged": plan.unchanged,
-        "undeclared": list(plan.undeclared),
-        "updates_enabled": plan.updates_enabled,
-        "max_creates": plan.max_creates,
-        "over_max_creates": over_max_creates(plan),
-        "summary": {
-            "create": len(plan.creates),
-            "update": applied_updates,
-            "unchanged": plan.unchanged,
-            "undeclared": len(plan.undeclared),
-            "changed_not_applied": len(plan.updates) - applied_updates,
-        },
-    }
-    if plan.extra:
-        doc["extra"] = dict(plan.extra)
-    return doc
-
-
-def _location(item: Mapping[str, Any]) -> Location | None:
-    if item.get("file") is None:
-        return None
-    return Location(item["file"], item.get("line") or 1, item.get("col") or 1)
-
-
-def plan_from_json(doc: Any) -> Plan:
-    """The Plan of a plan document; :class:`PlanError` if it is not a valid one."""
-    version = doc.get("format_version") if isinstance(doc, dict) else None
-    if isinstance(version, int) and version > PLAN_FORMAT_VERSION:
-        raise PlanError(
-            f"the plan was made by a newer ticketsync (format_version {version}): "
-            "upgrade ticketsync, or make the plan again with this one"
-        )
-    from ticketsync import schema
-
-    problems = schema.check("plan", doc)
-    if problems:
-        where, message = problems[0]
-        at = ".".join(str(part) for part in where) or "(top level)"
-        raise PlanError(f"not a valid plan document: {at}: {message}")
-    return Plan(
-        creates=tuple(
-            Create(c["key"], c["body"], _location(c), c["parent"]) for c in doc["creates"]
-        ),
-        updates=tuple(
-            Update(u["key"], u["id"], tuple(u["fields"]), u["body"], _location(u))
-            for u in doc["updates"]
-        ),
-        unchanged=doc["unchanged"],
-        undeclared=tuple(doc["undeclared"]),
-        updates_enabled=doc["updates_enabled"],
-        max_creates=doc["max_creates"],
-        lineage=doc["lineage"],
-        serial=doc["serial"],
-        inputs_digest=doc["inputs_digest"],
-        extra=doc.get("extra", {}),
-    )

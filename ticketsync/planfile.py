@@ -1,4 +1,8 @@
-"""Saved plans: ``plan --out FILE`` writes one, ``apply --plan FILE`` reads and checks it.
+"""The plan's JSON document, and saved plans: ``plan --out FILE`` writes one,
+``apply --plan FILE`` reads and checks it.
+
+The document (:func:`plan_to_json`) is a published format (``schemas/plan.schema.json``):
+scripts read it (``plan --format json``), and ``plan --out`` saves it.
 
 A saved plan is only safe to apply to the exact state and inputs it was made from: applied
 to a state that moved on (another apply ran in between), its creates could duplicate
@@ -9,19 +13,23 @@ digest of the inputs, and :func:`check_plan_current` refuses any mismatch.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from ticketsync.errors import PlanError
-from ticketsync.model import Plan, Project
-from ticketsync.plan import plan_from_json
-from ticketsync.render import render_json
-from ticketsync.state import State, atomic_write_text
+from ticketsync.model import Create, Location, Plan, Project, State, Update
+from ticketsync.plan import over_max_creates
+from ticketsync.state import atomic_write_text
+
+#: The plan document's format; bump it only for a change old readers would misread.
+PLAN_FORMAT_VERSION = 1
 
 
 def save_plan(path: Path, plan: Plan) -> None:
     """Write ``plan`` as its JSON document, atomically."""
     try:
-        atomic_write_text(path, render_json(plan))
+        atomic_write_text(path, dump_plan(plan))
     except FileNotFoundError:
         raise PlanError(
             f"{path}: cannot write the plan: the folder {path.parent} does not exist: "
@@ -77,3 +85,98 @@ def check_plan_current(
         )
     if plan.inputs_digest != project.digest:
         raise PlanError(f"the ticket files have changed since this plan was made: {again}")
+
+
+# --- the JSON document ---------------------------------------------------------------
+
+
+def _where(location: Location | None) -> dict[str, Any]:
+    if location is None:
+        return {"file": None, "line": None, "col": None}
+    return {"file": location.file, "line": location.line, "col": location.col}
+
+
+def plan_to_json(plan: Plan) -> dict[str, Any]:
+    """The documented plan document (``schemas/plan.schema.json``, format_version 1)."""
+    applied_updates = len(plan.updates) if plan.updates_enabled else 0
+    doc: dict[str, Any] = {
+        "format_version": PLAN_FORMAT_VERSION,
+        "lineage": plan.lineage,
+        "serial": plan.serial,
+        "inputs_digest": plan.inputs_digest,
+        "creates": [
+            {
+                "key": c.key,
+                "title": c.title,
+                "body": dict(c.body),
+                "parent": c.parent,
+                **_where(c.location),
+            }
+            for c in plan.creates
+        ],
+        "updates": [
+            {"key": u.key, "id": u.id, "fields": list(u.fields), "body": dict(u.body),
+             **_where(u.location)}
+            for u in plan.updates
+        ],
+        "unchanged": plan.unchanged,
+        "undeclared": list(plan.undeclared),
+        "updates_enabled": plan.updates_enabled,
+        "max_creates": plan.max_creates,
+        "over_max_creates": over_max_creates(plan),
+        "summary": {
+            "create": len(plan.creates),
+            "update": applied_updates,
+            "unchanged": plan.unchanged,
+            "undeclared": len(plan.undeclared),
+            "changed_not_applied": len(plan.updates) - applied_updates,
+        },
+    }
+    if plan.extra:
+        doc["extra"] = dict(plan.extra)
+    return doc
+
+
+def _location(item: Mapping[str, Any]) -> Location | None:
+    if item.get("file") is None:
+        return None
+    return Location(item["file"], item.get("line") or 1, item.get("col") or 1)
+
+
+def plan_from_json(doc: Any) -> Plan:
+    """The Plan of a plan document; :class:`PlanError` if it is not a valid one."""
+    version = doc.get("format_version") if isinstance(doc, dict) else None
+    if isinstance(version, int) and version > PLAN_FORMAT_VERSION:
+        raise PlanError(
+            f"the plan was made by a newer ticketsync (format_version {version}): "
+            "upgrade ticketsync, or make the plan again with this one"
+        )
+    from ticketsync import schema
+
+    problems = schema.check("plan", doc)
+    if problems:
+        where, message = problems[0]
+        at = ".".join(str(part) for part in where) or "(top level)"
+        raise PlanError(f"not a valid plan document: {at}: {message}")
+    return Plan(
+        creates=tuple(
+            Create(c["key"], c["body"], _location(c), c["parent"]) for c in doc["creates"]
+        ),
+        updates=tuple(
+            Update(u["key"], u["id"], tuple(u["fields"]), u["body"], _location(u))
+            for u in doc["updates"]
+        ),
+        unchanged=doc["unchanged"],
+        undeclared=tuple(doc["undeclared"]),
+        updates_enabled=doc["updates_enabled"],
+        max_creates=doc["max_creates"],
+        lineage=doc["lineage"],
+        serial=doc["serial"],
+        inputs_digest=doc["inputs_digest"],
+        extra=doc.get("extra", {}),
+    )
+
+
+def dump_plan(plan: Plan) -> str:
+    """The plan document as text: deterministic (sorted keys, 2-space indent)."""
+    return json.dumps(plan_to_json(plan), sort_keys=True, indent=2, ensure_ascii=False) + "\n"

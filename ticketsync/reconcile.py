@@ -16,13 +16,17 @@ to another key. A remote ticket that matches two keys at once is ambiguous for b
 (declaring two tickets with the same title in one project without a marker), because
 adopting it for either could leave the other uncreated or create a duplicate.
 
-No I/O here: the applier fetches the remote tickets and acts on the verdicts.
+Everything here is linear: the wanted keys are indexed by marker and by (title, project),
+and each remote ticket is looked up in those dicts once. :class:`RemoteIndex` keeps what
+a run has listed (the few fields matching needs), so that a later lookup of the same run
+only lists what changed since the last one. No I/O here: the applier lists the tickets.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
 from typing import Any
 
@@ -32,17 +36,23 @@ from ticketsync.model import Body
 
 @dataclass(frozen=True)
 class Wanted:
-    """A key we are looking for remotely, with what identifies its ticket."""
+    """A key we are looking for remotely, with what identifies its ticket.
+
+    ``since``: only tickets updated after it can be this key's (its first send, minus the
+    skew margin); None accepts any (the pre-create lookup of a key never sent).
+    """
 
     key: str
     title: str
     project_id: str | None = None
+    since: datetime | None = None
 
 
-def wanted_from_body(key: str, body: Body) -> Wanted:
+def wanted_from_body(key: str, body: Body, since: datetime | None = None) -> Wanted:
     """What identifies the ticket that ``body`` creates (the create request's shape)."""
     project = body.get("project_id")
-    return Wanted(key, str(body.get("title") or ""), project if isinstance(project, str) else None)
+    return Wanted(key, str(body.get("title") or ""),
+                  project if isinstance(project, str) else None, since)
 
 
 class Verdict(Enum):
@@ -98,17 +108,24 @@ def marker_of(remote: RemoteTicket, marker_field: str) -> Any:
     return fields.get(marker_field) if isinstance(fields, Mapping) else None
 
 
-def matches(wanted: Wanted, remote: RemoteTicket, marker_field: str | None) -> bool:
-    """Whether ``remote`` is the ticket of ``wanted`` (marker, else title and project)."""
-    if marker_field:
-        return bool(marker_of(remote, marker_field) == wanted.key)
+def updated_at(remote: RemoteTicket) -> datetime | None:
+    """The remote ticket's ``updated_at`` (aware), or None if absent or unreadable."""
+    text = remote.get("updated_at")
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else None
+
+
+def _title_keys(remote: RemoteTicket) -> list[tuple[str, str | None]]:
     title = remote.get("title")
-    if not isinstance(title, str) or title.strip() != wanted.title.strip():
-        return False
+    if not isinstance(title, str):
+        return []
     projects = remote_project_ids(remote)
-    if wanted.project_id is None:
-        return not projects
-    return wanted.project_id in projects
+    return [(title.strip(), project) for project in projects] or [(title.strip(), None)]
 
 
 def match_remote(
@@ -118,33 +135,80 @@ def match_remote(
     marker_field: str | None,
     exclude_ids: Collection[str] = (),
 ) -> dict[str, Match]:
-    """The verdict for every wanted key against the ``remote`` tickets.
+    """The verdict for every wanted key against the ``remote`` tickets, in linear time.
 
     ``exclude_ids`` are remote ids already tracked (or adopted earlier in the run): they
-    are someone else's ticket and never a candidate. Each key gets exactly one verdict.
+    are someone else's ticket and never a candidate. A remote ticket updated before a
+    key's ``since`` cannot be that key's. Each key gets exactly one verdict.
     """
-    candidates: dict[str, list[RemoteTicket]] = {item.key: [] for item in wanted}
+    by_marker: dict[str, list[Wanted]] = {}
+    by_title: dict[tuple[str, str | None], list[Wanted]] = {}
+    for item in wanted:
+        if marker_field:
+            by_marker.setdefault(item.key, []).append(item)
+        else:
+            by_title.setdefault((item.title.strip(), item.project_id), []).append(item)
+    candidates: dict[str, dict[str, RemoteTicket]] = {item.key: {} for item in wanted}
     claimed_by: dict[str, set[str]] = {}
-    seen: set[str] = set()
     for ticket in remote:
         ticket_id = ticket.get("id")
-        # A listing can repeat a ticket across pages when it changes mid-listing.
-        if not isinstance(ticket_id, str) or ticket_id in exclude_ids or ticket_id in seen:
+        if not isinstance(ticket_id, str) or ticket_id in exclude_ids:
             continue
-        seen.add(ticket_id)
-        for item in wanted:
-            if matches(item, ticket, marker_field):
-                candidates[item.key].append(ticket)
-                claimed_by.setdefault(ticket_id, set()).add(item.key)
+        if marker_field:
+            value = marker_of(ticket, marker_field)
+            hits = by_marker.get(value, []) if isinstance(value, str) else []
+        else:
+            hits = [item for tk in _title_keys(ticket) for item in by_title.get(tk, ())]
+        if not hits:
+            continue
+        moment = updated_at(ticket)
+        for item in hits:
+            if item.since is not None and moment is not None and moment <= item.since:
+                continue
+            # A listing can repeat a ticket across pages when it changes mid-listing: by id.
+            candidates[item.key][ticket_id] = ticket
+            claimed_by.setdefault(ticket_id, set()).add(item.key)
     verdicts: dict[str, Match] = {}
     for item in wanted:
         found = candidates[item.key]
-        ids = tuple(sorted(str(ticket["id"]) for ticket in found))
+        ids = tuple(sorted(found))
         shared = any(len(claimed_by[ticket_id]) > 1 for ticket_id in ids)
         if len(found) == 1 and not shared:
-            verdicts[item.key] = Match(item.key, Verdict.ADOPT, found[0], ids)
+            verdicts[item.key] = Match(item.key, Verdict.ADOPT, found[ids[0]], ids)
         elif not found:
             verdicts[item.key] = Match(item.key, Verdict.NONE)
         else:
             verdicts[item.key] = Match(item.key, Verdict.AMBIGUOUS, None, ids)
     return verdicts
+
+
+class RemoteIndex:
+    """The remote tickets a run has listed, latest version of each, by id.
+
+    ``covered_from``: the earliest ``updated_after`` listed (tickets updated before it were
+    never listed). Not thread-safe: one writer at a time.
+    """
+
+    def __init__(self) -> None:
+        self.tickets: dict[str, RemoteTicket] = {}
+        self.covered_from: datetime | None = None
+
+    def add(self, tickets: Iterable[RemoteTicket]) -> int:
+        """Add (or update) listed tickets; return how many ids were new."""
+        new = 0
+        for ticket in tickets:
+            ticket_id = ticket.get("id")
+            if isinstance(ticket_id, str):
+                new += ticket_id not in self.tickets
+                self.tickets[ticket_id] = ticket
+        return new
+
+    def match(
+        self,
+        wanted: Sequence[Wanted],
+        *,
+        marker_field: str | None,
+        exclude_ids: Collection[str] = (),
+    ) -> dict[str, Match]:
+        return match_remote(wanted, self.tickets.values(), marker_field=marker_field,
+                            exclude_ids=exclude_ids)

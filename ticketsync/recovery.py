@@ -1,31 +1,23 @@
-"""Reading the journal back: folding it into the state after a run or a crash.
+"""Reading the journal back: what the state file should say after a run or a crash.
 
-:mod:`ticketsync.journal` writes records; this module turns them into what the state file
-should say, and is the one way a command that read the journal writes the state back
-(:func:`commit_state`): the journal loses records only once the state holding them is on
-disk, and the intents still uncertain stay in it.
+:mod:`ticketsync.journal` writes records; this module folds them into a state (in memory)
+and rewrites the journal down to what is still open (:func:`compact`). Writing the state
+itself is :class:`ticketsync.workspace.Session`'s job: the journal may lose its records
+only once a state file holding them is durably in place.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
-from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 from ticketsync.errors import StateError
-from ticketsync.journal import Intent, journal_path_for, parse_time
-from ticketsync.state import (
-    State,
-    StateEntry,
-    atomic_write_text,
-    fsync_dir,
-    read_state,
-    utc_now,
-    write_state,
-)
+from ticketsync.journal import Intent, base_record, is_record, parse_time
+from ticketsync.model import State, StateEntry
+from ticketsync.state import atomic_write_text, fsync_dir
 
 
 def read_records(path: Path) -> Iterator[dict[str, Any]]:
@@ -47,7 +39,7 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
             continue
         try:
             record = json.loads(line.decode("utf-8"))
-            if not isinstance(record, dict) or not isinstance(record.get("key"), str):
+            if not is_record(record):
                 raise ValueError("not a journal record")
         except ValueError:
             if number - 1 == last:
@@ -59,12 +51,33 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
         yield record
 
 
-def fold(state: State, records: Iterator[dict[str, Any]]) -> tuple[State, list[Intent]]:
+def is_stale(state: State, base: dict[str, Any] | None) -> bool:
+    """Whether a journal with this ``base`` line was already folded into ``state``.
+
+    A state of the same lineage with a higher serial was written from these records (a
+    process died between writing the state and compacting the journal): replaying them
+    would undo what came after, such as a ``state rm``. A journal of another lineage, or
+    of this serial or a later one (a state file restored from git), is folded: its
+    tickets exist remotely, and forgetting them is how duplicates are born.
+    """
+    return (
+        base is not None
+        and base.get("lineage") == state.lineage
+        and int(base.get("serial", 0)) < state.serial
+    )
+
+
+def fold(state: State, records: Iterable[dict[str, Any]]) -> tuple[State, list[Intent]]:
     """Apply journal records to ``state``; return it with the intents still uncertain."""
     tickets: dict[str, StateEntry] = dict(state.tickets)
     pending: dict[str, Intent] = {}
+    stale = False
     for record in records:
-        op, key = record.get("op"), record["key"]
+        op = record.get("op")
+        if op == "base":
+            stale = is_stale(state, record)
+            continue
+        key = record["key"]
         if op == "intent":
             at = parse_time(str(record["at"]))
             earlier = pending.get(key)
@@ -82,15 +95,16 @@ def fold(state: State, records: Iterator[dict[str, Any]]) -> tuple[State, list[I
             )
         elif op == "created":
             pending.pop(key, None)
-            tickets[key] = StateEntry(
-                id=str(record["id"]),
-                remote_id=record.get("remote_id"),
-                created_at=str(record.get("created_at", "")),
-                applied=dict(record.get("applied") or {}),
-            )
+            if not stale:
+                tickets[key] = StateEntry(
+                    id=str(record["id"]),
+                    remote_id=record.get("remote_id"),
+                    created_at=str(record.get("created_at", "")),
+                    applied=dict(record.get("applied") or {}),
+                )
         elif op == "failed":
             pending.pop(key, None)
-        elif op == "updated" and key in tickets:
+        elif op == "updated" and key in tickets and not stale:
             tickets[key] = replace(tickets[key], applied=dict(record.get("applied") or {}))
     # An intent for a key the state already tracks was settled another way (for example
     # `ticketsync state import KEY ID` after an ambiguous reconciliation).
@@ -108,59 +122,12 @@ def recover(state: State, journal_path: Path) -> tuple[State, list[Intent]]:
     return fold(state, read_records(journal_path))
 
 
-def has_records(journal_path: Path) -> bool:
-    """Whether a journal with at least one byte exists (cheap check before folding)."""
-    try:
-        return journal_path.stat().st_size > 0
-    except FileNotFoundError:
-        return False
+def compact(journal_path: Path, state: State, uncertain: Sequence[Intent]) -> None:
+    """Rewrite the journal as a base line for ``state`` and the still-uncertain intents;
+    remove it when there are none.
 
-
-def load_effective_state(state_path: Path, account_id: str | None = None) -> State:
-    """The state as it really is: the state file plus its journal, read-only.
-
-    ``plan`` uses this so that a plan made after a crashed apply does not propose to create
-    tickets that the crashed run did create and journal.
-    """
-    state = read_state(state_path, account_id=account_id)
-    folded, _ = recover(state, journal_path_for(state_path))
-    return folded
-
-
-def state_written_at(uncertain: Sequence[Intent], now: str) -> str:
-    """The ``written_at`` for a state written at ``now`` (the state's own format), beside
-    the journal's ``uncertain`` intents.
-
-    ``written_at`` is where the next run's pre-create lookup starts (minus the skew margin),
-    and that lookup is all a fresh checkout has: CI commits the state file, even after a
-    partial failure, but never the journal. So a state must never claim to be newer than a
-    create it does not record and that may have happened: with an intent still open, the
-    state is dated no later than that intent (its "as of" time), else the next run from a
-    fresh checkout could miss the ticket and create it a second time. Truncated to the
-    second, as the state writes times: earlier is the safe direction.
-    """
-    moment = min([parse_time(now)] + [intent.at for intent in uncertain])
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def commit_state(path: Path, state: State, uncertain: list[Intent]) -> State:
-    """Write ``state`` (which holds every folded record) to ``path``, then compact.
-
-    The one way a command that read the journal writes the state: the journal loses its
-    records only once the state file holding them is durably in place, it keeps the
-    ``uncertain`` intents, and the state is dated no later than the oldest of them (see
-    :func:`state_written_at`).
-    """
-    written = write_state(path, state, now=state_written_at(uncertain, utc_now()))
-    compact(journal_path_for(path), uncertain)
-    return written
-
-
-def compact(journal_path: Path, uncertain: list[Intent]) -> None:
-    """Keep only the still-uncertain intents; remove the journal when there are none.
-
-    Call this only after the state holding every folded record was written durably:
-    the records dropped here must already be in the state file. Atomic (temp + rename).
+    Call this only after ``state``, holding every folded record, was written durably: the
+    records dropped here must already be in the state file. Atomic (temp + rename).
     """
     if not uncertain:
         try:
@@ -169,8 +136,6 @@ def compact(journal_path: Path, uncertain: list[Intent]) -> None:
             return
         fsync_dir(journal_path.parent)
         return
-    text = "".join(
-        json.dumps(intent.to_json(), sort_keys=True, ensure_ascii=False) + "\n"
-        for intent in uncertain
-    )
+    records = [base_record(state.lineage, state.serial)] + [i.to_json() for i in uncertain]
+    text = "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in records)
     atomic_write_text(journal_path, text)

@@ -4,11 +4,11 @@ GitHub Actions annotations. Pure string functions: the CLI decides where they go
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 
 from ticketsync.model import Location, Plan, Problem
-from ticketsync.plan import over_max_creates, plan_to_json
+from ticketsync.plan import over_max_creates
+from ticketsync.planfile import dump_plan
 
 #: GitHub refuses comments over 65,536 characters; stay well under (SPEC §2: 60,000).
 MARKDOWN_LIMIT = 60_000
@@ -63,7 +63,7 @@ def render_text(plan: Plan) -> str:
 
 def render_json(plan: Plan) -> str:
     """The plan document (``schemas/plan.schema.json``), deterministic."""
-    return json.dumps(plan_to_json(plan), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    return dump_plan(plan)
 
 
 # --- Markdown --------------------------------------------------------------------------

@@ -1,57 +1,80 @@
-"""Sending one change from a worker thread: a create's life from intent to outcome.
+"""Sending one change from a worker thread, and what its answer means for the journal.
 
-A create whose answer is lost must never simply be sent again: the provider may have
-acted. So after an :class:`UncertainError` the sender looks the ticket up (one listing of
-the tickets updated since just before the intent) and adopts the one match, resends
-only when there is none (under a fresh durable intent), and stops at several. A PATCH, on
-the other hand, sets fields to values: an uncertain one is simply sent again.
+A create is sent exactly once per call. Its answer decides:
 
-Workers only *queue* their outcome records (``wait=False``): the scheduler in
-:mod:`ticketsync.apply` makes them durable with one fsync per turn before it reports
-them or sends a child, and it writes the first intent of each create (durably) before
-handing it over. Workers emit no events: they return an :class:`Outcome`.
+* created: the ids are queued in the journal (``created``) and owned by the key;
+* uncertain (a timeout, a dropped connection, a 408 or 5xx, an unreadable 2xx): nothing is
+  written; the intent stays open, and the scheduler looks the ticket up (one listing for
+  every create uncertain at that moment) before it may send the create again;
+* refused, or never sent: a ``failed`` record closes the intent, *unless* an earlier send of
+  the same create is uncertain: that one may still appear remotely, so its intent stays
+  open until a lookup of a later run settles it.
+
+A PATCH is resent by the client itself when uncertain (setting the same fields twice does no
+harm, :mod:`ticketsync.retry`); here it only has its outcome recorded.
+
+Workers only *queue* their journal records (``wait=False``): the scheduler in
+:mod:`ticketsync.apply` makes them durable with one fsync per turn before it reports them
+or sends a child. Workers emit no events: they return an :class:`Outcome`.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 from ticketsync.api import CreatedTicket, RemoteTicket, TicketApi
 from ticketsync.errors import (
     ApiError,
     AuthError,
+    ClockError,
     ConnectError,
+    HaltedError,
     RateLimitedError,
     RejectedError,
 )
-from ticketsync.journal import Intent, Journal
+from ticketsync.journal import Journal, format_time
+from ticketsync.limiter import RateLimiter
 from ticketsync.model import Body, Create, Update
-from ticketsync.reconcile import Match, Verdict, Wanted, match_remote, wanted_from_body
+from ticketsync.reconcile import Wanted, wanted_from_body
+from ticketsync.retry import RetryPolicy
 
 
 @dataclass(frozen=True)
 class ApplyOptions:
-    """How to apply. ``skew_margin`` widens every ``updated_after`` against clock skew."""
+    """How to apply.
 
-    concurrency: int = 16
+    ``concurrency``: requests in flight; None follows the limiter's rate x latency
+    (``concurrency: auto``), a number is a cap. ``limiter``: the run's limiter, shared with
+    the client (it also paces in-flight requests and is halted on a stop). ``skew_margin``
+    widens every lookup: StackOne's ``Date`` and the provider's ``updated_at`` come from
+    different clocks, and a listing can show a new ticket a little late.
+    """
+
+    concurrency: int | None = None
+    max_concurrency: int = 256
+    limiter: RateLimiter | None = None
     marker_field: str | None = None
     skew_margin: timedelta = timedelta(minutes=10)
-    #: Sends of one create whose outcome stayed unknown and that matched nothing remotely.
-    max_attempts: int = 3
-    #: Pause before looking up an uncertain create: a provider may still be finishing it.
-    reconcile_delay: float = 1.0
-    #: Set from another thread to stop like Ctrl-C does.
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    #: Wait before looking up an uncertain create: a provider may still be finishing it.
+    settle_delay: float = 1.0
+    #: Uncertain creates are looked up together: when this many wait, or the oldest has
+    #: waited ``settle_interval`` seconds, or there is nothing else to do.
+    settle_batch: int = 50
+    settle_interval: float = 120.0
+    #: After a stop, how long requests in flight may take to answer before the run ends.
+    drain_seconds: float = 1.5
+    #: Set from another thread (a signal handler) to stop like Ctrl-C does.
     stop: threading.Event | None = None
 
 
 @dataclass(frozen=True)
 class Event:
     """Something that happened to one ticket (``kind``: created, adopted, updated, failed,
-    skipped, retried; or ``interrupted`` for the run, with an empty key)."""
+    skipped, retried, not_started; or ``interrupted`` for the run, with an empty key)."""
 
     kind: str
     key: str
@@ -61,14 +84,14 @@ class Event:
 
 @dataclass(frozen=True)
 class Outcome:
-    """How one change ended, as a worker thread saw it (``notes``: what happened on the way)."""
+    """How one send ended, as a worker thread saw it."""
 
-    kind: str  # created | adopted | updated | failed
+    kind: str  # created | updated | uncertain | failed | not_started
     key: str
     id: str | None = None
     message: str = ""
-    notes: tuple[Event, ...] = ()
     fatal: bool = False  # the whole run must stop (bad key or account)
+    error: ApiError | None = None
 
 
 def body_for(create: Create, ids: Mapping[str, str]) -> Body:
@@ -83,25 +106,27 @@ class Sender:
 
     ``owned`` holds the remote ids some key already owns (tracked, created or adopted in
     this run): never a candidate for another key. Workers add to it the moment an answer
-    arrives, so concurrent reconciliations cannot hand one ticket to two keys.
+    arrives, so concurrent lookups cannot hand one ticket to two keys.
     """
 
     def __init__(
         self,
         api: TicketApi,
         journal: Journal,
-        options: ApplyOptions,
         *,
         creates: Sequence[Create],
         ids: Mapping[str, str],
+        open_keys: set[str],
     ) -> None:
-        self.api, self.journal, self.options = api, journal, options
+        self.api, self.journal = api, journal
         self.ids = ids  # key -> id of tickets that exist; read for parent ids
         self.lock = threading.Lock()
         self.owned: set[str] = set(ids.values())
+        #: Keys with a send whose outcome is unknown: a later failure keeps the intent open.
+        self.open_keys = open_keys
         self.unresolved: set[str] = {create.key for create in creates}
         # Without a marker, keys declared with the same title and project cannot be told
-        # apart remotely: reconciling one must consider the others too.
+        # apart remotely: looking one up must consider the others too.
         self.twins: dict[tuple[str, str | None], list[Wanted]] = {}
         for create in creates:
             wanted = wanted_from_body(create.key, create.body)
@@ -116,6 +141,12 @@ class Sender:
         with self.lock:
             self.unresolved.discard(key)
 
+    def twins_of(self, wanted: Wanted) -> list[Wanted]:
+        """The unresolved keys declared with ``wanted``'s title and project."""
+        with self.lock:
+            return [twin for twin in self.twins.get((wanted.title, wanted.project_id), ())
+                    if twin.key != wanted.key and twin.key in self.unresolved]
+
     def adopt(self, key: str, remote: RemoteTicket, applied: Body) -> str:
         """Queue a ``created`` record for an existing remote ticket; its id."""
         ticket_id = str(remote["id"])
@@ -123,6 +154,7 @@ class Sender:
         created_at = remote.get("created_at")
         with self.lock:
             self.owned.add(ticket_id)
+            self.open_keys.discard(key)
         self.journal.record_created(
             key,
             ticket_id,
@@ -133,101 +165,56 @@ class Sender:
         )
         return ticket_id
 
-    def create(self, create: Create, intent: Intent) -> Outcome:
-        """Send ``create`` (its first intent already durable); outcomes are only queued."""
-        body = body_for(create, self.ids)
-        notes: list[Event] = []
-        last_error: ApiError | None = None
-        first = intent  # every later lookup reaches back to the first send, not the last
-        for attempt in range(1, self.options.max_attempts + 1):
-            if attempt > 1:  # a resend after a lookup found nothing: a fresh, durable intent
-                intent = self.journal.record_intent(create.key, body)
-            try:
-                created: CreatedTicket = self.api.create_ticket(body)
-            except (RejectedError, RateLimitedError, ConnectError) as exc:
-                # Refused, or never sent: StackOne did not act. Close the intent.
-                message = f"failed {create.key}: {exc}"
-                self.journal.record_failed(create.key, message, wait=False)
-                return Outcome("failed", create.key, None, message, tuple(notes),
-                                fatal=isinstance(exc, AuthError))
-            except ApiError as exc:  # UncertainError and anything unclassified: may have acted
-                match = self.reconcile(create.key, intent, since=first.at)
-                if match is None:
-                    return Outcome("failed", create.key, None, (
-                        f"failed {create.key}: {exc}; the remote lookup failed too, so "
-                        "the ticket may exist: run apply again to check before resending"
-                    ), tuple(notes))
-                if match.verdict is Verdict.ADOPT and match.remote is not None:
-                    ticket_id = self.adopt(create.key, match.remote, body)
-                    return Outcome("adopted", create.key, ticket_id, (
-                        f"adopted {create.key} (id {ticket_id}): created despite {exc}"
-                    ), tuple(notes))
-                if match.verdict is Verdict.AMBIGUOUS:
-                    return Outcome("failed", create.key, None,
-                                    match.message, tuple(notes))
-                notes.append(Event("retried", create.key, None, (
-                    f"resending {create.key} (attempt {attempt + 1}): {exc}, and no "
-                    "remote ticket was found"
-                )))
-                last_error = exc
-                continue
-            with self.lock:
-                self.owned.add(created.id)
-            self.journal.record_created(
-                create.key, created.id, created.remote_id, body, wait=False
-            )
-            return Outcome("created", create.key, created.id, "", tuple(notes))
-        # The intent stays open: the next run looks the ticket up before resending.
-        return Outcome("failed", create.key, None, (
-            f"failed {create.key}: no answer after {self.options.max_attempts} attempts "
-            f"(last: {last_error}): run apply again later"
-        ), tuple(notes[:-1]))
-
-    def reconcile(
-        self, key: str, intent: Intent, *, since: datetime | None = None
-    ) -> Match | None:
-        """Look ``key`` up remotely after an uncertain create; None if the lookup failed.
-
-        ``since``: the first send of this create (default: ``intent``'s), where the
-        listing starts, minus the skew margin.
-        """
-        if self.options.reconcile_delay > 0:
-            time.sleep(self.options.reconcile_delay)
-        since = (since or intent.at) - self.options.skew_margin
-        wanted = [Wanted(key, intent.title, intent.project_id)]
-        if not self.options.marker_field:
-            with self.lock:
-                wanted += [
-                    twin
-                    for twin in self.twins.get((intent.title, intent.project_id), ())
-                    if twin.key != key and twin.key in self.unresolved
-                ]
-        try:
-            remote = list(self.api.list_tickets(updated_after=since))
-        except ApiError:
-            return None
+    def close_failed(self, key: str, message: str) -> None:
+        """Record that no ticket exists for ``key``, unless an earlier send is uncertain."""
         with self.lock:
-            owned = set(self.owned)
-        verdicts = match_remote(
-            wanted, remote, marker_field=self.options.marker_field, exclude_ids=owned
+            if key in self.open_keys:
+                return
+        self.journal.record_failed(key, message, wait=False)
+
+    def create(self, create: Create, body: Body) -> Outcome:
+        """Send ``create`` once (its intent already durable); records are only queued."""
+        try:
+            created: CreatedTicket = self.api.create_ticket(body)
+        except HaltedError as exc:
+            self.close_failed(create.key, f"not sent: {exc}")
+            return Outcome("not_started", create.key, error=exc)
+        except (RejectedError, RateLimitedError, ConnectError) as exc:
+            # Refused, or never sent: StackOne did not act on this send.
+            message = f"failed {create.key}: {exc}"
+            self.close_failed(create.key, message)
+            return Outcome("failed", create.key, None, message,
+                           fatal=isinstance(exc, AuthError), error=exc)
+        except ApiError as exc:  # UncertainError and anything unclassified: may have acted
+            with self.lock:
+                self.open_keys.add(create.key)
+            return Outcome("uncertain", create.key, error=exc)
+        with self.lock:
+            self.owned.add(created.id)
+            self.open_keys.discard(create.key)
+        self.journal.record_created(
+            create.key, created.id, created.remote_id, body, created_at=_server_time(self.api),
+            wait=False,
         )
-        return verdicts[key]
+        return Outcome("created", create.key, created.id)
 
     def update(self, update: Update) -> Outcome:
-        # A PATCH sets fields to values: sending it twice does no harm, so an uncertain
-        # answer is simply retried. A field gone from the declaration is cleared with null.
+        """PATCH the changed fields (a field gone from the declaration is cleared with null)."""
         patch = {name: update.body.get(name) for name in update.fields}
-        attempts = 0
-        while True:
-            attempts += 1
-            try:
-                self.api.update_ticket(update.id, patch)
-            except ApiError as exc:
-                definite = isinstance(exc, RejectedError | RateLimitedError | ConnectError)
-                if definite or attempts >= self.options.max_attempts:
-                    message = f"failed to update {update.key}: {exc}"
-                    return Outcome("failed", update.key, update.id, message,
-                                    fatal=isinstance(exc, AuthError))
-                continue
-            self.journal.record_updated(update.key, update.id, update.body, wait=False)
-            return Outcome("updated", update.key, update.id)
+        try:
+            self.api.update_ticket(update.id, patch)
+        except HaltedError as exc:
+            return Outcome("not_started", update.key, update.id, error=exc)
+        except ApiError as exc:
+            return Outcome("failed", update.key, update.id,
+                           f"failed to update {update.key}: {exc}",
+                           fatal=isinstance(exc, AuthError), error=exc)
+        self.journal.record_updated(update.key, update.id, update.body, wait=False)
+        return Outcome("updated", update.key, update.id)
+
+
+def _server_time(api: TicketApi) -> str | None:
+    try:
+        return format_time(api.server_now())
+    except ClockError:
+        return None

@@ -21,9 +21,10 @@ state: ticketsync.state.json
 # StackOne account to work in (or set STACKONE_ACCOUNT_ID). Not needed with --sandbox.
 {account_line}
 
-# Requests per minute for the whole run, and requests in flight at once.
+# Requests per minute for the whole run, and requests in flight at once (auto: as many
+# as the rate limit and StackOne's answer time call for; a number caps it).
 # rate_limit: 900
-# concurrency: 16
+# concurrency: auto
 
 # Brake: apply refuses a plan that creates more than this many tickets (unless --force).
 # max_creates: 200
@@ -52,8 +53,7 @@ def init(ctx: click.Context, account_id: str | None, sandbox: bool) -> None:
     Example: ticketsync init --account-id acc-123
     """
     from ticketsync.errors import StateError
-    from ticketsync.lock import StateLock
-    from ticketsync.state import atomic_write_text, dump_state, new_state
+    from ticketsync.workspace import Workspace
 
     config = get_config(ctx, sandbox=sandbox)
     state_path = config.state_path
@@ -75,13 +75,7 @@ def init(ctx: click.Context, account_id: str | None, sandbox: bool) -> None:
             CONFIG_TEMPLATE.format(account_line=account_line), encoding="utf-8"
         )
         click.echo(f"Wrote {shown(config_path)} (every setting is commented).")
-    state_path.parent.mkdir(parents=True, exist_ok=True)
-    with StateLock(state_path, command="ticketsync init"):
-        if state_path.exists():  # created by a concurrent init since we looked
-            raise StateError(f"{state_path} already exists: refusing to overwrite it")
-        # Written as is (serial 0), not through write_state, which counts a write.
-        state = new_state(account_id or config.account_id)
-        atomic_write_text(state_path, dump_state(state))
+    state = Workspace(config, sandbox=sandbox).init(account_id or config.account_id)
     bound = f"account {state.account_id}" if state.account_id else "no account yet"
     advice = "" if sandbox else " Commit it with your ticket files."
     click.echo(f"Wrote {shown(state_path)} (empty, {bound}).{advice}")

@@ -51,16 +51,17 @@ def plan(
     from ticketsync.cli import EXIT_CHANGES
     from ticketsync.cli.common import shown
     from ticketsync.plan import build_plan
-    from ticketsync.recovery import load_effective_state
     from ticketsync.state import new_state
+    from ticketsync.workspace import Workspace
 
     config = get_config(ctx, sandbox=sandbox)
     project = load_tickets(ctx, config, paths, github=fmt == "github")
+    workspace = Workspace(config, sandbox=sandbox)
     state_path = config.state_path
-    if state_path.exists():
+    if workspace.exists():
         # With the journal of a crashed apply folded in (read-only): what that run created
         # must not show up as "to create" again.
-        state = load_effective_state(state_path, account_id=config.account_id)
+        state = workspace.read()
     else:
         # Not an error here (plan changes nothing), but apply will refuse: say why now.
         advice = (

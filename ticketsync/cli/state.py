@@ -6,20 +6,14 @@ Every command that writes holds the state lock and writes atomically, like apply
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 import click
 
 from ticketsync.cli.common import get_config, sandbox_option
 
 if TYPE_CHECKING:
-    from ticketsync.config import Config
-    from ticketsync.state import State
-
-KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+    from ticketsync.workspace import Workspace
 
 
 @click.group()
@@ -31,58 +25,21 @@ def state() -> None:
     """
 
 
-def _read(ctx: click.Context, sandbox: bool) -> tuple[Config, State]:
-    """The state with a crashed apply's journal folded in (read-only), as apply would see it."""
-    from ticketsync.recovery import load_effective_state
+def _workspace(ctx: click.Context, sandbox: bool) -> Workspace:
+    from ticketsync.workspace import Workspace
 
-    config = get_config(ctx, sandbox=sandbox)
-    return config, load_effective_state(config.state_path, account_id=config.account_id)
+    return Workspace(get_config(ctx, sandbox=sandbox), sandbox=sandbox)
 
 
-@contextmanager
-def locked_state(
-    ctx: click.Context, sandbox: bool, command: str
-) -> Iterator[tuple[Config, State, Callable[[State], State]]]:
-    """Hold the lock, read the state, and hand over a function that writes the new one.
+def _warn(message: str) -> None:
+    click.echo(f"Warning: {message}", err=True)
 
-    The state is read *after* the lock is taken: read before, it could be overwritten by
-    a concurrent apply's newer state. A crashed apply's journal is folded in first and
-    compacted after the write, so a journaled ticket can neither be lost nor come back
-    after `state rm`; its still-uncertain intents stay in the journal.
-    """
-    from ticketsync.journal import journal_path_for
-    from ticketsync.lock import StateLock
-    from ticketsync.recovery import commit_state, recover
-    from ticketsync.state import read_state
 
-    config = get_config(ctx, sandbox=sandbox)
-    path = config.state_path
-    journal_path = journal_path_for(path)
+def _check_key(key: str, hint: str) -> None:
+    from ticketsync.model import KEY_RULE, is_valid_key
 
-    def warn(message: str) -> None:
-        click.echo(f"Warning: {message}", err=True)
-
-    with StateLock(path, command=command, on_stale=warn):
-        current, uncertain = recover(
-            read_state(path, account_id=config.account_id), journal_path
-        )
-
-        def write(new: State) -> State:
-            # A key with an open intent may already exist remotely: tracking another ticket
-            # under it would strand that one (and with a marker, two tickets would carry it).
-            pending = sorted(
-                i.key for i in uncertain if i.key in new.tickets and i.key not in current.tickets
-            )
-            if pending:
-                from ticketsync.errors import StateError
-
-                raise StateError(
-                    f"{pending[0]}: an interrupted apply left a create of it whose outcome is "
-                    "unknown: run `ticketsync apply` first to settle it, then try again"
-                )
-            return commit_state(path, new, uncertain)
-
-        yield config, current, write
+    if not is_valid_key(key):
+        raise click.BadParameter(f"{key!r} is not a valid key ({KEY_RULE})", param_hint=hint)
 
 
 @state.command("list")
@@ -94,7 +51,7 @@ def list_(ctx: click.Context, sandbox: bool) -> None:
     \b
     Example: ticketsync state list
     """
-    _, current = _read(ctx, sandbox)
+    current = _workspace(ctx, sandbox).read()
     for key in sorted(current.tickets):
         entry = current.tickets[key]
         click.echo(f"{key}\t{entry.id}\t{entry.remote_id or '-'}\t{entry.created_at}")
@@ -112,7 +69,7 @@ def show(ctx: click.Context, key: str, sandbox: bool) -> None:
     """
     from ticketsync.errors import StateError
 
-    _, current = _read(ctx, sandbox)
+    current = _workspace(ctx, sandbox).read()
     entry = current.tickets.get(key)
     if entry is None:
         raise StateError(f"{key!r} is not in the state (see `ticketsync state list`)")
@@ -121,25 +78,31 @@ def show(ctx: click.Context, key: str, sandbox: bool) -> None:
 
 
 @state.command()
-@click.argument("key")
+@click.argument("keys", nargs=-1, required=True, metavar="KEY...")
 @sandbox_option
 @click.pass_context
-def rm(ctx: click.Context, key: str, sandbox: bool) -> None:
-    """Forget KEY: the remote ticket is left as it is, the state no longer tracks it.
+def rm(ctx: click.Context, keys: tuple[str, ...], sandbox: bool) -> None:
+    """Forget KEY...: the remote tickets are left as they are, the state no longer tracks
+    them. The state file is written once, whatever the number of keys.
 
-    If KEY is still declared, the next apply creates it again (use `state mv` for a
+    If a KEY is still declared, the next apply creates it again (use `state mv` for a
     renamed key).
 
     \b
-    Example: ticketsync state rm prod-outage
+    Example: ticketsync state rm prod-outage prod-outage-postmortem
     """
     from ticketsync.state import without
 
-    with locked_state(ctx, sandbox, f"ticketsync state rm {key}") as (_, current, write):
-        entry = current.tickets.get(key)
-        write(without(current, key))
-    assert entry is not None  # without() raised otherwise
-    click.echo(f"Removed {key} (id {entry.id}) from the state; the remote ticket is untouched.")
+    unique = list(dict.fromkeys(keys))
+    workspace = _workspace(ctx, sandbox)
+    command = f"ticketsync state rm {' '.join(unique[:3])}{' ...' if len(unique) > 3 else ''}"
+    with workspace.session(command, on_warning=_warn) as session:
+        ids = {key: session.state.tickets[key].id for key in unique
+               if key in session.state.tickets}
+        session.edit(without(session.state, *unique))
+    for key in unique:
+        click.echo(f"Removed {key} (id {ids[key]}) from the state; the remote ticket is "
+                   "untouched.")
 
 
 @state.command()
@@ -155,43 +118,58 @@ def mv(ctx: click.Context, old: str, new: str, sandbox: bool) -> None:
     """
     from ticketsync.state import renamed
 
-    if not KEY_PATTERN.match(new):
-        raise click.BadParameter(
-            f"{new!r} is not a valid key (letters, digits, '.', '_', '-'; up to 128)",
-            param_hint="NEW",
-        )
+    _check_key(new, "NEW")
     if old == new:
         raise click.BadParameter(
             f"{new!r} is OLD itself: nothing to move (NEW is the key's new name)",
             param_hint="NEW",
         )
-    with locked_state(ctx, sandbox, f"ticketsync state mv {old} {new}") as (_, current, write):
-        write(renamed(current, old, new))
+    workspace = _workspace(ctx, sandbox)
+    with workspace.session(f"ticketsync state mv {old} {new}", on_warning=_warn) as session:
+        session.edit(renamed(session.state, old, new))
     click.echo(f"Moved {old} to {new} in the state.")
 
 
 @state.command("import")
-@click.argument("key")
-@click.argument("ticket_id", metavar="ID")
+@click.argument("pairs", nargs=-1, metavar="[KEY ID]...")
+@click.option("--file", "pairs_file", type=click.File("r", encoding="utf-8"), default=None,
+              help="Read KEY ID pairs from FILE (one pair a line; '#' comments; - for stdin).")
 @sandbox_option
 @click.pass_context
-def import_(ctx: click.Context, key: str, ticket_id: str, sandbox: bool) -> None:
-    """Track the existing remote ticket ID as KEY (after an ambiguous reconciliation).
+def import_(
+    ctx: click.Context, pairs: tuple[str, ...], pairs_file: TextIO | None,
+    sandbox: bool,
+) -> None:
+    """Track existing remote tickets: each ID under its KEY (after an ambiguous
+    reconciliation, or to adopt tickets made by hand). The state is written once.
 
-    The ticket is fetched first, so a mistyped id is refused. Its recorded body is KEY's
-    declaration if KEY is declared (so the next plan shows no change), else empty.
+    Every ticket is fetched first, so a mistyped id is refused before anything is written.
+    The recorded body is KEY's declaration if a ticket file declares it (so the next plan
+    shows no change), else empty; the other ticket files need not be valid.
 
     \b
     Example: ticketsync state import prod-outage 8187e5da-dc77-475e-9949-af0f1fa4e4e3
     """
-    from ticketsync.cli.apply import import_ticket  # owns the API client and the journal
+    from ticketsync.cli.apply import import_tickets  # owns the API client
 
-    if not KEY_PATTERN.match(key):
-        raise click.BadParameter(
-            f"{key!r} is not a valid key (letters, digits, '.', '_', '-'; up to 128)",
-            param_hint="KEY",
-        )
-    import_ticket(ctx, key, ticket_id, sandbox=sandbox)
+    words = list(pairs)
+    where = "arguments"
+    if pairs_file is not None:
+        where = pairs_file.name
+        for line in pairs_file:
+            words.extend(line.split("#", 1)[0].split())
+    if not words:
+        raise click.UsageError("give KEY ID pairs, or --file FILE")
+    if len(words) % 2:
+        raise click.UsageError(f"KEY ID pairs: {words[-1]!r} in the {where} has no ID")
+    found = list(zip(words[::2], words[1::2], strict=True))
+    seen: dict[str, str] = {}
+    for key, ticket_id in found:
+        _check_key(key, "KEY")
+        if key in seen:
+            raise click.UsageError(f"{key} is given twice ({seen[key]} and {ticket_id})")
+        seen[key] = ticket_id
+    import_tickets(ctx, found, sandbox=sandbox)
 
 
 COMMANDS: list[click.Command] = [state]
