@@ -455,6 +455,16 @@ class _Run:
             else:
                 pool.submit(token, _call(self.sender.update, item))
 
+    def _fatal(self, outcome: Outcome) -> Outcome:
+        """The first refusal of the key stops the run and is reported in full; a request
+        already on the wire that is refused too gets one short line."""
+        status = outcome.error.status if outcome.error is not None else None
+        if self.result.halted is None:
+            self.result.halted = str(outcome.error or outcome.message)
+            self.stopping = True  # the client halted the limiter: queued sends end
+            return outcome
+        return replace(outcome, message=f"failed {outcome.key}: refused too (HTTP {status})")
+
     def _interrupt(self) -> None:
         """A stop signal: send nothing more, give what is in flight a bounded wait."""
         self.result.interrupted = True
@@ -500,9 +510,8 @@ class _Run:
                 self._after_settle(item, answer, ready)
                 continue
             outcome: Outcome = answer
-            if outcome.fatal and self.result.halted is None:
-                self.result.halted = outcome.message
-                self.stopping = True  # the client halted the limiter: queued sends end
+            if outcome.fatal:
+                outcome = self._fatal(outcome)
             if outcome.kind == "uncertain":
                 assert isinstance(item, Create)
                 self.pending[item.key] = _Pending(

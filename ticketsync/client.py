@@ -223,7 +223,7 @@ class StackOneClient:
                  limiter: RateLimiter | None = None, timeout: tuple[float, float] = (5, 60),
                  retry: RetryPolicy | None = None, session: requests.Session | None = None,
                  sleep: Callable[[float], None] | None = None,
-                 deadline: float = DEADLINE_SECONDS, max_answer_bytes: int = MAX_ANSWER_BYTES,
+                 deadline: float | None = None, max_answer_bytes: int = MAX_ANSWER_BYTES,
                  max_pages: int = MAX_PAGES) -> None:
         self.base_url = _check_base_url(base_url)
         self.account_id = account_id.strip()
@@ -238,7 +238,8 @@ class StackOneClient:
         self._owns_session = session is None
         self._session = session if session is not None else _new_session()
         self._sleep = sleep
-        self._deadline, self._max_bytes, self._max_pages = deadline, max_answer_bytes, max_pages
+        self._deadline = DEADLINE_SECONDS if deadline is None else deadline
+        self._max_bytes, self._max_pages = max_answer_bytes, max_pages
         self._watchdog = _Watchdog()
         self.clock = ServerClock()
         #: Set by the first refusal of the credentials: nothing more is sent.

@@ -148,7 +148,7 @@ def summary(result: ApplyResult) -> str:
     if result.halted:
         return (
             f"Apply stopped: {counts}{extra}; {result.not_started} not started, because "
-            f"{result.halted.removeprefix('failed ').rstrip('.')}."
+            f"{result.halted.rstrip('.')}."
         )
     if result.not_started:
         extra += f"; {result.not_started} not started"

@@ -69,14 +69,22 @@ def _parse_rate(ctx: click.Context, param: click.Parameter, value: str | None) -
     help="Return at most N tickets per list page, with a next cursor (short pages).",
 )
 @click.option(
+    "--clock-offset",
+    metavar="SECONDS",
+    type=float,
+    default=0.0,
+    help="Run the sandbox's clock this far ahead (negative: behind) of this machine's.",
+)
+@click.option(
     "--fault",
     "faults",
     multiple=True,
     metavar="ACTION[:K=V,...]",
     help=(
         "Break chosen requests; repeatable. ACTION: fail-before-store, store-then-502, "
-        "store-then-408, store-then-drop, 429. Keys: op=create|get|update|list, nth=N, "
-        "title=TEXT, p=PROBABILITY, seed=N, times=N."
+        "store-then-408, store-then-drop, 429, revoke-key, endless-pages, repeat-page, "
+        "huge, drip. Keys: op=create|get|update|list, nth=N, title=TEXT, p=PROBABILITY, "
+        "seed=N, times=N, mb=N (huge), every_ms=N (drip)."
     ),
 )
 @click.option("--quiet", "-q", is_flag=True, help="Do not log each request to stderr.")
@@ -92,6 +100,7 @@ def sandbox(
     latency_ms: float,
     rate_limit: int | None,
     page_cap: int | None,
+    clock_offset: float,
     faults: tuple[str, ...],
     quiet: bool,
 ) -> int:
@@ -122,7 +131,8 @@ def sandbox(
         rules = [parse_rule(text) for text in faults]
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--fault") from None
-    fault_set = Faults(latency_ms=latency_ms, rate_limit=rate_limit, page_cap=page_cap)
+    fault_set = Faults(latency_ms=latency_ms, rate_limit=rate_limit, page_cap=page_cap,
+                       clock_offset=clock_offset)
     for rule in rules:
         fault_set.add_rule(rule)
 

@@ -101,10 +101,11 @@ def start_sandbox(
     ``api_key``: the only key accepted; None accepts any non-empty key. ``faults``: what
     to break (default: nothing). ``log`` receives one line per request.
     """
-    store = TicketStore(db_path)
+    faults = faults or Faults()
+    store = TicketStore(db_path, clock=faults.now)
     try:
         server = SandboxServer(
-            (host, port), store=store, faults=faults or Faults(), api_key=api_key, log=log
+            (host, port), store=store, faults=faults, api_key=api_key, log=log
         )
     except BaseException:
         store.close()

@@ -10,6 +10,9 @@ request they choose::
     faults.add(Fault.STORE_THEN_502, title="flaky")              # creates titled *flaky*
     faults.add(Fault.FAIL_BEFORE_STORE, probability=0.1, seed=7)  # 10%, reproducibly
     faults.add(Fault.TOO_MANY_REQUESTS, times=5)                  # a 429 storm
+    faults.add(Fault.REVOKE_KEY, nth={20})                        # 401 from the 20th on
+    faults.add(Fault.ENDLESS_PAGES, op="list")                   # a cursor that never ends
+    Faults(clock_offset=3600)                                    # StackOne an hour ahead
     ...
     assert faults.fired(Fault.STORE_THEN_DROP) == 1
 
@@ -27,6 +30,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 #: The operations of the ticketing API the sandbox serves.
@@ -46,11 +50,16 @@ class Fault(enum.Enum):
     STORE_THEN_DROP = "store-then-drop"
     #: Answer 429 with Retry-After without acting (one request of a storm).
     TOO_MANY_REQUESTS = "429"
-
-    @property
-    def acts(self) -> bool:
-        """Whether the request still takes effect before the failure."""
-        return self in (Fault.STORE_THEN_502, Fault.STORE_THEN_408, Fault.STORE_THEN_DROP)
+    #: Refuse the key from this request on, for good (401): a key revoked mid-run.
+    REVOKE_KEY = "revoke-key"
+    #: A listing answers an empty page with a fresh ``next`` cursor, forever.
+    ENDLESS_PAGES = "endless-pages"
+    #: A listing answers its page with a fresh ``next`` that lists the same page again.
+    REPEAT_PAGE = "repeat-page"
+    #: Act, then answer a body of ``size_mb`` megabytes of JSON (a broken proxy, say).
+    HUGE = "huge"
+    #: Act, then send the answer one byte every ``every_ms`` milliseconds.
+    DRIP = "drip"
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,8 @@ class Rule:
     seed: int | None = None
     times: int | None = None
     retry_after: int = 1
+    size_mb: int = 200
+    every_ms: int = 10_000
     seen: int = 0
     fired: int = 0
     _rng: random.Random = field(init=False, repr=False)
@@ -119,18 +130,25 @@ class Rule:
 
 @dataclass(frozen=True)
 class Decision:
-    """The verdict for one request: a fault (or None), and the Retry-After of a 429."""
+    """The verdict for one request: a fault (or None), and the rule that chose it."""
 
     fault: Fault | None = None
-    retry_after: int = 1
+    rule: Rule | None = None
+
+    @property
+    def retry_after(self) -> int:
+        return self.rule.retry_after if self.rule is not None else 1
 
 
 class Faults:
-    """Latency, a rate limit, and per-request rules; shared by every server thread.
+    """Latency, a rate limit, a clock, and per-request rules; shared by every server thread.
 
-    ``latency_ms`` is added to every request. ``rate_limit`` is requests per minute over a
-    sliding window: over it, 429 with ``Retry-After`` set to the seconds until a slot frees.
-    ``page_cap`` makes list pages shorter than ``page_size`` asks (with a ``next``).
+    ``latency_ms`` is added to every request (change it while serving to play a provider
+    that slows down). ``rate_limit`` is requests per minute over a sliding window: over it,
+    429 with ``Retry-After`` set to the seconds until a slot frees. ``page_cap`` makes list
+    pages shorter than ``page_size`` asks (with a ``next``). ``clock_offset`` (seconds)
+    moves the sandbox's clock: its ``Date`` headers, timestamps, ``created_at`` and
+    ``updated_at``, as a StackOne whose clock disagrees with the runner's.
     """
 
     def __init__(
@@ -139,6 +157,7 @@ class Faults:
         latency_ms: float = 0.0,
         rate_limit: int | None = None,
         page_cap: int | None = None,
+        clock_offset: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if rate_limit is not None and rate_limit < 1:
@@ -146,6 +165,8 @@ class Faults:
         self.latency_ms = latency_ms
         self.rate_limit = rate_limit
         self.page_cap = page_cap
+        self.clock_offset = clock_offset
+        self.revoked = False
         self._clock = clock
         self._lock = threading.Lock()
         self._rules: list[Rule] = []
@@ -153,6 +174,10 @@ class Faults:
         self._requests: Counter[str] = Counter()
         self._fired: Counter[Fault] = Counter()
         self._rate_limited = 0
+
+    def now(self) -> datetime:
+        """The sandbox's time: this machine's, moved by ``clock_offset``."""
+        return datetime.now(UTC) + timedelta(seconds=self.clock_offset)
 
     def add(self, fault: Fault, **options: Any) -> Rule:
         """Add a :class:`Rule` (keyword options as its fields); rules are tried in order."""
@@ -193,7 +218,9 @@ class Faults:
             for rule in self._rules:
                 if rule.matches(request):
                     self._fired[rule.fault] += 1
-                    return Decision(rule.fault, rule.retry_after)
+                    if rule.fault is Fault.REVOKE_KEY:
+                        self.revoked = True
+                    return Decision(rule.fault, rule)
         return Decision()
 
     def requests(self, op: str | None = None) -> int:
@@ -216,10 +243,11 @@ class Faults:
 def parse_rule(text: str) -> Rule:
     """A rule from its command-line form ``ACTION[:KEY=VALUE,...]``.
 
-    ACTION is one of fail-before-store, store-then-502, store-then-408, store-then-drop,
-    429. Keys: ``op`` (create/get/update/list), ``nth``, ``title`` (substring), ``p``
-    (probability), ``seed``, ``times``, ``retry_after``. Examples:
-    ``store-then-drop:op=create,nth=3``, ``store-then-502:p=0.2,seed=7``, ``429:times=5``.
+    ACTION is one of the :class:`Fault` values. Keys: ``op`` (create/get/update/list),
+    ``nth`` (``3``, or several: ``3+7``), ``title`` (substring), ``p`` (probability),
+    ``seed``, ``times``, ``retry_after``, ``mb`` (huge), ``every_ms`` (drip). Examples:
+    ``store-then-drop:op=create,nth=3``, ``store-then-502:p=0.2,seed=7``, ``429:times=5``,
+    ``revoke-key:nth=20``, ``endless-pages:op=list``, ``drip:op=create,every_ms=5000``.
     """
     action, _, rest = text.partition(":")
     try:
@@ -241,8 +269,10 @@ def parse_rule(text: str) -> Rule:
                 options["nth"] = {int(n) for n in value.split("+")}
             elif key == "p":
                 options["probability"] = float(value)
-            elif key in ("seed", "times", "retry_after"):
+            elif key in ("seed", "times", "retry_after", "every_ms"):
                 options[key] = int(value)
+            elif key == "mb":
+                options["size_mb"] = int(value)
             else:
                 raise ValueError("unknown key")
         except ValueError as exc:

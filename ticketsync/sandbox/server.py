@@ -4,8 +4,12 @@ Standard library only (``http.server``): one thread per connection, HTTP/1.1 kee
 a client's pooled connections are reused, and a listen backlog big enough for 16 clients
 connecting at once. Every request goes through the same steps, in StackOne's order:
 
-    latency -> route (404) -> auth (401) -> x-account-id (400) -> rate limit (429)
-    -> body checks (400, 422) -> fault rules -> act -> answer (or fail after acting)
+    latency -> route (404) -> auth (401, also once the key is revoked) -> x-account-id
+    (400) -> rate limit (429) -> body checks (400, 422) -> fault rules -> act -> answer (or
+    fail after acting: a 5xx, a dropped connection, a huge or a dripping answer)
+
+Its clock is :meth:`Faults.now` (``Date`` headers, timestamps, ``updated_at``), which a
+test can set apart from the runner's.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import binascii
 import contextlib
 import json
 import re
+import secrets
 import socket
 import threading
 import time
@@ -24,7 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
-from ticketsync.sandbox.faults import Fault, Faults, Request
+from ticketsync.sandbox.faults import Decision, Fault, Faults, Request
 from ticketsync.sandbox.shapes import check_body, error_body, read_ticket, timestamp
 from ticketsync.sandbox.store import CursorError, TicketStore, parse_time
 
@@ -100,13 +105,20 @@ class SandboxServer(ThreadingHTTPServer):
 
 
 class _Answered(Exception):
-    """Raised once a response (or a deliberate silence) has been decided."""
+    """Raised once a response (or a deliberate silence) has been decided.
 
-    def __init__(self, status: int, body: dict[str, Any] | None, retry_after: int | None = None):
+    ``body`` None: drop the connection. ``how``: "huge" or "drip" send ``body`` the
+    broken way the ``decision``'s rule says.
+    """
+
+    def __init__(self, status: int, body: dict[str, Any] | None, retry_after: int | None = None,
+                 *, how: str = "", decision: Decision | None = None):
         super().__init__(status)
         self.status = status
         self.body = body
         self.retry_after = retry_after
+        self.how = how
+        self.decision = decision
 
 
 def _fail(status: int, message: str, retry_after: int | None = None) -> _Answered:
@@ -147,6 +159,12 @@ class SandboxHandler(BaseHTTPRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass  # _dispatch logs one line per request, with its duration
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # The Date header in the sandbox's clock, which a test may set apart.
+        import email.utils
+
+        return email.utils.format_datetime(self.sandbox.faults.now(), usegmt=True)
+
     def log_message(self, format: str, *args: Any) -> None:
         if self.sandbox.log:
             self.sandbox.log(format % args)
@@ -164,6 +182,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
             status = answer.status
             if answer.body is None:
                 self._drop()
+            elif answer.how:
+                self._send_broken(answer)
             else:
                 self._send(answer.status, answer.body, answer.retry_after)
         except Exception as exc:  # a bug in the sandbox: answer like StackOne, keep serving
@@ -192,6 +212,40 @@ class SandboxHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
+    def _send_broken(self, answer: _Answered) -> None:
+        """A huge answer, or one that drips in a byte at a time (both well-formed HTTP)."""
+        assert answer.body is not None and answer.decision is not None
+        rule = answer.decision.rule
+        assert rule is not None
+        self.close_connection = True
+        if answer.how == "huge":
+            pad = b"x" * (1024 * 1024)
+            head, tail = b'{"data": [], "padding": "', b'"}'
+            payload_size = len(head) + rule.size_mb * len(pad) + len(tail)
+            self._head(answer.status, payload_size)
+            with contextlib.suppress(OSError):
+                self.wfile.write(head)
+                for _ in range(rule.size_mb):
+                    if self.sandbox.stopping.is_set():
+                        return
+                    self.wfile.write(pad)
+                self.wfile.write(tail)
+            return
+        payload = json.dumps(answer.body).encode()
+        self._head(answer.status, len(payload))
+        with contextlib.suppress(OSError):
+            for byte in payload:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                if self.sandbox.stopping.wait(rule.every_ms / 1000):
+                    return
+
+    def _head(self, status: int, length: int) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(length))
+        self.end_headers()
+
     def _drop(self) -> None:
         # Close without a single byte of response: the client sees the connection end.
         self.close_connection = True
@@ -216,17 +270,28 @@ class SandboxHandler(BaseHTTPRequestHandler):
         body = self._json_body(raw, op) if op in ("create", "update") else None
         ticket_id = item.group(1) if item else ""
         decision = self.sandbox.faults.decide(Request(op, method, path, body))
-        if decision.fault is Fault.FAIL_BEFORE_STORE:
+        fault = decision.fault
+        if fault is Fault.FAIL_BEFORE_STORE:
             raise _fail(500, "Internal server error")
-        if decision.fault is Fault.TOO_MANY_REQUESTS:
+        if fault is Fault.TOO_MANY_REQUESTS:
             raise _fail(429, "Too many requests", decision.retry_after)
+        if fault is Fault.REVOKE_KEY:
+            raise _fail(401, "Unauthorized: the API key was revoked")
+        if fault is Fault.ENDLESS_PAGES and op == "list":
+            raise _Answered(200, {"next": secrets.token_urlsafe(12), "data": []})
+        if fault is Fault.REPEAT_PAGE and op == "list":
+            query = {k: v for k, v in query.items() if k != "next"}  # the first page again
+            page = self._list(query)
+            raise _Answered(200, {**page, "next": secrets.token_urlsafe(12)})
         status, answer = self._act(op, ticket_id, body, query)
-        if decision.fault is Fault.STORE_THEN_502:
+        if fault is Fault.STORE_THEN_502:
             raise _fail(502, "Bad gateway: the provider did not answer in time")
-        if decision.fault is Fault.STORE_THEN_408:
+        if fault is Fault.STORE_THEN_408:
             raise _fail(408, "Request timed out", 1)
-        if decision.fault is Fault.STORE_THEN_DROP:
+        if fault is Fault.STORE_THEN_DROP:
             raise _Answered(0, None)
+        if fault in (Fault.HUGE, Fault.DRIP):
+            raise _Answered(status, answer, how=fault.value, decision=decision)
         raise _Answered(status, answer)
 
     def _check_auth(self) -> None:
@@ -241,6 +306,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
         expected = self.sandbox.api_key
         if not key or (expected is not None and key != expected):
             raise _fail(401, "Unauthorized")
+        if self.sandbox.faults.revoked:
+            raise _fail(401, "Unauthorized: the API key was revoked")
         if not (self.headers.get("x-account-id") or "").strip():
             raise _fail(400, "Missing required header: x-account-id")
 
@@ -272,7 +339,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
             return 201, {
                 "statusCode": 201,
                 "message": "Record created successfully.",
-                "timestamp": timestamp(),
+                "timestamp": timestamp(self.sandbox.faults.now()),
                 "data": {"id": created.id, "remote_id": created.remote_id},
             }
         if op == "update":
@@ -281,7 +348,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
             return 200, {
                 "statusCode": 200,
                 "message": "Record updated successfully.",
-                "timestamp": timestamp(),
+                "timestamp": timestamp(self.sandbox.faults.now()),
             }
         if op == "get":
             ticket = store.get(ticket_id)

@@ -121,9 +121,9 @@ def check_body(body: Any, *, update: bool = False) -> list[str]:
     return problems
 
 
-def timestamp() -> str:
-    """Now, in StackOne's form (UTC, milliseconds, ``Z``)."""
-    now = datetime.now(UTC)
+def timestamp(now: datetime | None = None) -> str:
+    """``now`` (default: this machine's time) in StackOne's form (UTC, milliseconds, ``Z``)."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
