@@ -3,16 +3,19 @@
 Every problem of every file is collected and raised once, as one :class:`InputError`, so
 that users fix their files in one pass. A valid file (the common case) costs a C parse, a
 compiled-schema check and one small pass per ticket; the precise messages (paths, line and
-column, "did you mean") are only worked out for files that fail the check.
+column, "did you mean") are only worked out for files that fail the check. Problems that
+span the project (unknown parents, cycles) cost a lookup each, never a pass over the
+project or a second read of a file, however many there are.
 """
 
 from __future__ import annotations
 
 import difflib
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+import string
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ticketsync import schema, yamlio
 from ticketsync.config import Config
@@ -49,29 +52,28 @@ def load_project(config: Config, paths: Sequence[str] = (), *, cwd: Path | None 
     problems: list[Problem] = []
     tickets: dict[str, Ticket] = {}
     declared: dict[str, Location] = {}
+    parent_at: dict[str, Location] = {}
     digest = hashlib.sha256()
     names = [_display(path, here) for path in files]
-    sources: dict[str, Path] = {}
     jobs = [(path, name, config.marker_field) for path, name in zip(files, names, strict=True)]
     size = sum(_size(path) for path in files)
     results = map_in_processes(_read_file, jobs, total_bytes=size)
-    for (path, name, _), (text, found, file_problems) in zip(jobs, results, strict=True):
-        problems.extend(file_problems)
-        if text is None:
+    for (path, _, _), result in zip(jobs, results, strict=True):
+        problems.extend(result.problems)
+        if result.text is None:
             continue
-        digest.update(f"{_relative(path, config.root)}\0{len(text)}\0".encode())
-        digest.update(text)
-        sources[name] = path
-        for key, item in found.items():
+        digest.update(f"{_relative(path, config.root)}\0{len(result.text)}\0".encode())
+        digest.update(result.text)
+        for key, item in result.found.items():
             location = item.location if isinstance(item, Ticket) else item
             first = declared.setdefault(key, location)
             if first is not location:
-                problems.append(
-                    Problem(location, f"tickets.{key}", f"duplicate ticket key: also at {first}")
-                )
+                message = f"duplicate ticket key: also at {first}"
+                problems.append(Problem(location, f"tickets.{key}", message))
             elif isinstance(item, Ticket):
                 tickets[key] = item
-    problems.extend(_check_parents(tickets, declared, sources))
+        parent_at.update(result.parent_at)
+    problems.extend(_check_parents(tickets, declared, parent_at))
     if problems:
         raise InputError(problems)
     return Project(
@@ -98,6 +100,17 @@ def _relative(path: Path, root: Path) -> str:
 # -- one file ------------------------------------------------------------------------------
 
 
+class _FileResult(NamedTuple):
+    """What one file gives: its bytes (None if unreadable), its tickets (key -> Ticket;
+    for an invalid file, key -> where it is declared), where each ``parent`` value is,
+    and its problems."""
+
+    text: bytes | None
+    found: dict[str, Ticket | Location]
+    parent_at: dict[str, Location]
+    problems: list[Problem]
+
+
 def _size(path: Path) -> int:
     try:
         return path.stat().st_size
@@ -105,35 +118,32 @@ def _size(path: Path) -> int:
         return 0  # read_document reports it
 
 
-def _read_file(
-    job: tuple[Path, str, str | None],
-) -> tuple[bytes | None, dict[str, Ticket | Location], list[Problem]]:
-    """Read, check and normalise one file: (its bytes or None if unreadable, its tickets,
-    its problems). Module-level and returning plain values: it may run in a worker process.
-    """
+def _read_file(job: tuple[Path, str, str | None]) -> _FileResult:
+    """Read, check and normalise one file. Module-level and returning plain values: it may
+    run in a worker process."""
     path, name, marker = job
     try:
         doc = yamlio.read_document(path, name)
     except InputError as exc:
-        return None, {}, list(exc.problems)
-    found, problems = _load_file(doc, marker)
-    return doc.text, found, problems
+        return _FileResult(None, {}, {}, list(exc.problems))
+    found, parent_at, problems = _load_file(doc, marker)
+    return _FileResult(doc.text, found, parent_at, problems)
 
 
 def _load_file(
     doc: yamlio.Document, marker: str | None
-) -> tuple[dict[str, Ticket | Location], list[Problem]]:
-    """The file's tickets (key -> Ticket; for an invalid file key -> where it is declared)."""
+) -> tuple[dict[str, Ticket | Location], dict[str, Location], list[Problem]]:
+    """The file's tickets, where their ``parent`` values are, and its problems."""
     data = doc.data
     if (
         not isinstance(data, dict)
         or "tickets" not in data
         or (not isinstance(data["tickets"], dict) and data.keys() - {"tickets", "defaults"})
     ):
-        return {}, [_not_a_ticket_file(doc)]
+        return {}, {}, [_not_a_ticket_file(doc)]
     if not schema.is_valid(SCHEMA, data):
         where = doc.key_locations(("tickets",))
-        return {k: where[k] for k in where if is_valid_key(k)}, _precise(doc)
+        return {k: where[k] for k in where if is_valid_key(k)}, {}, _precise(doc)
     problems = [
         _exclusive(doc, path, first, second)
         for path, fields in [(("defaults",), data.get("defaults") or {})]
@@ -142,10 +152,12 @@ def _load_file(
         if first in fields and second in fields
     ]
     if problems:  # the schema says so too; our message is clearer than jsonschema's
-        return {}, problems
+        return {}, {}, problems
     where = doc.key_locations(("tickets",))
     defaults: dict[str, Any] = data.get("defaults") or {}
     tickets: dict[str, Ticket | Location] = {}
+    own_parent: set[str] = set()
+    inherited: set[str] = set()
     for key, fields in data["tickets"].items():
         body = _merge(defaults, fields)
         parent = body.pop("parent", None)
@@ -156,7 +168,14 @@ def _load_file(
         if marker:
             body["unified_custom_fields"] = {**body.get("unified_custom_fields", {}), marker: key}
         tickets[key] = Ticket(key, dict(sorted(body.items())), where[key], parent)
-    return tickets, []
+        if parent is not None:
+            (own_parent if "parent" in fields else inherited).add(key)
+    # Where each parent is written, for the project-wide checks: kept now, while the
+    # file's node tree is at hand, so that no problem ever needs the file read again.
+    parent_at = doc.field_locations(("tickets",), "parent", own_parent)
+    if inherited:
+        parent_at.update(dict.fromkeys(inherited, doc.locate(("defaults", "parent"))))
+    return tickets, parent_at, []
 
 
 def _merge(defaults: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -339,37 +358,45 @@ def _at(data: Any, path: schema.JsonPath) -> Any:
 
 
 def _check_parents(
-    tickets: Mapping[str, Ticket], declared: Mapping[str, Location], sources: Mapping[str, Path]
+    tickets: Mapping[str, Ticket],
+    declared: Collection[str],
+    parent_at: Mapping[str, Location],
 ) -> list[Problem]:
-    """Unknown parents and parent cycles (rare: the parent field is located by re-reading)."""
+    """Unknown parents and parent cycles, each located at its ``parent`` value.
+
+    Linear in the project: each unknown parent costs one "did you mean" lookup, and each
+    ticket's chain of parents is walked once in all, however long the chains are.
+    """
     problems: list[Problem] = []
+    hints = KeyHints(declared)
     for key in sorted(tickets):
         parent = tickets[key].parent
         if parent is not None and parent not in declared:
-            close = difflib.get_close_matches(parent, list(declared), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            close = hints.closest(parent)
+            hint = f" (did you mean '{close}'?)" if close else ""
             problems.append(
                 _parent_problem(
-                    tickets[key], sources, f"'{parent}' is not a declared ticket key{hint}"
+                    tickets[key], parent_at, f"'{parent}' is not a declared ticket key{hint}"
                 )
             )
-    reported: set[str] = set()
-    for start in sorted(tickets):
+    walked: dict[str, int] = {}  # key -> the walk that reached it first
+    for walk, start in enumerate(sorted(tickets)):
         chain: list[str] = []
         step: str | None = start
-        while step is not None and step in tickets and step not in chain and step not in reported:
+        while step is not None and step in tickets and step not in walked:
+            walked[step] = walk
             chain.append(step)
             step = tickets[step].parent
-        if step is not None and step in chain:
+        if step is not None and walked.get(step) == walk and step in tickets:
+            # Back at a ticket of this very walk: the chain loops from there.
             cycle = chain[chain.index(step) :]
             problems.append(
                 _parent_problem(
                     tickets[min(cycle)],
-                    sources,
+                    parent_at,
                     "parent cycle: " + " -> ".join([*_rotate(cycle), min(cycle)]),
                 )
             )
-        reported.update(chain)
     return problems
 
 
@@ -378,12 +405,52 @@ def _rotate(cycle: list[str]) -> list[str]:
     return cycle[at:] + cycle[:at]
 
 
-def _parent_problem(ticket: Ticket, sources: Mapping[str, Path], message: str) -> Problem:
-    path = ("tickets", ticket.key, "parent")
-    location = ticket.location
-    try:
-        doc = yamlio.read_document(sources[location.file], location.file)
-        location = doc.locate(path)
-    except InputError:  # pragma: no cover - the file changed under us: keep the key's place
-        pass
-    return Problem(location, _dotted(path), message)
+def _parent_problem(ticket: Ticket, parent_at: Mapping[str, Location], message: str) -> Problem:
+    location = parent_at.get(ticket.key, ticket.location)
+    return Problem(location, _dotted(("tickets", ticket.key, "parent")), message)
+
+
+#: What a key may hold (model.KEY_PATTERN): the letters a one-letter typo may involve.
+_KEY_CHARS = string.ascii_letters + string.digits + "._-"
+_SEPARATORS = str.maketrans("._", "--")
+
+
+class KeyHints:
+    """"Did you mean" for a key among many, at a cost that does not grow with their number.
+
+    difflib compares a word with every key (a second per unknown parent in a 100k-ticket
+    project). Typos are nearly always one edit away: a letter missing, extra, wrong, or two
+    letters swapped. So the candidates are generated from the word (a few thousand at
+    most) and looked up; failing that, a key equal but for case and separators
+    (``Prod_Outage`` for ``prod-outage``), from a table built once, on first need.
+    """
+
+    def __init__(self, keys: Collection[str]) -> None:
+        self._keys = keys
+        self._folded: dict[str, str] | None = None
+
+    def closest(self, word: str) -> str | None:
+        """The declared key that ``word`` most likely meant, or None."""
+        near = sorted(key for key in _one_edit(word) if key in self._keys)
+        if near:
+            return max(near, key=lambda key: difflib.SequenceMatcher(None, word, key).ratio())
+        if self._folded is None:
+            self._folded = {}
+            for key in sorted(self._keys):
+                self._folded.setdefault(_fold(key), key)
+        return self._folded.get(_fold(word))
+
+
+def _fold(key: str) -> str:
+    return key.lower().translate(_SEPARATORS)
+
+
+def _one_edit(word: str) -> set[str]:
+    """Every string one deletion, insertion, substitution or swap away from ``word``."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    found = {a + b[1:] for a, b in splits if b}
+    found.update(a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1)
+    found.update(a + c + b[1:] for a, b in splits if b for c in _KEY_CHARS)
+    found.update(a + c + b for a, b in splits for c in _KEY_CHARS)
+    found.discard(word)
+    return found

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Hashable
+from collections.abc import Container, Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -222,6 +222,30 @@ class Document:
             for key, _ in node.value
             if isinstance(key, ScalarNode)
         }
+
+    def field_locations(
+        self, path: JsonPath, field: str, keys: Container[str]
+    ) -> dict[str, Location]:
+        """For the mapping at ``path``: for each entry of ``keys`` whose value is a mapping
+        holding ``field``, where that field's value is written (``parent: x`` -> ``x``).
+
+        One pass over the mapping, so that a project's many problems are located at the
+        cost of loading it once, not of reading a file again per problem.
+        """
+        node = self.node(path)
+        if not isinstance(node, MappingNode):
+            return {}
+        found: dict[str, Location] = {}
+        for key_node, value_node in node.value:
+            if (
+                isinstance(key_node, ScalarNode)
+                and key_node.value in keys
+                and isinstance(value_node, MappingNode)
+            ):
+                for name_node, field_node in value_node.value:
+                    if isinstance(name_node, ScalarNode) and name_node.value == field:
+                        found[key_node.value] = _location(self.file, field_node.start_mark)
+        return found
 
     def implicit(self, path: JsonPath) -> tuple[str, str] | None:
         """For an unquoted scalar that YAML read as a non-string: (its text, what it became).
