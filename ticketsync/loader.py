@@ -11,9 +11,11 @@ project or a second read of a file, however many there are.
 from __future__ import annotations
 
 import difflib
+import gc
 import hashlib
 import string
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -22,7 +24,6 @@ from ticketsync.config import Config
 from ticketsync.discovery import find_files, where_tickets_go
 from ticketsync.errors import ConfigError, InputError
 from ticketsync.model import Location, Problem, Project, Ticket, is_valid_key
-from ticketsync.parallel import map_in_processes
 
 SCHEMA = "ticket-file"
 PRIORITIES = ("lowest", "low", "medium", "high", "highest")
@@ -55,32 +56,51 @@ def load_project(config: Config, paths: Sequence[str] = (), *, cwd: Path | None 
     parent_at: dict[str, Location] = {}
     digest = hashlib.sha256()
     names = [_display(path, here) for path in files]
-    jobs = [(path, name, config.marker_field) for path, name in zip(files, names, strict=True)]
-    size = sum(_size(path) for path in files)
-    results = map_in_processes(_read_file, jobs, total_bytes=size)
-    for (path, _, _), result in zip(jobs, results, strict=True):
-        problems.extend(result.problems)
-        if result.text is None:
-            continue
-        digest.update(f"{_relative(path, config.root)}\0{len(result.text)}\0".encode())
-        digest.update(result.text)
-        for key, item in result.found.items():
-            location = item.location if isinstance(item, Ticket) else item
-            first = declared.setdefault(key, location)
-            if first is not location:
-                message = f"duplicate ticket key: also at {first}"
-                problems.append(Problem(location, f"tickets.{key}", message))
-            elif isinstance(item, Ticket):
-                tickets[key] = item
-        parent_at.update(result.parent_at)
-    problems.extend(_check_parents(tickets, declared, parent_at))
-    if problems:
-        raise InputError(problems)
-    return Project(
-        tickets={key: tickets[key] for key in sorted(tickets)},
-        files=tuple(names),
-        digest=digest.hexdigest(),
-    )
+    with _collector_held_off():
+        for path, name in zip(files, names, strict=True):
+            result = _read_file(path, name, config.marker_field)
+            problems.extend(result.problems)
+            if result.text is None:
+                continue
+            digest.update(f"{_relative(path, config.root)}\0{len(result.text)}\0".encode())
+            digest.update(result.text)
+            for key, item in result.found.items():
+                location = item.location if isinstance(item, Ticket) else item
+                first = declared.setdefault(key, location)
+                if first is not location:
+                    message = f"duplicate ticket key: also at {first}"
+                    problems.append(Problem(location, f"tickets.{key}", message))
+                elif isinstance(item, Ticket):
+                    tickets[key] = item
+            parent_at.update(result.parent_at)
+        problems.extend(_check_parents(tickets, declared, parent_at))
+        if problems:
+            raise InputError(problems)
+        return Project(
+            tickets={key: tickets[key] for key in sorted(tickets)},
+            files=tuple(names),
+            digest=digest.hexdigest(),
+        )
+
+
+@contextmanager
+def _collector_held_off() -> Iterator[None]:
+    """Hold Python's cyclic garbage collector off while a project loads.
+
+    Loading allocates millions of containers that all live on, none of them in a cycle:
+    the collector, triggered by allocations, would walk that growing heap again and again
+    for nothing (measured: plan of 100k tickets at 2.3x the bare parse instead of ~1x, and
+    growing faster than the project). Reference counting still frees everything as usual;
+    the collector is back on however loading ends.
+    """
+    if not gc.isenabled():  # the caller's choice: leave it alone
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _display(path: Path, cwd: Path) -> str:
@@ -111,17 +131,8 @@ class _FileResult(NamedTuple):
     problems: list[Problem]
 
 
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0  # read_document reports it
-
-
-def _read_file(job: tuple[Path, str, str | None]) -> _FileResult:
-    """Read, check and normalise one file. Module-level and returning plain values: it may
-    run in a worker process."""
-    path, name, marker = job
+def _read_file(path: Path, name: str, marker: str | None) -> _FileResult:
+    """Read, check and normalise one file."""
     try:
         doc = yamlio.read_document(path, name)
     except InputError as exc:
