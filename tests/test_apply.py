@@ -350,3 +350,19 @@ def test_a_refused_update_fails_that_ticket(tmp_path: Path) -> None:
     plan = Plan(updates=(Update("a", "missing", ("title",), {"title": "x"}),), updates_enabled=True)
     result = Run(tmp_path, FakeApi())(plan)
     assert result.failed == 1 and result.messages == ["failed to update a: 404: no ticket missing"]
+
+
+@pytest.mark.parametrize("marker", [True, False])
+def test_a_child_that_a_lost_run_created_is_adopted_with_its_parent(
+    tmp_path: Path, marker: bool
+) -> None:
+    """The child is routed when its parent is adopted: it must meet the lookup's verdict
+    then, not be sent blindly (a refactor once routed it without one: duplicates)."""
+    api = FakeApi()
+    parent = api.add_remote(body("a", marker=marker))
+    child = api.add_remote({**body("c", marker=marker), "parent_id": parent})
+    run = Run(tmp_path, api)
+    result = run(creates("a", "b", "c", parents={"c": "a"}, marker=marker),
+                 marker_field=MARK if marker else None)
+    assert (result.adopted, result.created) == (2, 1)
+    assert run.state.tickets["c"].id == child and api.creates == 1

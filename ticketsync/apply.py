@@ -204,6 +204,7 @@ class _Run:
             if create.parent is not None:
                 self.children.setdefault(create.parent, []).append(create)
         self.index = RemoteIndex()
+        self.verdicts: dict[str, Match] = {}
         #: The oldest candidate of a lookup left ambiguous: the state is dated before it.
         self.hold: datetime | None = None
         self.held: list[Event] = []
@@ -284,6 +285,9 @@ class _Run:
                        for i in self.uncertain})
         verdicts = self.index.match(list(wanted.values()), marker_field=self.options.marker_field,
                                     exclude_ids=self.sender.owned_ids())
+        # Kept for the whole run: a child is routed when its parent exists, and a child that
+        # a lost run created must be adopted then, not sent again.
+        self.verdicts = verdicts
         self._hold_written_at(verdicts.values())
         declared = {create.key for create in self.plan.creates}
         for intent in self.uncertain:
@@ -298,7 +302,7 @@ class _Run:
             # (The state, not self.ids: a parent adopted in this loop routes its own
             # children, and routing them twice would send them twice.)
             if create.parent is None or create.parent in self.state.tickets:
-                to_send.extend(self._route(create, verdicts.get(create.key)))
+                to_send.extend(self._route(create))
         return to_send
 
     def _hold_written_at(self, verdicts: Iterable[Match]) -> None:
@@ -325,11 +329,12 @@ class _Run:
         else:
             self._done(Outcome("failed", match.key, None, match.message))
 
-    def _route(self, create: Create, match: Match | None) -> list[Create]:
+    def _route(self, create: Create) -> list[Create]:
         """Act on the lookup's verdict for a create whose parent exists; return what to send.
 
         Adopting a ticket makes its children ready at once, so they are routed too.
         """
+        match = self.verdicts.get(create.key)
         if match is None or match.verdict is Verdict.NONE:
             return [create]
         if match.verdict is Verdict.AMBIGUOUS or match.remote is None:
@@ -338,7 +343,7 @@ class _Run:
         ticket_id = self.sender.adopt(create.key, match.remote, body_for(create, self.ids))
         to_send: list[Create] = []
         for child in self._done(Outcome("adopted", create.key, ticket_id, match.message)):
-            to_send.extend(self._route(child, None))
+            to_send.extend(self._route(child))
         return to_send
 
     def _settle(self, pending: list[_Pending]) -> dict[str, Match] | ApiError:
@@ -519,7 +524,7 @@ class _Run:
                     self.sends.get(item.key, 1), outcome.error)
                 continue
             for child in self._done(outcome):
-                ready.extend(self._route(child, None))
+                ready.extend(self._route(child))
         return problem
 
     def _maybe_settle(
@@ -575,7 +580,7 @@ class _Run:
                                               body_for(item.create, self.ids))
                 message = f"adopted {key} (id {ticket_id}): created despite {item.error}"
                 for child in self._done(Outcome("adopted", key, ticket_id, message)):
-                    ready.extend(self._route(child, None))
+                    ready.extend(self._route(child))
             elif match.verdict is Verdict.AMBIGUOUS:
                 self._hold_written_at([match])
                 self._done(Outcome("failed", key, None, match.message))
