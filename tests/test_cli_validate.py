@@ -97,3 +97,40 @@ def test_the_config_file_named_on_the_command_line_is_read_as_a_ticket_file(
         "",
         "ticketsync.yaml:1:10: error: tickets: ['tickets/'] is not of type 'object'\n",
     )
+
+
+def test_validate_imports_only_what_it_needs(tmp_path: Path) -> None:
+    # Start-up is most of what validating one small file costs (a pre-commit hook, an
+    # editor): no other command's module, no schema compiler, no HTTP, no --debug helper.
+    unneeded = [
+        "ticketsync.cli.apply", "ticketsync.cli.state", "ticketsync.cli.plan",
+        "ticketsync.cli.init", "ticketsync.cli.sandbox", "ticketsync.state",
+        "fastjsonschema", "jsonschema", "requests", "traceback", "difflib",
+    ]
+    code = (
+        "import sys\nfrom ticketsync.cli import main\n"
+        "try:\n    main.main(['validate', '.'])\nexcept SystemExit:\n    pass\n"
+        f"print(sorted(set({unneeded!r}) & set(sys.modules)))\n"
+    )
+    (tmp_path / "a.yaml").write_text("tickets:\n  a: {title: A}\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=True, cwd=tmp_path, env=env,
+        capture_output=True, text=True,
+    )
+    assert done.stdout == "1 ticket in 1 file OK\n[]\n"
+
+
+def test_every_command_module_is_registered() -> None:
+    import importlib
+    import pkgutil
+
+    from ticketsync import cli
+
+    defined = {}
+    for info in pkgutil.iter_modules(cli.__path__):
+        module = importlib.import_module(f"ticketsync.cli.{info.name}")
+        for command in getattr(module, "COMMANDS", []):
+            defined[command.name] = info.name
+    assert defined == cli.COMMAND_MODULES
+    assert list(main.commands) == sorted(defined)

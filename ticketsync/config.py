@@ -7,7 +7,6 @@ and is never written anywhere.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,6 +118,8 @@ def load_config(config_file: str | None, *, cwd: Path, env: Mapping[str, str]) -
         for violation in schema.violations("config", data):
             where, message = violation.path, violation.message
             if violation.validator == "additionalProperties" and where == ():
+                import difflib
+
                 known = schema.load_schema("config")["properties"]
                 for key in sorted(violation.names):
                     close = difflib.get_close_matches(str(key), known, n=1)

@@ -10,10 +10,8 @@ project or a second read of a file, however many there are.
 
 from __future__ import annotations
 
-import difflib
 import gc
 import hashlib
-import string
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -297,6 +295,8 @@ def _reworded(doc: yamlio.Document, violation: schema.Violation) -> str:
 def _unknown_fields(
     doc: yamlio.Document, path: schema.JsonPath, names: Iterable[str]
 ) -> list[Problem]:
+    import difflib  # only for a file with problems
+
     known = _known_fields(path)
     problems = []
     for name in names:
@@ -422,7 +422,7 @@ def _parent_problem(ticket: Ticket, parent_at: Mapping[str, Location], message: 
 
 
 #: What a key may hold (model.KEY_PATTERN): the letters a one-letter typo may involve.
-_KEY_CHARS = string.ascii_letters + string.digits + "._-"
+_KEY_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
 _SEPARATORS = str.maketrans("._", "--")
 
 
@@ -444,6 +444,8 @@ class KeyHints:
         """The declared key that ``word`` most likely meant, or None."""
         near = sorted(key for key in _one_edit(word) if key in self._keys)
         if near:
+            import difflib
+
             return max(near, key=lambda key: difflib.SequenceMatcher(None, word, key).ratio())
         if self._folded is None:
             self._folded = {}

@@ -1,7 +1,8 @@
 """The ``ticketsync`` command line: the only place that prints errors or picks exit codes.
 
-Each command lives in a module of its own and imports what it needs *inside* the command
-function, so that ``ticketsync validate`` never pays for (or imports) ``requests``.
+Each command lives in a module of its own, imported only when that command runs (or help
+lists them all), and imports what it needs *inside* the command function, so that
+``ticketsync validate`` never pays for (or imports) ``requests``, threads or the state.
 
 Exit codes (SPEC §2): 0 success, 1 error, 2 only for ``plan --detailed-exitcode`` with
 changes, 64 usage error.
@@ -9,9 +10,9 @@ changes, 64 usage error.
 
 from __future__ import annotations
 
+import importlib
 import sys
-import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from typing import Any, NoReturn
 
 import click
@@ -62,13 +63,13 @@ class TicketSyncGroup(click.Group):
             code = EXIT_ERROR
         except InputError as exc:
             if debug:
-                traceback.print_exc()
+                _print_traceback()
             for problem in exc.problems:
                 click.echo(str(problem), err=True)
             code = EXIT_ERROR
         except TicketSyncError as exc:
             if debug:
-                traceback.print_exc()
+                _print_traceback()
             click.echo(f"Error: {exc}", err=True)
             code = EXIT_ERROR
         except KeyboardInterrupt:
@@ -76,10 +77,16 @@ class TicketSyncGroup(click.Group):
             code = EXIT_INTERRUPTED
         except OSError as exc:  # a read-only folder, a full disk, a path that is a folder...
             if debug:
-                traceback.print_exc()
+                _print_traceback()
             click.echo(f"Error: {describe_os_error(exc)}", err=True)
             code = EXIT_ERROR
         sys.exit(code)
+
+
+def _print_traceback() -> None:
+    import traceback  # only for --debug: most runs never need it
+
+    traceback.print_exc()
 
 
 def describe_os_error(exc: OSError) -> str:
@@ -123,13 +130,48 @@ def run() -> NoReturn:
     main.main()
 
 
-def _register() -> None:
-    # Imported here, not at the top, to keep the command modules free to import this one.
-    from ticketsync.cli import apply, init, plan, sandbox, state, validate
+#: Each command's name -> the module of ``ticketsync.cli`` that defines it (in COMMANDS).
+COMMAND_MODULES = {
+    "init": "init",
+    "validate": "validate",
+    "plan": "plan",
+    "apply": "apply",
+    "state": "state",
+    "sandbox": "sandbox",
+}
 
-    for module in (init, validate, plan, apply, state, sandbox):
-        for command in module.COMMANDS:
-            main.add_command(command)
+
+class LazyCommands(MutableMapping[str, click.Command]):
+    """A group's commands, each module imported when one of its commands is first looked up.
+
+    Listing the names (help, "no such command") imports nothing; ``items()`` imports all.
+    Start-up is most of what a small ``validate`` costs, and the apply and state modules
+    import threads, signals and the state machinery that it never uses.
+    """
+
+    def __init__(self, modules: Mapping[str, str]) -> None:
+        self._modules = dict(modules)
+        self._loaded: dict[str, click.Command] = {}
+
+    def __getitem__(self, name: str) -> click.Command:
+        if name not in self._loaded and name in self._modules:
+            module = importlib.import_module(f"{__name__}.{self._modules[name]}")
+            for command in module.COMMANDS:
+                self._loaded.setdefault(command.name or "", command)
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        self._modules.pop(name, None)
+        del self._loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._modules.keys() | self._loaded.keys()))
+
+    def __len__(self) -> int:
+        return len(self._modules.keys() | self._loaded.keys())
 
 
-_register()
+main.commands = LazyCommands(COMMAND_MODULES)
