@@ -366,3 +366,30 @@ def test_a_child_that_a_lost_run_created_is_adopted_with_its_parent(
                  marker_field=MARK if marker else None)
     assert (result.adopted, result.created) == (2, 1)
     assert run.state.tickets["c"].id == child and api.creates == 1
+
+
+def test_a_resend_that_fails_before_being_sent_keeps_the_first_send_open(
+    tmp_path: Path,
+) -> None:
+    """Defect #9.1: the first send's answer is lost and the lookup finds nothing, so the
+    create is sent again; that resend fails before going out (connection refused). The
+    first send may still appear remotely (a provider finishing late): its intent must stay
+    open for the next run's lookup, not be closed by the resend's failure."""
+    api = FakeApi(on_create=lambda b, n: "lost-before" if n == 1 else "connect")
+    run = Run(tmp_path, api)
+    result = run(creates("a"))
+    assert result.failed == 1 and api.creates == 2
+    uncertain = recover(new_state("acc-1"), run.jpath)[1]
+    assert [i.key for i in uncertain] == ["a"]
+    # The provider did finish the first send after all: the next run adopts it.
+    api.add_remote(body("a"))
+    api.on_create = None
+    again = run(creates("a"))
+    assert (again.adopted, again.created) == (1, 0) and len(api.tickets) == 1
+
+
+def test_a_first_send_refused_closes_its_intent(tmp_path: Path) -> None:
+    """The other side of the rule: a first send that StackOne refused made nothing."""
+    run = Run(tmp_path, FakeApi(on_create=lambda b, n: "reject"))
+    assert run(creates("a")).failed == 1
+    assert recover(new_state("acc-1"), run.jpath)[1] == []

@@ -79,6 +79,21 @@ def test_an_invalid_new_key_is_a_usage_error(state_path: Path) -> None:
     assert code == 64 and "'bad key!' is not a valid key" in err
 
 
+@pytest.mark.parametrize("args", [
+    ("mv", "a", "zz\n"), ("import", "zz\n", "t-1"), ("import", "a", "t-1", "\nb", "t-2"),
+])
+def test_a_key_ending_in_a_newline_is_refused_everywhere(
+    state_path: Path, args: tuple[str, ...]
+) -> None:
+    """Defect #9.2: `state mv z $'zz\\n'` used to pass the key check (match with `$`), then
+    every command called the state corrupt. One check (fullmatch) everywhere: refused as a
+    usage error, and the state file is left as it was."""
+    before = state_path.read_bytes()
+    code, _, err = invoke("state", *args)
+    assert code == 64 and "is not a valid key (letters, digits" in err
+    assert state_path.read_bytes() == before
+
+
 def test_missing_arguments_are_usage_errors() -> None:
     assert invoke("state", "rm")[0] == 64
     assert invoke("state", "nope")[0] == 64

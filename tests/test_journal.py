@@ -282,3 +282,20 @@ def test_queued_records_wait_for_one_sync(
     # Closing makes what is still queued durable.
     assert len(syncs) == 2
     assert [i.key for i in recover(state, jpath)[1]] == ["b", "c"]
+
+
+def test_the_journal_works_where_there_is_no_fdatasync(
+    state: State, jpath: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defect #9.5: macOS has no os.fdatasync; the journal falls back to os.fsync."""
+    import os
+
+    monkeypatch.delattr(os, "fdatasync")
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    with Journal(jpath, base=(state.lineage, state.serial)) as journal:
+        journal.record_intent("a", BODY, at=datetime.now(UTC))
+        journal.record_created("a", "id-1", None, BODY)
+    assert synced  # every record was made durable with fsync
+    assert recover(state, jpath)[0].tickets["a"].id == "id-1"

@@ -164,3 +164,62 @@ def test_a_pause_from_one_thread_holds_the_others() -> None:
         thread.join(timeout=5)
     assert len(done) == 3
     assert min(done) - started >= 0.19
+
+
+def test_a_halt_wakes_every_waiter_at_once_and_refuses_what_has_not_gone_out() -> None:
+    """A stop (SIGTERM, a revoked key) must not wait out a token, a back-off or a 429's
+    Retry-After: the threads waiting are woken with HaltedError, nothing more is sent."""
+    import time
+
+    from ticketsync.errors import HaltedError
+
+    limiter = RateLimiter(60, burst=1)
+    limiter.acquire()  # the bucket is empty: the next token is a second away
+    limiter.pause_for(300)  # and a 429 holds everyone for five minutes
+    outcomes: list[str] = []
+
+    def wait_for_a_token() -> None:
+        try:
+            limiter.acquire()
+            outcomes.append("sent")
+        except HaltedError as exc:
+            outcomes.append(str(exc))
+
+    threads = [threading.Thread(target=wait_for_a_token) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.2)
+    started = time.monotonic()
+    limiter.halt("the run was stopped")
+    for thread in threads:
+        thread.join(2)
+    assert time.monotonic() - started < 1
+    assert outcomes == ["not sent: the run was stopped"] * 4
+    with pytest.raises(HaltedError):
+        limiter.sleep(60)  # a back-off, too
+    assert limiter.halted
+
+
+@pytest.mark.parametrize(("latency", "expected"), [(0.1, 6), (2.0, 41), (4.0, 78)])
+def test_requests_in_flight_follow_rate_times_latency(latency: float, expected: int) -> None:
+    """Little's law: at 900/min (14.75/s refilled) and 4 s an answer, 59 must be in flight for the
+    bucket, not the provider, to set the pace; a fixed 16 would run at a quarter of it."""
+    limiter = RateLimiter(900)
+    assert limiter.in_flight() == 16  # nothing observed yet
+    for _ in range(50):
+        limiter.observe(latency, ok=True)
+    assert limiter.in_flight() == expected
+    assert limiter.in_flight(cap=32) == min(expected, 32)
+
+
+def test_failures_shrink_what_is_in_flight_and_successes_restore_it() -> None:
+    limiter = RateLimiter(900)
+    for _ in range(50):
+        limiter.observe(2.0, ok=True)
+    full = limiter.in_flight()
+    limiter.observe(2.0, ok=False)
+    limiter.observe(2.0, ok=False)
+    assert limiter.in_flight() < full / 2 + 5
+    for _ in range(200):
+        limiter.observe(2.0, ok=True)
+    assert limiter.in_flight() == full

@@ -174,6 +174,8 @@ class Faults:
         self._requests: Counter[str] = Counter()
         self._fired: Counter[Fault] = Counter()
         self._rate_limited = 0
+        self._in_flight = 0
+        self._peak = 0
 
     def now(self) -> datetime:
         """The sandbox's time: this machine's, moved by ``clock_offset``."""
@@ -222,6 +224,24 @@ class Faults:
                         self.revoked = True
                     return Decision(rule.fault, rule)
         return Decision()
+
+    def enter(self) -> None:
+        """A request arrived (the gauge of requests being answered at once)."""
+        with self._lock:
+            self._in_flight += 1
+            self._peak = max(self._peak, self._in_flight)
+
+    def leave(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    def peak(self, *, reset: bool = False) -> int:
+        """The most requests answered at once since the start (or the last reset)."""
+        with self._lock:
+            peak = self._peak
+            if reset:
+                self._peak = self._in_flight
+            return peak
 
     def requests(self, op: str | None = None) -> int:
         """How many requests (of ``op``) reached the fault rules (authenticated, valid)."""

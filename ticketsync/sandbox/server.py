@@ -173,6 +173,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         started = time.monotonic()
         split = urlsplit(self.path)
         status = 0
+        self.sandbox.faults.enter()
         try:
             raw = self._read_body()
             if self.sandbox.faults.latency_ms:
@@ -190,6 +191,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
             status = 500
             self.log_message("internal error on %s %s: %r", method, split.path, exc)
             self._send(500, error_body(500, "Internal server error"))
+        finally:
+            self.sandbox.faults.leave()
         if self.sandbox.log:
             ms = (time.monotonic() - started) * 1000
             shown = status if status else "dropped"
