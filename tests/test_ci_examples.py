@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 import yaml
-from click.testing import CliRunner
 
 from ticketsync.cli import main
 
@@ -45,10 +45,35 @@ def _github_steps(job: str) -> list[dict[str, Any]]:
     return steps
 
 
+def _parse(words: list[str]) -> str:
+    """Parse ``ticketsync ARGS`` exactly as click would, without running it: subcommands,
+    options and their values (a mistyped choice is a UsageError). The command's name."""
+    ctx = main.make_context("ticketsync", list(words[1:]))
+    command: click.Command = main
+    while isinstance(command, click.Group):
+        name, sub, rest = command.resolve_command(ctx, ctx._protected_args + ctx.args)
+        assert sub is not None and name is not None
+        ctx = sub.make_context(name, rest, parent=ctx)
+        command = sub
+    return str(command.name)
+
+
 def _assert_command_exists(words: list[str]) -> None:
-    """The command parses: click accepts its subcommands and options (with --help)."""
-    result = CliRunner().invoke(main, [*words[1:], "--help"])
-    assert result.exit_code == 0, f"`{' '.join(words)}` is not a valid command: {result.output}"
+    """The command parses: click accepts its subcommands, options and their values."""
+    try:
+        _parse(words)
+    except click.UsageError as exc:
+        raise AssertionError(f"`{' '.join(words)}` is not a valid command: {exc}") from None
+
+
+@pytest.mark.parametrize("words", [
+    "ticketsync plan --format githb", "ticketsync aply --yes", "ticketsync state lst",
+    "ticketsync plan --detailed-exit-code", "ticketsync apply --concurrency 0",
+])
+def test_a_mistyped_command_in_a_workflow_would_be_caught(words: str) -> None:
+    """The check above can fail: `--help` appended to a command used to hide all of these."""
+    with pytest.raises(AssertionError, match="is not a valid command"):
+        _assert_command_exists(shlex.split(words))
 
 
 def test_github_workflow_triggers_jobs_and_permissions() -> None:
