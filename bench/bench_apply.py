@@ -47,13 +47,20 @@ def _project(folder: Path, tickets: int) -> Path:
 
 
 @contextmanager
-def _server(folder: Path, *options: str) -> Iterator[tuple[str, Path]]:
-    """``ticketsync sandbox`` in a child process: its URL and its request log."""
+def _server(folder: Path, *options: str, fill: int = 0) -> Iterator[tuple[str, Path]]:
+    """``ticketsync sandbox`` in a child process: its URL and its request log. ``fill``:
+    tickets (someone else's) the account holds already."""
     log = folder / "sandbox.log"
     # StackOne's storage is not our disk: keep the server's SQLite (and its fsyncs) off it
     # when the machine has a RAM disk, so the journal's fsyncs are timed alone.
     ram = Path("/dev/shm")
     data = Path(tempfile.mkdtemp(dir=ram)) if ram.is_dir() else folder
+    if fill:
+        from ticketsync.sandbox import TicketStore
+
+        with TicketStore(data / "sandbox.db") as store:
+            for i in range(fill):
+                store.create({"title": f"Someone else's ticket {i}", "project_id": "project-001"})
     command = [sys.executable, "-m", "ticketsync", "sandbox", "--port", "0",
                "--db", str(data / "sandbox.db"), *options]
     with log.open("w") as stderr:
