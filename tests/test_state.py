@@ -30,7 +30,7 @@ ENTRY = StateEntry("tkt-1", "PROJ-1", "2024-05-01T12:00:00Z", {"title": "First"}
 
 
 def make_state(**tickets: StateEntry) -> State:
-    return State(1, LINEAGE, 3, "2024-05-01T12:00:00Z", "acc-1", tickets)
+    return State(2, LINEAGE, 3, "2024-05-01T12:00:00Z", "acc-1", tickets)
 
 
 def test_dump_is_sorted_indented_and_ends_with_a_newline() -> None:
@@ -39,6 +39,7 @@ def test_dump_is_sorted_indented_and_ends_with_a_newline() -> None:
         "{\n"
         '  "account_id": "acc-1",\n'
         '  "lineage": "0b7a3c3e-5d1c-4a53-9f55-3b6c1a2d9e10",\n'
+        '  "refreshed_at": null,\n'
         '  "serial": 3,\n'
         '  "tickets": {\n'
         '    "a": {\n'
@@ -58,7 +59,7 @@ def test_dump_is_sorted_indented_and_ends_with_a_newline() -> None:
         '      "remote_id": "PROJ-1"\n'
         "    }\n"
         "  },\n"
-        '  "version": 1,\n'
+        '  "version": 2,\n'
         '  "written_at": "2024-05-01T12:00:00Z"\n'
         "}\n"
     )
@@ -77,7 +78,7 @@ def test_write_then_read_round_trips_and_bumps_the_serial(tmp_path: Path) -> Non
 def test_new_state_is_empty_valid_and_fresh(tmp_path: Path) -> None:
     state = new_state("acc-9")
     assert (state.version, state.serial, state.account_id, dict(state.tickets)) == (
-        1, 0, "acc-9", {}
+        2, 0, "acc-9", {}
     )
     assert new_state(None).lineage != state.lineage
     path = tmp_path / "s.json"
@@ -130,8 +131,8 @@ BAD_FILES: dict[str, tuple[bytes, str]] = {
         r"corrupt \(tickets",
     ),
     "newer version": (
-        json.dumps({**_valid(), "version": 2, "future": True}).encode(),
-        r"written by a newer ticketsync \(state version 2, this one reads 1\): upgrade",
+        json.dumps({**_valid(), "version": 3, "future": True}).encode(),
+        r"written by a newer ticketsync \(state version 3, this one reads 2\): upgrade",
     ),
     "other account": (
         json.dumps({**_valid(), "account_id": "acc-other"}).encode(),
@@ -208,3 +209,35 @@ def test_kill_9_between_write_and_rename_leaves_the_old_file_intact(tmp_path: Pa
     assert child.exitcode == -signal.SIGKILL
     assert path.read_bytes() == before
     assert read_state(path).tickets == {"a": ENTRY}
+
+
+def test_a_version_1_state_is_read_and_upgraded_on_the_next_write(tmp_path: Path) -> None:
+    """SPEC §1: older states are read and upgraded; the version is written as 2 only when
+    the file is written again."""
+    path = tmp_path / "ticketsync.state.json"
+    old = {
+        "version": 1, "lineage": LINEAGE, "serial": 7, "written_at": "2024-05-01T12:00:00Z",
+        "account_id": "acc-1",
+        "tickets": {"a": {"id": "tkt-1", "remote_id": None, "created_at": "2024-05-01T12:00:00Z",
+                          "applied": {"title": "First"}}},
+    }
+    raw = json.dumps(old, indent=2).encode()
+    path.write_bytes(raw)
+    state = read_state(path)
+    assert (state.version, state.refreshed_at, state.tickets["a"].remote) == (2, None, {})
+    assert path.read_bytes() == raw  # reading changes nothing
+    written = write_state(path, state)
+    assert json.loads(path.read_text())["version"] == 2 and read_state(path) == written
+
+
+def test_what_was_read_back_survives_a_round_trip_and_defaults_stay_out(tmp_path: Path) -> None:
+    path = tmp_path / "ticketsync.state.json"
+    full = StateEntry("tkt-2", "PROJ-2", "2024-05-01T12:00:00Z", {"title": "T", "status": "Done"},
+                      ticket_number="PROJ-2", ticket_url="https://jira.example/PROJ-2",
+                      status={"id": "s3", "name": "Done", "type": "closed"},
+                      remote={"title": "T (edited)"}, pending={"title": "T"}, closed=True)
+    written = write_state(path, make_state(a=ENTRY, b=full))
+    assert read_state(path) == written
+    doc = json.loads(path.read_text())
+    assert sorted(doc["tickets"]["a"]) == ["applied", "created_at", "id", "remote_id"]
+    assert doc["tickets"]["b"]["closed"] is True and "deleted" not in doc["tickets"]["b"]

@@ -90,20 +90,44 @@ class Project:
 
 @dataclass(frozen=True)
 class StateEntry:
-    """One tracked ticket: StackOne's ``id``, the provider's ``remote_id``, the body sent."""
+    """One tracked ticket: StackOne's ``id``, the provider's ``remote_id``, what was last
+    applied, and what was last read back (SPEC §5.2).
+
+    ``applied`` is the body last applied, ids resolved (``status``: the declared status as
+    last applied); ``remote`` the last values read back for those fields, in the create
+    body's shape; ``pending`` the fields of an update whose outcome is unknown, with the
+    values sent (read back equal, they are our own write, not a tracker edit).
+    """
 
     id: str
     remote_id: str | None
     created_at: str
     applied: dict[str, Any] = field(default_factory=dict)
+    ticket_number: str | None = None
+    ticket_url: str | None = None
+    status: Mapping[str, Any] | None = None
+    remote: Mapping[str, Any] = field(default_factory=dict)
+    pending: Mapping[str, Any] = field(default_factory=dict)
+    closed: bool = False
+    deleted: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        """The entry as the state file holds it: what is unknown or default is left out,
+        so that one new ticket is a few lines in ``git diff``."""
+        doc: dict[str, Any] = {
             "id": self.id,
             "remote_id": self.remote_id,
             "created_at": self.created_at,
             "applied": self.applied,
         }
+        optional = {
+            "ticket_number": self.ticket_number, "ticket_url": self.ticket_url,
+            "status": dict(self.status) if self.status else None,
+            "remote": dict(self.remote) or None, "pending": dict(self.pending) or None,
+            "closed": self.closed or None, "deleted": self.deleted or None,
+        }
+        doc.update((name, value) for name, value in optional.items() if value is not None)
+        return doc
 
 
 @dataclass(frozen=True)
@@ -112,6 +136,8 @@ class State:
 
     ``written_at`` is StackOne's time up to which the state is known to record every ticket
     ticketsync created: the next run's pre-create lookup starts there (minus a margin).
+    ``refreshed_at`` is StackOne's time of the start of the last read-back of the tracked
+    tickets (None before the first): the next one lists what was updated since.
     """
 
     version: int
@@ -120,6 +146,7 @@ class State:
     written_at: str
     account_id: str | None
     tickets: Mapping[str, StateEntry]
+    refreshed_at: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -127,6 +154,7 @@ class State:
             "lineage": self.lineage,
             "serial": self.serial,
             "written_at": self.written_at,
+            "refreshed_at": self.refreshed_at,
             "account_id": self.account_id,
             "tickets": {key: entry.to_json() for key, entry in self.tickets.items()},
         }

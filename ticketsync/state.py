@@ -28,8 +28,9 @@ from typing import Any
 from ticketsync.errors import StateError
 from ticketsync.model import State, StateEntry, is_valid_key
 
-#: The state format this ticketsync reads and writes.
-STATE_VERSION = 1
+#: The state format this ticketsync writes; it reads this one and every older one (1:
+#: before read-back, SPEC §5.2), upgrading them on the next write.
+STATE_VERSION = 2
 
 __all__ = [
     "STATE_VERSION",
@@ -68,7 +69,12 @@ def parse_time(text: str) -> datetime:
 
 
 def new_state(account_id: str | None) -> State:
-    """A fresh, empty state with a new lineage (what ``ticketsync init`` writes)."""
+    """A fresh, empty state with a new lineage (what ``ticketsync init`` writes).
+
+    Nothing exists yet, so it is complete as of any time: ``written_at`` is this machine's
+    time, the one moment a state is dated by it (the first apply lists from there, minus a
+    margin, and from then on every date is StackOne's).
+    """
     return State(
         version=STATE_VERSION,
         lineage=str(uuid.uuid4()),
@@ -155,16 +161,27 @@ def read_state(path: Path, *, account_id: str | None = None) -> State:
 
 
 def _state_from_json(data: dict[str, Any]) -> State:
+    """The state of a checked document, upgraded to this version (a version 1 file simply
+    has nothing read back yet)."""
     return State(
-        version=data["version"],
+        version=STATE_VERSION,
         lineage=data["lineage"],
         serial=data["serial"],
         written_at=data["written_at"],
         account_id=data["account_id"],
-        tickets={
-            key: StateEntry(e["id"], e["remote_id"], e["created_at"], e["applied"])
-            for key, e in data["tickets"].items()
-        },
+        refreshed_at=data.get("refreshed_at"),
+        tickets={key: _entry(e) for key, e in data["tickets"].items()},
+    )
+
+
+def _entry(e: dict[str, Any]) -> StateEntry:
+    if len(e) == 4:  # the common case of a big state: a version 1 entry, or one never read back
+        return StateEntry(e["id"], e["remote_id"], e["created_at"], e["applied"])
+    return StateEntry(
+        e["id"], e["remote_id"], e["created_at"], e["applied"],
+        ticket_number=e.get("ticket_number"), ticket_url=e.get("ticket_url"),
+        status=e.get("status"), remote=e.get("remote") or {}, pending=e.get("pending") or {},
+        closed=bool(e.get("closed")), deleted=bool(e.get("deleted")),
     )
 
 
