@@ -21,11 +21,12 @@ from ticketsync import schema
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = sorted((ROOT / "schemas").glob("*.schema.json"))
-# The state file is another change's: these two anchors wait for it (strict: when they are
-# fixed, this mark fails and must go).
+# The state file is another change's: these anchors wait for it (strict: when one is
+# fixed, its mark fails and must go).
 PENDING = {
     ("state.schema.json", "/properties/lineage"),
     ("state.schema.json", "/properties/written_at"),
+    ("state.schema.json", "/properties/refreshed_at"),
 }
 #: An unescaped ``$``: the anchor the two libraries read differently.
 DOLLAR = re.compile(r"(?<!\\)\$")
