@@ -15,8 +15,9 @@ size:
 * where one in-process plan spends its time: loading the files, reading the state,
   planning, rendering.
 
-With ``--linearity`` the same is measured at a tenth of the size first, and the growth of
-the plan's wall time from there is compared with linear (target: within 10%).
+With ``--linearity`` the same is measured at a tenth of the size too, the runs of both
+sizes interleaved, and the growth of the plan's wall time from there is compared with
+linear (target: within 10%).
 """
 
 from __future__ import annotations
@@ -143,43 +144,73 @@ class Figures:
     split: dict[str, float]
 
 
-def _measure(tickets: int, files: int, repeat: int) -> Figures:
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        (root / "ticketsync.yaml").write_text("tickets: [tickets/]\n", encoding="utf-8")
-        paths = _generate(root / "tickets", tickets, files)
-        # In a child: Linux carries a process's peak RSS across fork and exec, so a parent
-        # that had loaded the project would inflate every measured child's figure.
-        subprocess.run([sys.executable, __file__, "--write-state", str(root)], check=True)
-        state_file = root / "ticketsync.state.json"
-        plan_argv = [sys.executable, "-m", "ticketsync", "plan", "--detailed-exitcode"]
-        parse_argv = [sys.executable, "-c", BASELINE, *map(str, paths)]
-        for argv in (parse_argv, plan_argv):
-            _run(argv, root)  # warm the page cache and the .pyc files
-        runs: tuple[list[tuple[float, float, int]], ...] = ([], [])
-        for _ in range(repeat):
-            for side, argv in enumerate((parse_argv, plan_argv)):
-                runs[side].append(_run(argv, root))
-        holding = _run([sys.executable, "-c", HOLDING, str(state_file), *map(str, paths)], root)
+@dataclass
+class Project:
+    """A generated project on disk and the commands that measure it."""
+
+    root: Path
+    tickets: int
+    files: int
+    paths: list[Path]
+    parse_argv: list[str]
+    plan_argv: list[str]
+
+
+def _prepare(root: Path, tickets: int, files: int) -> Project:
+    (root / "ticketsync.yaml").write_text("tickets: [tickets/]\n", encoding="utf-8")
+    paths = _generate(root / "tickets", tickets, files)
+    # In a child: Linux carries a process's peak RSS across fork and exec, so a parent
+    # that had loaded the project would inflate every measured child's figure.
+    subprocess.run([sys.executable, __file__, "--write-state", str(root)], check=True)
+    return Project(
+        root,
+        tickets,
+        files,
+        paths,
+        [sys.executable, "-c", BASELINE, *map(str, paths)],
+        [sys.executable, "-m", "ticketsync", "plan", "--detailed-exitcode"],
+    )
+
+
+def _measure(projects: list[Project], repeat: int) -> list[Figures]:
+    """Every command of every project in turn (A B A' B' A B ...), so that the machine's
+    drift hits all alike, the sizes compared for linearity included."""
+    for project in projects:
+        for argv in (project.parse_argv, project.plan_argv):
+            _run(argv, project.root)  # warm the page cache and the .pyc files
+    runs: dict[tuple[int, int], list[tuple[float, float, int]]] = {}
+    for _ in range(repeat):
+        for n, project in enumerate(projects):
+            for side, argv in enumerate((project.parse_argv, project.plan_argv)):
+                runs.setdefault((n, side), []).append(_run(argv, project.root))
+    figures = []
+    for n, project in enumerate(projects):
+        root, state_file = project.root, project.root / "ticketsync.state.json"
+        holding = _run(
+            [sys.executable, "-c", HOLDING, str(state_file), *map(str, project.paths)], root
+        )
         summary = subprocess.run(
-            [*plan_argv, "--format", "json"], cwd=root, capture_output=True, check=False
+            [*project.plan_argv, "--format", "json"], cwd=root, capture_output=True, check=False
         )
         split = subprocess.run(
             [sys.executable, __file__, "--split", str(root)],
             capture_output=True, check=True, text=True,
         )
-        return Figures(
-            tickets=tickets,
-            files=files,
-            size=sum(p.stat().st_size for p in paths) / 1e6,
-            state_size=state_file.stat().st_size / 1e6,
-            state_entries=len(json.loads(state_file.read_bytes())["tickets"]),
-            summary=json.loads(summary.stdout)["summary"],
-            parse=_medians(runs[0]),
-            plan=_medians(runs[1]),
-            holding_rss=holding[2],
-            split=json.loads(split.stdout),
+        figures.append(
+            Figures(
+                tickets=project.tickets,
+                files=project.files,
+                size=sum(p.stat().st_size for p in project.paths) / 1e6,
+                state_size=state_file.stat().st_size / 1e6,
+                state_entries=len(json.loads(state_file.read_bytes())["tickets"]),
+                summary=json.loads(summary.stdout)["summary"],
+                parse=_medians(runs[n, 0]),
+                plan=_medians(runs[n, 1]),
+                holding_rss=holding[2],
+                split=json.loads(split.stdout),
+            )
         )
+    return figures
 
 
 def _medians(runs: list[tuple[float, float, int]]) -> tuple[float, float, int]:
@@ -229,10 +260,14 @@ def main() -> int:
     sizes = [(args.tickets, args.files)]
     if args.linearity:
         sizes.insert(0, (args.tickets // 10, max(1, args.files // 10)))
-    figures = []
-    for tickets, files in sizes:
-        figures.append(_measure(tickets, files, args.repeat))
-        _report(figures[-1], args.repeat)
+    with tempfile.TemporaryDirectory() as tmp:
+        projects = []
+        for n, (tickets, files) in enumerate(sizes):
+            (Path(tmp) / str(n)).mkdir()
+            projects.append(_prepare(Path(tmp) / str(n), tickets, files))
+        figures = _measure(projects, args.repeat)
+    for figure in figures:
+        _report(figure, args.repeat)
     if args.linearity:
         small, big = figures
         scale = big.tickets / small.tickets
