@@ -115,3 +115,16 @@ def test_locate_and_implicit() -> None:
 def test_unreadable_file(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="1 problem"):
         yamlio.read_document(tmp_path / "missing.yaml", "missing.yaml")
+
+
+def test_field_locations_of_the_entries_asked_for() -> None:
+    doc = yamlio.parse(
+        b"tickets:\n  a: {title: A, parent: b}\n  b:\n    parent:   c\n  c: 5\n  d: {parent: a}\n",
+        "t.yaml",
+    )
+    found = doc.field_locations(("tickets",), "parent", {"a", "b", "c"})
+    assert {key: str(where) for key, where in found.items()} == {
+        "a": "t.yaml:2:25",
+        "b": "t.yaml:4:15",
+    }
+    assert doc.field_locations(("nope",), "parent", {"a"}) == {}
