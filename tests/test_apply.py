@@ -68,7 +68,7 @@ def test_creates_everything_and_journals_each_id(tmp_path: Path) -> None:
     assert set(run.state.tickets) == {"a", "b", "c"}
     assert run.state.tickets["a"].applied == body("a")
     assert sorted(run.kinds()) == [("created", "a"), ("created", "b"), ("created", "c")]
-    assert run.api.lists == 1  # one pre-create listing for the whole run
+    assert run.api.lists == 2  # one pre-create listing, one read-back after the creates
 
 
 def test_a_child_is_sent_after_its_parent_with_the_parents_id(tmp_path: Path) -> None:
@@ -336,20 +336,22 @@ def test_updates_patch_only_the_changed_fields(tmp_path: Path) -> None:
     result = run(plan)
     assert result.updated == 1 and api.patches == [(tid, {"tags": ["x"], "title": "New title"})]
     assert run.state.tickets["a"].applied == desired
-    assert api.lists == 0  # nothing to create: no lookup
+    assert api.lists == 1  # nothing to create, so no lookup; one read-back after the PATCH
 
 
 def test_updates_are_left_alone_unless_enabled(tmp_path: Path) -> None:
     api = FakeApi()
     tid = api.add_remote(body("a"))
-    plan = Plan(updates=(Update("a", tid, ("title",), {"title": "New"}),))
+    plan = Plan(updates=(Update("a", tid, ("title",), {"title": "New"}),), updates_enabled=False)
     assert Run(tmp_path, api)(plan).updated == 0 and api.patches == []
 
 
 def test_a_refused_update_fails_that_ticket(tmp_path: Path) -> None:
     plan = Plan(updates=(Update("a", "missing", ("title",), {"title": "x"}),), updates_enabled=True)
     result = Run(tmp_path, FakeApi())(plan)
-    assert result.failed == 1 and result.messages == ["failed to update a: 404: no ticket missing"]
+    assert result.failed == 1 and result.messages == [
+        "failed to update a: it was deleted in the tracker (StackOne answered 404); it is not "
+        "re-created: `ticketsync state rm a` to create it again"]
 
 
 @pytest.mark.parametrize("marker", [True, False])

@@ -38,8 +38,9 @@ def test_the_written_config_loads_as_the_defaults(project_dir: Path) -> None:
 
     invoke("init")
     config = load_config(None, cwd=project_dir, env={})
-    assert (config.tickets, config.max_creates, config.updates, config.account_id) == (
-        ("tickets/",), 200, False, None
+    assert (config.tickets, config.max_creates, config.updates, config.account_id,
+            config.concurrency, config.removed, config.max_removals) == (
+        ("tickets/",), 200, True, None, None, "keep", 20
     )
 
 

@@ -99,12 +99,13 @@ def test_the_json_document_is_pinned_and_valid(project_dir: Path) -> None:
     assert doc["creates"] == [
         {"key": "child-b", "title": "Child of b",
          "body": {"title": "Child of b", "project_id": "project-001", "parent_id": "tkt-b"},
-         "parent": None, "file": "tickets/a.yaml", "line": 6, "col": 3},
+         "parent": None, "status": None, "file": "tickets/a.yaml", "line": 6, "col": 3},
         {"key": "parent-a", "title": "Parent in a",
          "body": {"title": "Parent in a", "project_id": "project-001"},
-         "parent": None, "file": "tickets/a.yaml", "line": 4, "col": 3},
+         "parent": None, "status": None, "file": "tickets/a.yaml", "line": 4, "col": 3},
     ]
-    assert doc["summary"] == {"create": 2, "update": 0, "unchanged": 1, "undeclared": 0,
+    assert doc["summary"] == {"create": 2, "update": 0, "conflict": 0, "close": 0,
+                              "forget": 0, "keep": 0, "drift": 0, "unchanged": 1,
                               "changed_not_applied": 0}
     assert (doc["serial"], len(doc["lineage"]), doc["inputs_digest"] != "") == (1, 36, True)
 
@@ -116,6 +117,7 @@ def test_everything_tracked_is_no_changes_and_exit_0(project_dir: Path) -> None:
 
 
 def test_changed_fields_undeclared_and_declared_untracked(project_dir: Path) -> None:
+    (project_dir / "ticketsync.yaml").write_text("updates: false\n", encoding="utf-8")
     sent = bodies()
     track(
         project_dir,
@@ -130,7 +132,7 @@ def test_changed_fields_undeclared_and_declared_untracked(project_dir: Path) -> 
         "! changed parent-b: priority (not applied: updates are off)\n"
         "? untracked gone: in the state but declared in no file; left alone\n"
         "  (if a ticket was renamed, run `ticketsync state mv OLD NEW`; to forget one, "
-        "`ticketsync state rm KEY`)\n"
+        "`ticketsync state rm KEY`; `removed:` in ticketsync.yaml can close or forget them)\n"
         "\n"
         "Plan: 1 to create, 0 to update, 1 unchanged; "
         "1 changed but not applied (updates are off).\n"
@@ -143,6 +145,7 @@ def test_changed_fields_undeclared_and_declared_untracked(project_dir: Path) -> 
 
 
 def test_changes_that_updates_off_would_not_apply_exit_0(project_dir: Path) -> None:
+    (project_dir / "ticketsync.yaml").write_text("updates: false\n", encoding="utf-8")
     sent = bodies()
     track(project_dir, **{k: (f"tkt-{k}", {**b, "title": "Old"}) for k, b in sent.items()})
     code, out, _ = invoke("plan", "--detailed-exitcode")
@@ -178,7 +181,7 @@ def test_out_saves_a_plan_that_is_current(project_dir: Path) -> None:
 def test_markdown_and_github_formats(project_dir: Path) -> None:
     code, out, _ = invoke("plan", "--format", "markdown")
     assert code == 0 and out.startswith("## ticketsync plan\n\n**Plan: 3 to create")
-    assert "| `child-b` | Child of b | `parent-b` | `tickets/a.yaml:6` |" in out
+    assert "| `child-b` | Child of b | `parent-b` |  | `tickets/a.yaml:6` |" in out
     code, out, _ = invoke("plan", "--format", "github")
     assert code == 0
     first = out.splitlines()[0]

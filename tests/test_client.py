@@ -534,7 +534,7 @@ def test_list_retries_a_failed_page(requests_mock: Any, client: StackOneClient) 
 def test_list_refuses_a_malformed_page(requests_mock: Any, client: StackOneClient,
                                        answer: dict[str, Any]) -> None:
     requests_mock.get(URL, **answer)
-    with pytest.raises(ApiError, match="not a page of tickets"):
+    with pytest.raises(ApiError, match="not a page of records"):
         list(client.list_tickets())
 
 

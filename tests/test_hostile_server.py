@@ -42,7 +42,7 @@ def test_a_cursor_that_advances_forever_stops_the_listing(
         api.create_ticket({"title": "one"})
         faults.add(fault, op="list")
         started = time.monotonic()
-        with pytest.raises(ApiError, match=r"5 pages in a row brought no new ticket \(after \d "
+        with pytest.raises(ApiError, match=r"5 pages in a row brought no new record \(after \d "
                                            r"pages\): the listing was stopped as broken"):
             list(api.list_tickets())
         assert time.monotonic() - started < 10

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ticketsync.model import Create, Location, Plan, Update
+from ticketsync.model import Create, Drift, Location, Plan, Removal, Update
 from ticketsync.planfile import plan_to_json
 from ticketsync.render import (
     MARKDOWN_LIMIT,
@@ -24,12 +24,32 @@ MIXED = Plan(
     ),
     updates=(Update("rotate", "tkt-4", ("priority", "title"), {"title": "Rotate"}, A),),
     unchanged=5,
-    undeclared=("old-key",),
+    removals=(Removal("old-key", "tkt-9", "keep", "Old"),),
+    updates_enabled=False,
     lineage="0b7a3c3e-5d1c-4a53-9f55-3b6c1a2d9e10",
     serial=7,
     inputs_digest="sha256:abc",
 )
 UPDATES_ON = Plan(creates=(), updates=MIXED.updates, unchanged=5, updates_enabled=True)
+LIFECYCLE = Plan(
+    updates=(
+        Update("rotate", "tkt-4", ("priority",), {"title": "Rotate"}, A, ("title",), (),
+               "Rotate", "PLAT-4", "https://jira.example/browse/PLAT-4"),
+        Update("typed", "tkt-5", (), {"title": "Typed", "type": "bug"}, B, (), ("type",),
+               "Typed"),
+    ),
+    drift=(
+        Drift("edited", ("assignees",), A, title="Edited", number="PLAT-6"),
+        Drift("shut", (), B, closed=True, title="Shut"),
+        Drift("gone", (), A, deleted=True, title="Gone"),
+    ),
+    removals=(
+        Removal("old", "tkt-7", "close", "Old one", "PLAT-7", "https://jira.example/browse/PLAT-7"),
+        Removal("older", "tkt-8", "forget", "Older one"),
+    ),
+    unchanged=2,
+    refreshed=True,
+)
 
 
 def test_text_with_updates_off() -> None:
@@ -39,7 +59,7 @@ def test_text_with_updates_off() -> None:
         "! changed rotate: priority, title (not applied: updates are off)\n"
         "? untracked old-key: in the state but declared in no file; left alone\n"
         "  (if a ticket was renamed, run `ticketsync state mv OLD NEW`; to forget one, "
-        "`ticketsync state rm KEY`)\n"
+        "`ticketsync state rm KEY`; `removed:` in ticketsync.yaml can close or forget them)\n"
         "\n"
         "Plan: 2 to create, 0 to update, 5 unchanged; "
         "1 changed but not applied (updates are off).\n"
@@ -73,20 +93,40 @@ def test_json_is_the_document_sorted_and_byte_stable() -> None:
     assert text.startswith('{\n  "creates": [\n') and text.endswith("}\n")
 
 
+def test_text_of_the_lifecycle_is_pinned() -> None:
+    assert render_text(LIFECYCLE) == (
+        "~ update rotate: priority\n"
+        "! conflict rotate: title (changed in the files and in the tracker; apply "
+        "--overwrite sends the files' value)\n"
+        "! cannot update typed: type (StackOne cannot change it once the ticket exists)\n"
+        '- close old  "Old one"\n'
+        '- forget older  "Older one" (dropped from the state; the ticket is left as it is)\n'
+        "? drift edited: assignees (edited in the tracker; left as it is)\n"
+        "? closed shut: closed in the tracker (left as it is)\n"
+        "? deleted gone: deleted in the tracker; not re-created (`ticketsync state rm gone` "
+        "to create it again)\n"
+        "\n"
+        "Plan: 0 to create, 0 to update, 1 to close, 1 to forget, 1 in conflict, "
+        "2 unchanged.\n"
+    )
+
+
 def test_markdown_is_pinned() -> None:
     assert render_markdown(MIXED) == (
         "## ticketsync plan\n\n"
         "**Plan: 2 to create, 0 to update, 5 unchanged; "
         "1 changed but not applied (updates are off).**\n\n"
+        "_Not read back from the tracker: edits made there since the last apply are not "
+        "shown (`ticketsync plan --refresh`)._\n\n"
         "### To create (2)\n\n"
-        "| key | title | parent | declared in |\n"
-        "| --- | --- | --- | --- |\n"
-        "| `prod-outage` | System outage |  | `tickets/a.yaml:3` |\n"
-        "| `postmortem` | Postmortem \\| follow-up | `prod-outage` | `tickets/b.yaml:9` |\n\n"
+        "| key | title | parent | status | declared in |\n"
+        "| --- | --- | --- | --- | --- |\n"
+        "| `prod-outage` | System outage |  |  | `tickets/a.yaml:3` |\n"
+        "| `postmortem` | Postmortem \\| follow-up | `prod-outage` |  | `tickets/b.yaml:9` |\n\n"
         "### Changed, not applied (updates are off) (1)\n\n"
-        "| key | id | changed fields | declared in |\n"
-        "| --- | --- | --- | --- |\n"
-        "| `rotate` | `tkt-4` | `priority`, `title` | `tickets/a.yaml:3` |\n\n"
+        "| ticket | fields | declared in |\n"
+        "| --- | --- | --- |\n"
+        "| `rotate` | `priority`, `title` | `tickets/a.yaml:3` |\n\n"
         "### In the state but declared in no file (1)\n\n"
         "Left alone. If a ticket was renamed, run `ticketsync state mv OLD NEW`; "
         "to forget one, `ticketsync state rm KEY`.\n\n"
@@ -94,11 +134,23 @@ def test_markdown_is_pinned() -> None:
     )
 
 
+def test_markdown_links_tickets_by_number_and_has_a_section_per_kind() -> None:
+    text = render_markdown(LIFECYCLE)
+    assert "### Conflicts: changed in the files and in the tracker" in text
+    assert "| `rotate` ([PLAT-4](https://jira.example/browse/PLAT-4)) | `title` |" in text
+    assert "### To close (declared in no file; `removed: close`) (1)" in text
+    assert "| `old` ([PLAT-7](https://jira.example/browse/PLAT-7)) | Old one |" in text
+    assert "| `edited` (PLAT-6) | `assignees` |" in text  # a number without a link
+    assert "| `gone` | deleted there (not re-created) |" in text
+    assert "_Not read back" not in text  # this plan was made after a read-back
+
+
 def test_markdown_of_5000_creates_is_summarised_under_the_limit() -> None:
     creates = tuple(
         Create(f"ticket-{i:05}", {"title": "A long title " * 30}, A) for i in range(5000)
     )
-    plan = Plan(creates=creates, undeclared=tuple(f"old-{i}" for i in range(3000)))
+    plan = Plan(creates=creates, removals=tuple(Removal(f"old-{i}", f"t{i}", "keep")
+                                                for i in range(3000)))
     text = render_markdown(plan)
     assert len(text) < MARKDOWN_LIMIT
     assert "**Plan: 5000 to create, 0 to update, 0 unchanged.**" in text
@@ -114,14 +166,15 @@ def test_markdown_of_5000_creates_is_summarised_under_the_limit() -> None:
 def test_markdown_cells_survive_newlines_and_backticks() -> None:
     plan = Plan(creates=(Create("k", {"title": "two\nlines `x` " + "y" * 300}),))
     row = render_markdown(plan).splitlines()[8]
-    assert row.startswith("| `k` | two lines `x` yyy") and row.endswith("… |  |  |")
+    assert row.startswith("| `k` | two lines `x` yyy") and row.endswith("… |  |  |  |")
 
 
 def test_github_annotations() -> None:
     plan = Plan(
         creates=(Create("a", {"title": "Fix 100% of it"}, Location("t/a,b.yaml", 4)),),
         updates=MIXED.updates,
-        undeclared=("gone",),
+        removals=(Removal("gone", "tkt-2", "keep"),),
+        updates_enabled=False,
         max_creates=0,
     )
     assert render_github(plan) == (
@@ -137,3 +190,16 @@ def test_github_annotations() -> None:
     assert render_github(UPDATES_ON).splitlines()[0] == (
         "::notice file=tickets/a.yaml,line=3::update rotate: priority, title"
     )
+
+
+def test_github_annotations_of_the_lifecycle_land_on_the_declarations() -> None:
+    assert render_github(LIFECYCLE).splitlines()[:6] == [
+        "::notice file=tickets/a.yaml,line=3::update rotate: priority",
+        "::warning file=tickets/a.yaml,line=3::conflict rotate: title changed in the files "
+        "and in the tracker; apply --overwrite sends the files' value",
+        "::warning file=tickets/b.yaml,line=9::cannot update typed: type (StackOne cannot "
+        "change it)",
+        "::notice file=tickets/a.yaml,line=3::edited: assignees edited in the tracker",
+        "::notice file=tickets/b.yaml,line=9::shut: closed in the tracker",
+        "::notice file=tickets/a.yaml,line=3::gone: deleted in the tracker; not re-created",
+    ]

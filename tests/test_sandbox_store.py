@@ -67,9 +67,9 @@ def test_update_merges_and_moves_updated_at_forward_only(store: TicketStore, clo
     assert updated.fields == {"title": "b", "tags": ["x"]}
     assert updated.updated_at == "2025-01-01T12:00:05.123Z"
     assert updated.created_at == ticket.created_at
-    clock.advance(-60)  # a clock stepping back never makes a ticket look older
-    again = store.update(ticket.id, {"title": "c"})
-    assert again is not None and again.updated_ms == updated.updated_ms
+    clock.advance(-60)  # a clock stepping back never makes a ticket look older, and every
+    again = store.update(ticket.id, {"title": "c"})  # change moves updated_at (read-backs)
+    assert again is not None and again.updated_ms == updated.updated_ms + 1
     assert store.update("nope", {"title": "x"}) is None
 
 
@@ -182,3 +182,15 @@ def test_times_are_utc_with_milliseconds() -> None:
     moment = datetime(2025, 3, 4, 5, 6, 7, 89000, tzinfo=UTC)
     assert format_time(to_ms(moment)) == "2025-03-04T05:06:07.089Z"
     assert to_ms(moment.replace(tzinfo=None)) == to_ms(moment)
+
+
+def test_a_person_edits_or_deletes_a_ticket_in_the_tracker(store: TicketStore,
+                                                         clock: Clock) -> None:
+    """What tests use to play a tracker edit: any field, no request rules, updated_at moves."""
+    ticket = store.create({"title": "a", "assignees": ["u1"], "project_id": "p"})
+    clock.advance(1)
+    edited = store.edit(ticket.id, {"assignees": ["u2"], "type": "bug", "project_id": None})
+    assert edited is not None and edited.updated_ms > ticket.updated_ms
+    assert edited.fields == {"title": "a", "assignees": ["u2"], "type": "bug"}
+    assert store.delete(ticket.id) and not store.exists(ticket.id)
+    assert not store.delete(ticket.id) and store.edit(ticket.id, {"title": "x"}) is None

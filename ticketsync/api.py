@@ -49,6 +49,11 @@ class TicketApi(Protocol):
         """GET /unified/ticketing/tickets, following the cursor ``next`` to the end."""
         ...
 
+    def list_statuses(self, ticket_id: str) -> list[dict[str, Any]]:
+        """GET /unified/ticketing/tickets/{id}/statuses: the statuses the ticket can take,
+        each ``{id, name, type: {value}}``."""
+        ...
+
     def server_now(self) -> datetime:
         """StackOne's current time, as a lower bound read from its answers (``Date``).
 

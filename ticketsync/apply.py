@@ -38,17 +38,20 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ticketsync.api import TicketApi
+from ticketsync.api import RemoteTicket, TicketApi
 from ticketsync.errors import ApiError, ClockError, HaltedError
 from ticketsync.journal import Intent, Journal
-from ticketsync.model import Create, Plan, State, Update
+from ticketsync.model import Create, Plan, Removal, State, Update
 from ticketsync.reconcile import Match, RemoteIndex, Verdict, Wanted, updated_at, wanted_from_body
 from ticketsync.sender import ApplyOptions, Event, Outcome, Sender, body_for
 
-__all__ = ["ApplyOptions", "ApplyResult", "Event", "apply_plan", "lookup_since"]
+__all__ = ["ApplyOptions", "ApplyResult", "Event", "apply_plan", "list_remote", "lookup_since"]
+
+#: What the scheduler sends: a create, an update, or the close of an undeclared ticket.
+Work = Create | Update | Removal
 
 
 @dataclass
@@ -66,6 +69,8 @@ class ApplyResult:
     created: int = 0
     adopted: int = 0
     updated: int = 0
+    closed: int = 0
+    forgotten: int = 0
     failed: int = 0
     skipped: int = 0
     not_started: int = 0
@@ -76,6 +81,8 @@ class ApplyResult:
     listings: int = 0
     created_keys: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
+    #: Every remote ticket the run listed (latest version): read back into the state.
+    seen: dict[str, RemoteTicket] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -100,16 +107,32 @@ def apply_plan(
     uncertain: Sequence[Intent] = (),
     options: ApplyOptions | None = None,
     on_event: Callable[[Event], None] = lambda event: None,
+    index: RemoteIndex | None = None,
 ) -> ApplyResult:
     """Apply ``plan`` to the remote through ``api``, journaling every step.
 
-    ``state`` is the recovered state (state file + journal); ``uncertain`` the intents
-    recovery left without an outcome. Raises :class:`ApiError` only if the pre-create
-    listing fails (then nothing was created); per-ticket problems land in the result.
+    ``state`` is the recovered state (state file + journal, read back); ``uncertain`` the
+    intents recovery left without an outcome; ``index`` what the read-back before the plan
+    listed (the pre-create lookup does not list that window again). Raises
+    :class:`ApiError` only if the pre-create listing fails (then nothing was created);
+    per-ticket problems land in the result.
     """
     run = _Run(plan, api, journal, state, uncertain=uncertain,
-               options=options or ApplyOptions(), on_event=on_event)
+               options=options or ApplyOptions(), on_event=on_event, index=index)
     return run.run()
+
+
+def list_remote(api: TicketApi, since: datetime | None,
+                index: RemoteIndex | None = None) -> RemoteIndex:
+    """List the tickets updated since ``since`` into ``index`` (a new one by default)."""
+    index = index if index is not None else RemoteIndex()
+    index.add(api.list_tickets(updated_after=since))
+    api.server_now()  # ClockError if no answer told StackOne's time: nothing is created
+    if since is None:
+        index.covered_from = datetime.min.replace(tzinfo=UTC)
+    elif index.covered_from is None or since < index.covered_from:
+        index.covered_from = since
+    return index
 
 
 @dataclass
@@ -187,6 +210,7 @@ class _Run:
         uncertain: Sequence[Intent],
         options: ApplyOptions,
         on_event: Callable[[Event], None],
+        index: RemoteIndex | None = None,
     ) -> None:
         # A create for a tracked key would be a duplicate, whatever the plan says (a saved
         # plan made before a crashed run journaled it, say): such creates are dropped.
@@ -203,8 +227,10 @@ class _Run:
         for create in plan.creates:
             if create.parent is not None:
                 self.children.setdefault(create.parent, []).append(create)
-        self.index = RemoteIndex()
+        self.index = index if index is not None else RemoteIndex()
         self.verdicts: dict[str, Match] = {}
+        #: StackOne's time of this run's first write: the read-back after it lists from there.
+        self.first_write: datetime | None = None
         #: The oldest candidate of a lookup left ambiguous: the state is dated before it.
         self.hold: datetime | None = None
         self.held: list[Event] = []
@@ -218,7 +244,7 @@ class _Run:
 
     def run(self) -> ApplyResult:
         try:
-            ready: deque[Create | Update] = deque(self._lookup())
+            ready: deque[Work] = deque(self._lookup())
         except HaltedError:
             if not (self.options.stop and self.options.stop.is_set()):
                 raise
@@ -227,9 +253,9 @@ class _Run:
             self.result.not_started = len(self.plan.creates) + (
                 len(self.plan.updates) if self.plan.updates_enabled else 0)
             return self.result
-        if self.plan.updates_enabled:
-            ready.extend(self.plan.updates)
+        ready.extend(self._updates_and_removals())
         self._execute(ready)
+        self._read_back_writes()
         # The lookup ran (or had nothing to look for): every create of this run is recorded
         # or has its intent open, so the state is complete up to now, or up to the oldest
         # candidate of an ambiguous lookup.
@@ -237,6 +263,43 @@ class _Run:
         if now is not None:
             self.result.complete_as_of = now if self.hold is None else min(now, self.hold)
         return self.result
+
+    def _updates_and_removals(self) -> list[Work]:
+        """The updates to send (a conflict is refused here, unless told to overwrite),
+        the closes to send; forgets are journaled at once (nothing to send)."""
+        work: list[Work] = []
+        for update in self.plan.sendable:
+            if update.conflicts and not self.options.overwrite:
+                self._done(Outcome("failed", update.key, update.id, (
+                    f"conflict {update.key}: {', '.join(update.conflicts)} changed in the "
+                    "files and in the tracker; nothing was sent for this ticket (`ticketsync "
+                    "apply --overwrite` sends the files' value)")))
+                continue
+            work.append(update)
+        for removal in self.plan.acting_removals:
+            if removal.key not in self.state.tickets:
+                continue
+            if removal.action == "forget":
+                self.journal.record_outcome("forgotten", removal.key, wait=False)
+                self._done(Outcome("forgotten", removal.key, removal.id))
+            else:
+                work.append(removal)
+        return work
+
+    def _read_back_writes(self) -> None:
+        """One listing after the writes, so that the new tickets' numbers, URLs and
+        statuses (and the updated ones' values) reach the state: not one GET each."""
+        wrote = (self.result.created or self.result.adopted or self.result.updated
+                 or self.result.closed)
+        if wrote and self.first_write is not None and not self.stopping:
+            try:
+                list_remote(self.api, self.first_write - self.options.skew_margin, self.index)
+                self.result.listings += 1
+            except ApiError as exc:  # the writes are journaled: only the read-back is lost
+                self._emit(Event("note", "", None, f"the read-back after the writes failed "
+                                 f"({exc}): numbers and links come with the next apply"))
+                self._publish()
+        self.result.seen = self.index.tickets
 
     def _now(self) -> datetime | None:
         try:
@@ -268,16 +331,16 @@ class _Run:
         Lookups are few instead (see :meth:`_maybe_settle`).
         """
         self.result.listings += 1
-        self.index.add(self.api.list_tickets(updated_after=since))
-        self.api.server_now()  # ClockError if no answer told StackOne's time: create nothing
-        if self.index.covered_from is None or since < self.index.covered_from:
-            self.index.covered_from = since
+        list_remote(self.api, since, self.index)
 
     def _lookup(self) -> list[Create]:
         """Settle uncertain intents and adopt existing tickets; return the creates to send."""
         if not self.plan.creates and not self.uncertain:
             return []
-        self._list(lookup_since(self.state, self.uncertain, self.options.skew_margin))
+        since = lookup_since(self.state, self.uncertain, self.options.skew_margin)
+        covered = self.index.covered_from
+        if covered is None or covered > since:  # not already listed by the read-back
+            self._list(since)
         # An uncertain key is looked for as it was sent, which may predate an edit.
         margin = self.options.skew_margin
         wanted = {c.key: wanted_from_body(c.key, c.body) for c in self.plan.creates}
@@ -373,7 +436,7 @@ class _Run:
             return fixed or 16
         return limiter.in_flight(cap=cap, initial=min(16, cap))
 
-    def _execute(self, ready: deque[Create | Update]) -> None:
+    def _execute(self, ready: deque[Work]) -> None:
         """Run the work with at most :meth:`_limit` requests in flight.
 
         Group commit, driven from here: each turn queues the intents of the creates about
@@ -384,7 +447,7 @@ class _Run:
         """
         pool = _Pool()
         tokens = itertools.count()
-        in_flight: dict[int, Create | Update | list[_Pending]] = {}
+        in_flight: dict[int, Work | list[_Pending]] = {}
         error: BaseException | None = None  # a bug or a broken journal: re-raised at the end
         try:
             while True:
@@ -424,8 +487,8 @@ class _Run:
         self,
         pool: _Pool,
         tokens: Iterator[int],
-        in_flight: dict[int, Create | Update | list[_Pending]],
-        ready: deque[Create | Update],
+        in_flight: dict[int, Work | list[_Pending]],
+        ready: deque[Work],
     ) -> None:
         """Journal the intents of what fits in flight, make them durable, then send."""
         room = self._limit() - len(in_flight)
@@ -439,26 +502,40 @@ class _Run:
                 self.result.halted = str(exc)
                 self._halt_sending()
                 return
-        batch: list[tuple[Create | Update, Any]] = []
+        batch: list[tuple[Work, Any]] = []
         while ready and len(batch) < room:
             item = ready.popleft()
             if isinstance(item, Create):
                 assert at is not None
                 body = body_for(item, self.ids)
                 self.first_at.setdefault(item.key, at)
+                self.first_write = self.first_write or at
                 self.journal.record_intent(item.key, body, at=at, wait=False)
                 batch.append((item, body))
+            elif isinstance(item, Update):
+                fields = item.fields + (item.conflicts if self.options.overwrite else ())
+                self.journal.record_updating(
+                    item.key, item.id, {f: item.body.get(f) for f in fields}, wait=False)
+                batch.append((item, fields))
             else:
+                self.journal.record_updating(item.key, item.id, {"status": "closed"},
+                                             wait=False)
                 batch.append((item, None))
         self.journal.sync()
-        for item, body in batch:
+        if self.first_write is None and batch:
+            self.first_write = self._now()
+        for item, extra in batch:
             token = next(tokens)
             in_flight[token] = item
+            applied = self.state.tickets[item.key].applied if item.key in self.state.tickets \
+                else {}
             if isinstance(item, Create):
                 self.sends[item.key] = self.sends.get(item.key, 0) + 1
-                pool.submit(token, _call(self.sender.create, item, body))
+                pool.submit(token, _call(self.sender.create, item, extra))
+            elif isinstance(item, Update):
+                pool.submit(token, _call(self.sender.update, item, extra, applied))
             else:
-                pool.submit(token, _call(self.sender.update, item))
+                pool.submit(token, _call(self.sender.close, item, applied))
 
     def _fatal(self, outcome: Outcome) -> Outcome:
         """The first refusal of the key stops the run and is reported in full; a request
@@ -490,8 +567,8 @@ class _Run:
     def _collect(
         self,
         pool: _Pool,
-        in_flight: dict[int, Create | Update | list[_Pending]],
-        ready: deque[Create | Update],
+        in_flight: dict[int, Work | list[_Pending]],
+        ready: deque[Work],
     ) -> BaseException | None:
         """Wait a little for answers and act on every one that arrived; return a worker's
         unexpected exception (a bug, a broken journal), if any."""
@@ -531,8 +608,8 @@ class _Run:
         self,
         pool: _Pool,
         tokens: Iterator[int],
-        in_flight: dict[int, Create | Update | list[_Pending]],
-        ready: deque[Create | Update],
+        in_flight: dict[int, Work | list[_Pending]],
+        ready: deque[Work],
     ) -> None:
         """Start one lookup for every create left uncertain, when it is worth a listing.
 
@@ -563,7 +640,7 @@ class _Run:
         self,
         batch: list[_Pending],
         verdicts: dict[str, Match] | ApiError,
-        ready: deque[Create | Update],
+        ready: deque[Work],
     ) -> None:
         """Act on a lookup of uncertain creates: adopt, send again, or stop the ticket."""
         for item in batch:
@@ -617,12 +694,17 @@ class _Run:
             self.result.failed += 1
             self._skip_descendants(outcome.key)
             return []
-        if outcome.kind == "updated":
-            self.result.updated += 1
+        if outcome.kind in ("updated", "closed", "forgotten"):
+            counts = {"updated": "updated", "closed": "closed", "forgotten": "forgotten"}
+            name = counts[outcome.kind]
+            setattr(self.result, name, getattr(self.result, name) + 1)
             return []
         if outcome.kind == "created":
             self.result.created += 1
             self.result.created_keys.append(outcome.key)
+            if outcome.status_error:  # the ticket exists; only its status failed
+                self.result.failed += 1
+                self._emit(Event("failed", outcome.key, outcome.id, outcome.status_error))
         else:
             self.result.adopted += 1
         assert outcome.id is not None

@@ -287,17 +287,32 @@ class StackOneClient:
     def list_tickets(self, updated_after: datetime | None = None) -> Iterator[RemoteTicket]:
         """Tickets updated after ``updated_after`` (timezone-aware), following the cursor
         ``next`` until it is null or absent: a short page is not the end."""
-        params = {"page_size": str(PAGE_SIZE)}
+        params = {}
         if updated_after is not None:
             params["filter[updated_after]"] = _format_time(updated_after)
+        return self.list_all(TICKETS_PATH, params)
+
+    def list_statuses(self, ticket_id: str) -> list[dict[str, Any]]:
+        """The statuses a ticket can take (``GET /tickets/{id}/statuses``, every page)."""
+        return list(self.list_all(f"{_ticket_path(ticket_id)}/statuses"))
+
+    def list_all(self, path: str, params: Mapping[str, str] | None = None
+                 ) -> Iterator[dict[str, Any]]:
+        """Every record of a StackOne listing at ``path``, page after page.
+
+        A listing that never ends is stopped with one :class:`ApiError`: a cursor seen
+        before, :data:`MAX_BARREN_PAGES` pages in a row without a record not seen yet (a
+        short or empty page may still have a next one), or more than ``max_pages`` pages.
+        """
+        params = {"page_size": str(PAGE_SIZE), **(params or {})}
         cursors: set[str] = set()
         ids: set[str] = set()
         barren = 0
         for pages in range(1, self._max_pages + 1):
-            payload = self._request("GET", TICKETS_PATH, params=params).payload
+            payload = self._request("GET", path, params=params).payload
             page = (payload.get("data") or []) if isinstance(payload, dict) else None
             if not isinstance(page, list) or not all(isinstance(t, dict) for t in page):
-                raise ApiError(f"GET {TICKETS_PATH}: the answer is not a page of tickets")
+                raise ApiError(f"GET {path}: the answer is not a page of records")
             before = len(ids)
             ids.update(str(t.get("id")) for t in page)
             yield from page
@@ -305,20 +320,18 @@ class StackOneClient:
             if not cursor:
                 return
             if not isinstance(cursor, str) or cursor in cursors:  # or we would loop forever
-                raise ApiError(f"GET {TICKETS_PATH}: the page cursor does not advance; the "
-                               "listing was stopped (nothing was created on it)")
-            # A short or empty page can still have a next one; pages that never bring a
-            # ticket not seen yet are a cursor that advances forever.
+                raise ApiError(f"GET {path}: the page cursor does not advance; the listing "
+                               "was stopped (nothing was created on it)")
             barren = barren + 1 if len(ids) == before else 0
             if barren >= MAX_BARREN_PAGES:
-                raise ApiError(f"GET {TICKETS_PATH}: {barren} pages in a row brought no new "
-                               f"ticket (after {pages} pages): the listing was stopped as "
-                               "broken, and nothing was created on it; run again later")
+                raise ApiError(f"GET {path}: {barren} pages in a row brought no new record "
+                               f"(after {pages} pages): the listing was stopped as broken, "
+                               "and nothing was created on it; run again later")
             cursors.add(cursor)
             params = {**params, "next": cursor}
-        raise ApiError(f"GET {TICKETS_PATH}: the listing passed {self._max_pages} pages and was "
+        raise ApiError(f"GET {path}: the listing passed {self._max_pages} pages and was "
                        "stopped (nothing was created on it); if the account really holds that "
-                       "many recently updated tickets, report it")
+                       "many records, report it")
 
     def _request(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
                  json_body: Mapping[str, Any] | None = None) -> _Reply:

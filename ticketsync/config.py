@@ -30,9 +30,12 @@ class Config:
     account_id: str | None = None
     base_url: str = "https://api.stackone.com"
     rate_limit: int = 900
-    concurrency: int = 16
+    #: Requests in flight: None is ``auto`` (rate x latency); a number caps it.
+    concurrency: int | None = None
     max_creates: int = 200
-    updates: bool = False
+    updates: bool = True
+    removed: str = "keep"
+    max_removals: int = 20
     marker_field: str | None = None
     config_file: Path | None = None
 
@@ -147,6 +150,7 @@ def load_config(config_file: str | None, *, cwd: Path, env: Mapping[str, str]) -
         raise InputError(problems)
     tickets = data.get("tickets", ["tickets/"])
     marker = data.get("marker")
+    concurrency = data.get("concurrency", "auto")
     config = Config(
         root=path.parent,
         tickets=(tickets,) if isinstance(tickets, str) else tuple(tickets),
@@ -154,9 +158,11 @@ def load_config(config_file: str | None, *, cwd: Path, env: Mapping[str, str]) -
         account_id=data.get("account_id"),
         base_url=data.get("base_url", Config.base_url),
         rate_limit=data.get("rate_limit", Config.rate_limit),
-        concurrency=data.get("concurrency", Config.concurrency),
+        concurrency=None if concurrency == "auto" else concurrency,
         max_creates=data.get("max_creates", Config.max_creates),
         updates=data.get("updates", Config.updates),
+        removed=data.get("removed", Config.removed),
+        max_removals=data.get("max_removals", Config.max_removals),
         marker_field=marker["custom_field"] if marker else None,
         config_file=path,
     )

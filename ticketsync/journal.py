@@ -22,7 +22,14 @@ Records (one JSON object per line):
   succeeded; folded into the state as a tracked ticket.
 * ``failed``  {key, message}: definitely no ticket was made (refused, or reconciliation
   found none). Closes the intent.
+* ``updating`` {key, id, fields}: written and made durable *before* a PATCH is sent, with
+  the values it sets. Left open (a crash mid-request), the state keeps them as the entry's
+  ``pending``: read back equal, they are our own write, not an edit made in the tracker.
 * ``updated`` {key, id, applied}: a PATCH went through; the state's ``applied`` follows.
+* ``update-failed`` {key}: the PATCH was refused or never sent (closes ``updating``).
+* ``closed`` {key, applied}: the ticket was closed because no file declares it (``removed:
+  close``); ``forgotten`` {key}: it was dropped from the state (``removed: forget``);
+  ``deleted`` {key}: StackOne answered that it no longer exists.
 
 Durability is per record, but fsyncs are shared: with 16 workers appending, one of them
 (the "leader") writes and fsyncs every pending line in one go while the others wait for
@@ -193,6 +200,19 @@ class Journal:
         """Durably record that ``key`` was patched: its state ``applied`` becomes ``applied``."""
         record = {"op": "updated", "key": key, "id": ticket_id, "applied": dict(applied)}
         self._append(record, wait)
+
+    def record_updating(
+        self, key: str, ticket_id: str, fields: Body, *, wait: bool = True
+    ) -> None:
+        """Record that a PATCH setting ``fields`` is about to be sent for ``key``."""
+        record = {"op": "updating", "key": key, "id": ticket_id, "fields": dict(fields)}
+        self._append(record, wait)
+
+    def record_outcome(self, op: str, key: str, *, wait: bool = True, **data: Any) -> None:
+        """Record ``update-failed``, ``closed`` (with ``applied``), ``forgotten``, ``deleted``."""
+        if op not in ("update-failed", "closed", "forgotten", "deleted"):
+            raise ValueError(f"not a journal outcome: {op}")
+        self._append({"op": op, "key": key, **data}, wait)
 
     def close(self) -> None:
         """Make queued records durable (unless the journal broke), then close the file."""

@@ -69,6 +69,8 @@ class Ticket:
     body: Body
     location: Location
     parent: str | None = None
+    #: The declared ``status:`` (a status name or a type); not part of a create body.
+    status: str | None = None
 
     @property
     def title(self) -> str:
@@ -162,7 +164,7 @@ class State:
 
 @dataclass(frozen=True)
 class Create:
-    """Create the ticket ``key``.
+    """Create the ticket ``key`` (then set its declared ``status``, which a create cannot).
 
     ``parent`` is the key of a parent that is created by the same plan: its ``id`` becomes
     ``parent_id`` at apply time, so the parent must be created first. A parent that is
@@ -173,6 +175,7 @@ class Create:
     body: Body
     location: Location | None = None
     parent: str | None = None
+    status: str | None = None
 
     @property
     def title(self) -> str:
@@ -181,9 +184,13 @@ class Create:
 
 @dataclass(frozen=True)
 class Update:
-    """Patch the tracked ticket ``key`` (remote ``id``): ``fields`` changed since last applied.
+    """Bring the tracked ticket ``key`` (remote ``id``) back to its declaration.
 
-    ``body`` is the whole desired body; a PATCH sends only ``fields`` of it.
+    ``body`` is the whole declared body (``status`` included when declared). Three sides
+    are compared per field (SPEC §5.2): ``fields`` changed in the files only and are sent;
+    ``conflicts`` changed in the files *and* in the tracker, and are sent only when the
+    user says to overwrite; ``fixed`` changed in the files but cannot be changed through
+    StackOne's update (``type``, ``creator_id``, ``organization_id``).
     """
 
     key: str
@@ -191,6 +198,43 @@ class Update:
     fields: tuple[str, ...]
     body: Body
     location: Location | None = None
+    conflicts: tuple[str, ...] = ()
+    fixed: tuple[str, ...] = ()
+    title: str = ""
+    number: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Drift:
+    """What changed in the tracker and not in the files: shown, left as it is.
+
+    ``fields`` edited there; ``closed``: closed there while the files do not say so;
+    ``deleted``: StackOne said the ticket no longer exists (never re-created).
+    """
+
+    key: str
+    fields: tuple[str, ...] = ()
+    location: Location | None = None
+    closed: bool = False
+    deleted: bool = False
+    title: str = ""
+    number: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Removal:
+    """A tracked key that no file declares any more, and what ``removed:`` does with it:
+    ``keep`` (reported), ``close`` (set to a closed status), ``forget`` (dropped from the
+    state; the ticket is left alone)."""
+
+    key: str
+    id: str
+    action: str
+    title: str = ""
+    number: str | None = None
+    url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -198,21 +242,36 @@ class Plan:
     """What apply would do: a pure function of (project, state, options).
 
     ``creates`` are ordered so that a parent comes before its children (then by key);
-    ``updates`` are sorted by key and are acted on only when ``updates_enabled``.
-    ``undeclared`` lists tracked keys that no file declares any more: left alone.
+    ``updates`` (acted on only when ``updates_enabled``), ``drift`` and ``removals`` are
+    sorted by key. ``refreshed``: the state's remote values had just been read back (a
+    plan made without reading them cannot know of tracker edits since the last read).
     """
 
     creates: tuple[Create, ...] = ()
     updates: tuple[Update, ...] = ()
     unchanged: int = 0
-    undeclared: tuple[str, ...] = ()
-    updates_enabled: bool = False
+    drift: tuple[Drift, ...] = ()
+    removals: tuple[Removal, ...] = ()
+    updates_enabled: bool = True
     max_creates: int = 200
+    max_removals: int = 20
     lineage: str = ""
     serial: int = 0
     inputs_digest: str = ""
+    refreshed: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
+    def sendable(self) -> tuple[Update, ...]:
+        """The updates with something apply may send (or refuse, for a conflict)."""
+        if not self.updates_enabled:
+            return ()
+        return tuple(u for u in self.updates if u.fields or u.conflicts)
+
+    @property
+    def acting_removals(self) -> tuple[Removal, ...]:
+        return tuple(r for r in self.removals if r.action != "keep")
+
+    @property
     def has_changes(self) -> bool:
-        return bool(self.creates) or (self.updates_enabled and bool(self.updates))
+        return bool(self.creates or self.sendable or self.acting_removals)

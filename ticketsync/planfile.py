@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from ticketsync.errors import PlanError
-from ticketsync.model import Create, Location, Plan, Project, State, Update
-from ticketsync.plan import over_max_creates
+from ticketsync.model import Create, Drift, Location, Plan, Project, Removal, State, Update
+from ticketsync.plan import over_max_creates, over_max_removals
 from ticketsync.state import atomic_write_text
 
 #: The plan document's format; bump it only for a change old readers would misread.
-PLAN_FORMAT_VERSION = 1
+PLAN_FORMAT_VERSION = 2
 
 
 def save_plan(path: Path, plan: Plan) -> None:
@@ -96,41 +96,60 @@ def _where(location: Location | None) -> dict[str, Any]:
     return {"file": location.file, "line": location.line, "col": location.col}
 
 
+def summary_counts(plan: Plan) -> dict[str, int]:
+    """The plan's counts, as the text summary and the JSON ``summary`` give them."""
+    sendable = plan.sendable
+    return {
+        "create": len(plan.creates),
+        "update": sum(1 for u in sendable if u.fields and not u.conflicts),
+        "conflict": sum(1 for u in plan.updates if u.conflicts),
+        "close": sum(r.action == "close" for r in plan.removals),
+        "forget": sum(r.action == "forget" for r in plan.removals),
+        "keep": sum(r.action == "keep" for r in plan.removals),
+        "drift": len(plan.drift),
+        "unchanged": plan.unchanged,
+        "changed_not_applied": 0 if plan.updates_enabled else sum(
+            1 for u in plan.updates if u.fields or u.conflicts),
+    }
+
+
 def plan_to_json(plan: Plan) -> dict[str, Any]:
-    """The documented plan document (``schemas/plan.schema.json``, format_version 1)."""
-    applied_updates = len(plan.updates) if plan.updates_enabled else 0
+    """The documented plan document (``schemas/plan.schema.json``, format_version 2)."""
     doc: dict[str, Any] = {
         "format_version": PLAN_FORMAT_VERSION,
         "lineage": plan.lineage,
         "serial": plan.serial,
         "inputs_digest": plan.inputs_digest,
+        "refreshed": plan.refreshed,
         "creates": [
-            {
-                "key": c.key,
-                "title": c.title,
-                "body": dict(c.body),
-                "parent": c.parent,
-                **_where(c.location),
-            }
+            {"key": c.key, "title": c.title, "body": dict(c.body), "parent": c.parent,
+             "status": c.status, **_where(c.location)}
             for c in plan.creates
         ],
         "updates": [
-            {"key": u.key, "id": u.id, "fields": list(u.fields), "body": dict(u.body),
-             **_where(u.location)}
+            {"key": u.key, "id": u.id, "title": u.title, "number": u.number, "url": u.url,
+             "fields": list(u.fields), "conflicts": list(u.conflicts), "fixed": list(u.fixed),
+             "body": dict(u.body), **_where(u.location)}
             for u in plan.updates
         ],
+        "drift": [
+            {"key": d.key, "title": d.title, "number": d.number, "url": d.url,
+             "fields": list(d.fields), "closed": d.closed, "deleted": d.deleted,
+             **_where(d.location)}
+            for d in plan.drift
+        ],
+        "removals": [
+            {"key": r.key, "id": r.id, "title": r.title, "number": r.number, "url": r.url,
+             "action": r.action}
+            for r in plan.removals
+        ],
         "unchanged": plan.unchanged,
-        "undeclared": list(plan.undeclared),
         "updates_enabled": plan.updates_enabled,
         "max_creates": plan.max_creates,
+        "max_removals": plan.max_removals,
         "over_max_creates": over_max_creates(plan),
-        "summary": {
-            "create": len(plan.creates),
-            "update": applied_updates,
-            "unchanged": plan.unchanged,
-            "undeclared": len(plan.undeclared),
-            "changed_not_applied": len(plan.updates) - applied_updates,
-        },
+        "over_max_removals": over_max_removals(plan),
+        "summary": summary_counts(plan),
     }
     if plan.extra:
         doc["extra"] = dict(plan.extra)
@@ -151,6 +170,11 @@ def plan_from_json(doc: Any) -> Plan:
             f"the plan was made by a newer ticketsync (format_version {version}): "
             "upgrade ticketsync, or make the plan again with this one"
         )
+    if isinstance(version, int) and version < PLAN_FORMAT_VERSION:
+        raise PlanError(
+            f"the plan was made by an older ticketsync (format_version {version}, before "
+            "updates were three-way): make the plan again with this one"
+        )
     from ticketsync import schema
 
     problems = schema.check("plan", doc)
@@ -159,20 +183,26 @@ def plan_from_json(doc: Any) -> Plan:
         at = ".".join(str(part) for part in where) or "(top level)"
         raise PlanError(f"not a valid plan document: {at}: {message}")
     return Plan(
-        creates=tuple(
-            Create(c["key"], c["body"], _location(c), c["parent"]) for c in doc["creates"]
-        ),
+        creates=tuple(Create(c["key"], c["body"], _location(c), c["parent"], c["status"])
+                      for c in doc["creates"]),
         updates=tuple(
-            Update(u["key"], u["id"], tuple(u["fields"]), u["body"], _location(u))
+            Update(u["key"], u["id"], tuple(u["fields"]), u["body"], _location(u),
+                   tuple(u["conflicts"]), tuple(u["fixed"]), u["title"], u.get("number"),
+                   u.get("url"))
             for u in doc["updates"]
         ),
         unchanged=doc["unchanged"],
-        undeclared=tuple(doc["undeclared"]),
+        drift=tuple(Drift(d["key"], tuple(d["fields"]), _location(d), d["closed"], d["deleted"],
+                          d["title"], d.get("number"), d.get("url")) for d in doc["drift"]),
+        removals=tuple(Removal(r["key"], r["id"], r["action"], r["title"], r["number"],
+                               r.get("url")) for r in doc["removals"]),
         updates_enabled=doc["updates_enabled"],
         max_creates=doc["max_creates"],
+        max_removals=doc["max_removals"],
         lineage=doc["lineage"],
         serial=doc["serial"],
         inputs_digest=doc["inputs_digest"],
+        refreshed=doc["refreshed"],
         extra=doc.get("extra", {}),
     )
 

@@ -71,6 +71,7 @@ def fold(state: State, records: Iterable[dict[str, Any]]) -> tuple[State, list[I
     """Apply journal records to ``state``; return it with the intents still uncertain."""
     tickets: dict[str, StateEntry] = dict(state.tickets)
     pending: dict[str, Intent] = {}
+    patching: dict[str, dict[str, Any]] = {}  # key -> fields of a PATCH without an outcome
     stale = False
     for record in records:
         op = record.get("op")
@@ -104,8 +105,21 @@ def fold(state: State, records: Iterable[dict[str, Any]]) -> tuple[State, list[I
                 )
         elif op == "failed":
             pending.pop(key, None)
-        elif op == "updated" and key in tickets and not stale:
-            tickets[key] = replace(tickets[key], applied=dict(record.get("applied") or {}))
+        elif op == "updating":
+            patching.setdefault(key, {}).update(record.get("fields") or {})
+        elif op in ("update-failed", "updated", "closed"):
+            patching.pop(key, None)
+            if op != "update-failed" and key in tickets and not stale:
+                entry = tickets[key]
+                tickets[key] = replace(entry, applied=dict(record.get("applied") or {}),
+                                       pending={}, closed=entry.closed or op == "closed")
+        elif op == "deleted" and key in tickets and not stale:
+            tickets[key] = replace(tickets[key], deleted=True)
+        elif op == "forgotten" and not stale:
+            tickets.pop(key, None)
+    for key, fields in patching.items():
+        if key in tickets and not stale:
+            tickets[key] = replace(tickets[key], pending={**tickets[key].pending, **fields})
     # An intent for a key the state already tracks was settled another way (for example
     # `ticketsync state import KEY ID` after an ambiguous reconciliation).
     uncertain = [intent for key, intent in pending.items() if key not in tickets]

@@ -4,11 +4,11 @@ GitHub Actions annotations. Pure string functions: the CLI decides where they go
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from ticketsync.model import Location, Plan, Problem
-from ticketsync.plan import over_max_creates
-from ticketsync.planfile import dump_plan
+from ticketsync.model import Location, Plan, Problem, Update
+from ticketsync.plan import over_max_creates, over_max_removals
+from ticketsync.planfile import dump_plan, summary_counts
 
 #: GitHub refuses comments over 65,536 characters; stay well under (SPEC §2: 60,000).
 MARKDOWN_LIMIT = 60_000
@@ -17,12 +17,20 @@ _CELL_TITLE = 200
 
 
 def summary_line(plan: Plan) -> str:
-    """``Plan: N to create, M to update, K unchanged.`` or ``No changes.`` (SPEC §2)."""
-    applied = len(plan.updates) if plan.updates_enabled else 0
-    pending = len(plan.updates) - applied
-    if not plan.has_changes and not pending:
+    """``Plan: N to create, M to update, ... K unchanged.`` or ``No changes.`` (SPEC §2).
+
+    Closes, forgets and conflicts are named only when there are some, so the line of a
+    plan that only creates reads as it always did.
+    """
+    counts = summary_counts(plan)
+    pending = counts["changed_not_applied"]
+    if not plan.has_changes and not pending and not counts["conflict"]:
         return "No changes."
-    line = f"Plan: {len(plan.creates)} to create, {applied} to update, {plan.unchanged} unchanged."
+    parts = [f"{counts['create']} to create", f"{counts['update']} to update"]
+    parts += [f"{counts[kind]} {label}" for kind, label in (
+        ("close", "to close"), ("forget", "to forget"), ("conflict", "in conflict"))
+        if counts[kind]]
+    line = f"Plan: {', '.join(parts)}, {counts['unchanged']} unchanged."
     if pending:
         line = line[:-1] + f"; {pending} changed but not applied (updates are off)."
     return line
@@ -35,26 +43,69 @@ def brake_message(plan: Plan) -> str:
     )
 
 
-def render_text(plan: Plan) -> str:
-    """The plan as ``ticketsync plan`` prints it."""
-    lines: list[str] = []
-    for create in plan.creates:
-        lines.append(f'+ create {create.key}  "{create.title}"')
-    for update in plan.updates:
-        fields = ", ".join(update.fields)
-        if plan.updates_enabled:
-            lines.append(f"~ update {update.key}: {fields}")
-        else:
-            lines.append(f"! changed {update.key}: {fields} (not applied: updates are off)")
-    for key in plan.undeclared:
-        lines.append(f"? untracked {key}: in the state but declared in no file; left alone")
-    if plan.undeclared:
+def removals_brake_message(plan: Plan) -> str:
+    closes = sum(r.action == "close" for r in plan.removals)
+    return (
+        f"this plan closes {closes} tickets, more than max_removals ({plan.max_removals}): "
+        "apply refuses it without --force"
+    )
+
+
+def _fields(names: tuple[str, ...]) -> str:
+    return ", ".join(names)
+
+
+def _text_lines(plan: Plan) -> list[str]:
+    lines = [f'+ create {c.key}  "{c.title}"' for c in plan.creates]
+    for u in plan.updates:
+        if not plan.updates_enabled:
+            changed = u.fields + u.conflicts
+            if changed:
+                lines.append(f"! changed {u.key}: {_fields(changed)} (not applied: updates "
+                             "are off)")
+            continue
+        if u.fields:
+            lines.append(f"~ update {u.key}: {_fields(u.fields)}")
+        if u.conflicts:
+            lines.append(f"! conflict {u.key}: {_fields(u.conflicts)} (changed in the files "
+                         "and in the tracker; apply --overwrite sends the files' value)")
+        if u.fixed:
+            lines.append(f"! cannot update {u.key}: {_fields(u.fixed)} (StackOne cannot "
+                         "change it once the ticket exists)")
+    for r in plan.removals:
+        if r.action == "close":
+            lines.append(f'- close {r.key}  "{r.title}"')
+        elif r.action == "forget":
+            lines.append(f'- forget {r.key}  "{r.title}" (dropped from the state; the ticket '
+                         "is left as it is)")
+    for d in plan.drift:
+        if d.deleted:
+            lines.append(f"? deleted {d.key}: deleted in the tracker; not re-created "
+                         f"(`ticketsync state rm {d.key}` to create it again)")
+            continue
+        if d.fields:
+            lines.append(f"? drift {d.key}: {_fields(d.fields)} (edited in the tracker; left "
+                         "as it is)")
+        if d.closed:
+            lines.append(f"? closed {d.key}: closed in the tracker (left as it is)")
+    kept = [r for r in plan.removals if r.action == "keep"]
+    for r in kept:
+        lines.append(f"? untracked {r.key}: in the state but declared in no file; left alone")
+    if kept:
         lines.append(
             "  (if a ticket was renamed, run `ticketsync state mv OLD NEW`; to forget one, "
-            "`ticketsync state rm KEY`)"
+            "`ticketsync state rm KEY`; `removed:` in ticketsync.yaml can close or forget them)"
         )
     if over_max_creates(plan):
         lines.append(f"! max_creates: {brake_message(plan)}")
+    if over_max_removals(plan):
+        lines.append(f"! max_removals: {removals_brake_message(plan)}")
+    return lines
+
+
+def render_text(plan: Plan) -> str:
+    """The plan as ``ticketsync plan`` prints it."""
+    lines = _text_lines(plan)
     if lines:
         lines.append("")
     lines.append(summary_line(plan))
@@ -84,6 +135,15 @@ def _where(location: Location | None) -> str:
     return _code(f"{location.file}:{location.line}") if location else ""
 
 
+def _ticket(key: str, number: str | None, url: str | None) -> str:
+    """A tracked ticket's key, with its number as a link when known (SPEC §5.2)."""
+    if number and url and url.startswith(("https://", "http://")):
+        return f"{_code(key)} ([{_cell(number, 40)}]({url.replace(')', '%29')}))"
+    if number:
+        return f"{_code(key)} ({_cell(number, 40)})"
+    return _code(key)
+
+
 def _markdown(plan: Plan, limit: int | None) -> str:
     """The comment with at most ``limit`` rows per section (None: all)."""
 
@@ -99,27 +159,64 @@ def _markdown(plan: Plan, limit: int | None) -> str:
     out = ["## ticketsync plan", "", f"**{summary_line(plan)}**"]
     if over_max_creates(plan):
         out += ["", f"> [!WARNING]\n> {brake_message(plan)}"]
+    if over_max_removals(plan):
+        out += ["", f"> [!WARNING]\n> {removals_brake_message(plan)}"]
+    if not plan.refreshed and (plan.updates or plan.drift or plan.removals):
+        out += ["", "_Not read back from the tracker: edits made there since the last apply "
+                "are not shown (`ticketsync plan --refresh`)._"]
     if plan.creates:
         out += ["", f"### To create ({len(plan.creates)})", "",
-                "| key | title | parent | declared in |", "| --- | --- | --- | --- |"]
+                "| key | title | parent | status | declared in |",
+                "| --- | --- | --- | --- | --- |"]
         for c in plan.creates[: cut(len(plan.creates))]:
             parent = _code(c.parent) if c.parent else ""
-            out.append(f"| {_code(c.key)} | {_cell(c.title)} | {parent} | {_where(c.location)} |")
+            status = _cell(c.status, 60) if c.status else ""
+            out.append(f"| {_code(c.key)} | {_cell(c.title)} | {parent} | {status} | "
+                       f"{_where(c.location)} |")
         out += more(len(plan.creates), "to create")
-    if plan.updates:
-        heading = "To update" if plan.updates_enabled else "Changed, not applied (updates are off)"
-        out += ["", f"### {heading} ({len(plan.updates)})", "",
-                "| key | id | changed fields | declared in |", "| --- | --- | --- | --- |"]
-        for u in plan.updates[: cut(len(plan.updates))]:
-            fields = ", ".join(_code(f) for f in u.fields)
-            out.append(f"| {_code(u.key)} | {_code(u.id)} | {fields} | {_where(u.location)} |")
-        out += more(len(plan.updates), "changed")
-    if plan.undeclared:
-        out += ["", f"### In the state but declared in no file ({len(plan.undeclared)})", "",
+    sections: list[tuple[str, list[Update], str, Callable[[Update], tuple[str, ...]]]] = [
+        ("To update" if plan.updates_enabled else "Changed, not applied (updates are off)",
+         [u for u in plan.updates if u.fields], "fields", lambda u: u.fields),
+        ("Conflicts: changed in the files and in the tracker (not sent; "
+         "`apply --overwrite` sends the files' value)",
+         [u for u in plan.updates if u.conflicts], "conflicting fields", lambda u: u.conflicts),
+        ("Cannot be updated through StackOne", [u for u in plan.updates if u.fixed],
+         "fields", lambda u: u.fixed),
+    ]
+    for heading, rows, column, picked in sections:
+        if not rows:
+            continue
+        out += ["", f"### {heading} ({len(rows)})", "",
+                f"| ticket | {column} | declared in |", "| --- | --- | --- |"]
+        for u in rows[: cut(len(rows))]:
+            fields = ", ".join(_code(f) for f in picked(u))
+            out.append(f"| {_ticket(u.key, u.number, u.url)} | {fields} | "
+                       f"{_where(u.location)} |")
+        out += more(len(rows), "tickets")
+    for action, heading in (("close", "To close (declared in no file; `removed: close`)"),
+                            ("forget", "To forget (declared in no file; `removed: forget`)")):
+        rows_r = [r for r in plan.removals if r.action == action]
+        if rows_r:
+            out += ["", f"### {heading} ({len(rows_r)})", "", "| ticket | title |",
+                    "| --- | --- |"]
+            out += [f"| {_ticket(r.key, r.number, r.url)} | {_cell(r.title)} |"
+                    for r in rows_r[: cut(len(rows_r))]]
+            out += more(len(rows_r), f"to {action}")
+    if plan.drift:
+        out += ["", f"### Changed in the tracker, left as it is ({len(plan.drift)})", "",
+                "| ticket | what changed |", "| --- | --- |"]
+        for d in plan.drift[: cut(len(plan.drift))]:
+            what = ("deleted there (not re-created)" if d.deleted else ", ".join(
+                [_code(f) for f in d.fields] + (["closed there"] if d.closed else [])))
+            out.append(f"| {_ticket(d.key, d.number, d.url)} | {what} |")
+        out += more(len(plan.drift), "changed in the tracker")
+    kept = [r for r in plan.removals if r.action == "keep"]
+    if kept:
+        out += ["", f"### In the state but declared in no file ({len(kept)})", "",
                 "Left alone. If a ticket was renamed, run `ticketsync state mv OLD NEW`; "
                 "to forget one, `ticketsync state rm KEY`.", ""]
-        out += [f"- {_code(key)}" for key in plan.undeclared[: cut(len(plan.undeclared))]]
-        out += more(len(plan.undeclared), "undeclared")
+        out += [f"- {_ticket(r.key, r.number, r.url)}" for r in kept[: cut(len(kept))]]
+        out += more(len(kept), "undeclared")
     return "\n".join(out) + "\n"
 
 
@@ -130,7 +227,8 @@ def render_markdown(plan: Plan, *, max_chars: int = MARKDOWN_LIMIT) -> str:
         return full
     # The largest per-section row count that fits: rows are bounded (titles are cut), so
     # a binary search over it converges in a few renderings.
-    low, high = 0, max(len(plan.creates), len(plan.updates), len(plan.undeclared))
+    low, high = 0, max(len(plan.creates), len(plan.updates), len(plan.removals),
+                       len(plan.drift))
     while low < high:
         mid = (low + high + 1) // 2
         if len(_markdown(plan, mid)) < max_chars:
@@ -178,17 +276,34 @@ def render_github(plan: Plan) -> str:
     """Workflow commands that GitHub Actions shows as annotations on the ticket files."""
     lines = [_gh("notice", c.location, f'create {c.key} "{c.title}"') for c in plan.creates]
     for u in plan.updates:
-        fields = ", ".join(u.fields)
-        if plan.updates_enabled:
-            lines.append(_gh("notice", u.location, f"update {u.key}: {fields}"))
-        else:
-            message = f"changed {u.key}: {fields} (not applied: updates are off)"
-            lines.append(_gh("notice", u.location, message))
-    lines += [
-        _gh("notice", None, f"{key} is in the state but declared in no file; left alone")
-        for key in plan.undeclared
-    ]
+        if not plan.updates_enabled:
+            if u.fields or u.conflicts:
+                message = (f"changed {u.key}: {_fields(u.fields + u.conflicts)} "
+                           "(not applied: updates are off)")
+                lines.append(_gh("notice", u.location, message))
+            continue
+        if u.fields:
+            lines.append(_gh("notice", u.location, f"update {u.key}: {_fields(u.fields)}"))
+        if u.conflicts:
+            lines.append(_gh("warning", u.location, (
+                f"conflict {u.key}: {_fields(u.conflicts)} changed in the files and in the "
+                "tracker; apply --overwrite sends the files' value")))
+        if u.fixed:
+            lines.append(_gh("warning", u.location, (
+                f"cannot update {u.key}: {_fields(u.fixed)} (StackOne cannot change it)")))
+    for d in plan.drift:
+        what = ("deleted in the tracker; not re-created" if d.deleted else
+                "; ".join(([f"{_fields(d.fields)} edited in the tracker"] if d.fields else [])
+                          + (["closed in the tracker"] if d.closed else [])))
+        lines.append(_gh("notice", d.location, f"{d.key}: {what}"))
+    for r in plan.removals:
+        said = {"close": f"close {r.key} (declared in no file)",
+                "forget": f"forget {r.key} (declared in no file)",
+                "keep": f"{r.key} is in the state but declared in no file; left alone"}
+        lines.append(_gh("notice", None, said[r.action]))
     if over_max_creates(plan):
         lines.append(_gh("warning", None, brake_message(plan)))
+    if over_max_removals(plan):
+        lines.append(_gh("warning", None, removals_brake_message(plan)))
     lines.append(summary_line(plan))
     return "\n".join(lines) + "\n"

@@ -11,7 +11,14 @@ A create is sent exactly once per call. Its answer decides:
   open until a lookup of a later run settles it.
 
 A PATCH is resent by the client itself when uncertain (setting the same fields twice does no
-harm, :mod:`ticketsync.retry`); here it only has its outcome recorded.
+harm, :mod:`ticketsync.retry`). Its ``updating`` intent is journaled by the scheduler before
+it goes out; here its outcome is: ``updated`` (the state's ``applied`` follows), refused
+(``update-failed``), 404 (``deleted``: the ticket is gone from the tracker and is never
+re-created), or nothing (still uncertain: the state keeps the values as ``pending``).
+
+A declared status is set by a PATCH right after the create (a create body has none). The
+statuses a ticket can take depend on its project and type, so they are fetched once per
+(project, type) in a run (:class:`Statuses`), not once per ticket.
 
 Workers only *queue* their journal records (``wait=False``): the scheduler in
 :mod:`ticketsync.apply` makes them durable with one fsync per turn before it reports them
@@ -32,13 +39,15 @@ from ticketsync.errors import (
     ClockError,
     ConnectError,
     HaltedError,
+    NotFoundError,
     RateLimitedError,
     RejectedError,
 )
 from ticketsync.journal import Journal, format_time
 from ticketsync.limiter import RateLimiter
-from ticketsync.model import Body, Create, Update
+from ticketsync.model import Body, Create, Removal, Update
 from ticketsync.reconcile import Wanted, wanted_from_body
+from ticketsync.remote import STATUS_TYPES
 from ticketsync.retry import RetryPolicy
 
 
@@ -67,6 +76,8 @@ class ApplyOptions:
     settle_interval: float = 120.0
     #: After a stop, how long requests in flight may take to answer before the run ends.
     drain_seconds: float = 1.5
+    #: Send the files' value of a field changed in the tracker too (a conflict).
+    overwrite: bool = False
     #: Set from another thread (a signal handler) to stop like Ctrl-C does.
     stop: threading.Event | None = None
 
@@ -86,12 +97,54 @@ class Event:
 class Outcome:
     """How one send ended, as a worker thread saw it."""
 
-    kind: str  # created | updated | uncertain | failed | not_started
+    kind: str  # created | updated | closed | uncertain | failed | not_started
     key: str
     id: str | None = None
     message: str = ""
     fatal: bool = False  # the whole run must stop (bad key or account)
     error: ApiError | None = None
+    #: Created, but its declared status could not be set (the ticket exists all the same).
+    status_error: str = ""
+
+
+class StatusError(Exception):
+    """A declared status the ticket cannot take; the message lists those it can."""
+
+
+class Statuses:
+    """The statuses of each (project, type) of a run, fetched once each; thread-safe."""
+
+    def __init__(self, api: TicketApi) -> None:
+        self.api = api
+        self._lock = threading.Lock()
+        self._found: dict[tuple[object, object], list[dict[str, object]]] = {}
+        self._fetching: dict[tuple[object, object], threading.Lock] = {}
+
+    def resolve(self, ticket_id: str, body: Body, declared: str) -> dict[str, object]:
+        """The status object (as StackOne lists it) that ``declared`` names for a ticket
+        with ``body``'s project and type: by type (the first of it, in the tracker's order)
+        or by name (exactly, ignoring case). :class:`StatusError` if there is none."""
+        scope = (body.get("project_id"), body.get("type"))
+        with self._lock:
+            fetching = self._fetching.setdefault(scope, threading.Lock())
+        with fetching:  # the first ticket of a (project, type) fetches; the others wait
+            with self._lock:
+                found = self._found.get(scope)
+            if found is None:
+                found = [s for s in self.api.list_statuses(ticket_id) if isinstance(s, dict)]
+                with self._lock:
+                    self._found[scope] = found
+        for status in found:
+            kind = status.get("type")
+            kind = kind.get("value") if isinstance(kind, dict) else kind
+            if (declared in STATUS_TYPES and kind == declared) or (
+                isinstance(status.get("name"), str)
+                and str(status["name"]).casefold() == declared.casefold()
+            ):
+                return status
+        names = ", ".join(str(s.get("name")) for s in found) or "none"
+        raise StatusError(f"status {declared!r} is not one this ticket can take; "
+                          f"it can take: {names}")
 
 
 def body_for(create: Create, ids: Mapping[str, str]) -> Body:
@@ -119,6 +172,7 @@ class Sender:
         open_keys: set[str],
     ) -> None:
         self.api, self.journal = api, journal
+        self.statuses = Statuses(api)
         self.ids = ids  # key -> id of tickets that exist; read for parent ids
         self.lock = threading.Lock()
         self.owned: set[str] = set(ids.values())
@@ -173,7 +227,8 @@ class Sender:
         self.journal.record_failed(key, message, wait=False)
 
     def create(self, create: Create, body: Body) -> Outcome:
-        """Send ``create`` once (its intent already durable); records are only queued."""
+        """Send ``create`` once (its intent already durable), then set its declared status;
+        records are only queued."""
         try:
             created: CreatedTicket = self.api.create_ticket(body)
         except HaltedError as exc:
@@ -196,21 +251,86 @@ class Sender:
             create.key, created.id, created.remote_id, body, created_at=_server_time(self.api),
             wait=False,
         )
-        return Outcome("created", create.key, created.id)
+        if create.status is None:
+            return Outcome("created", create.key, created.id)
+        return Outcome("created", create.key, created.id,
+                       status_error=self.set_status(create.key, created.id, body, create.status))
 
-    def update(self, update: Update) -> Outcome:
-        """PATCH the changed fields (a field gone from the declaration is cleared with null)."""
-        patch = {name: update.body.get(name) for name in update.fields}
+    def set_status(self, key: str, ticket_id: str, body: Body, declared: str) -> str:
+        """PATCH a new ticket's declared status; "" when done, else why it was not.
+
+        Not journaled as an intent: an interrupted one leaves ``applied`` without a status,
+        so the next run sets it again (a PATCH of the same status does no harm).
+        """
         try:
-            self.api.update_ticket(update.id, patch)
-        except HaltedError as exc:
-            return Outcome("not_started", update.key, update.id, error=exc)
+            status = self.statuses.resolve(ticket_id, body, declared)
+            self.api.update_ticket(ticket_id, {"status": status})
+        except StatusError as exc:
+            return f"failed to set the status of {key}: {exc}"
         except ApiError as exc:
+            return f"failed to set the status of {key}: {exc}"
+        self.journal.record_updated(key, ticket_id, {**body, "status": declared}, wait=False)
+        return ""
+
+    def update(self, update: Update, fields: Sequence[str], applied: Body) -> Outcome:
+        """PATCH ``fields`` of ``update`` (its ``updating`` intent already durable); a field
+        gone from the declaration is cleared with null. ``applied``: the state's body
+        last applied, which the sent fields then replace."""
+        patch: dict[str, object] = {}
+        try:
+            for name in fields:
+                if name == "status":
+                    patch["status"] = self.statuses.resolve(
+                        update.id, {**applied, **update.body}, str(update.body["status"]))
+                else:
+                    patch[name] = update.body.get(name)
+            self.api.update_ticket(update.id, patch)
+        except StatusError as exc:
+            self.journal.record_outcome("update-failed", update.key, wait=False)
             return Outcome("failed", update.key, update.id,
-                           f"failed to update {update.key}: {exc}",
-                           fatal=isinstance(exc, AuthError), error=exc)
-        self.journal.record_updated(update.key, update.id, update.body, wait=False)
+                           f"failed to update {update.key}: {exc}")
+        except ApiError as exc:
+            return self._patch_failed(update.key, update.id, "update", exc)
+        after = dict(applied)
+        for name in fields:
+            if name in update.body:
+                after[name] = update.body[name]
+            else:
+                after.pop(name, None)
+        self.journal.record_updated(update.key, update.id, after, wait=False)
         return Outcome("updated", update.key, update.id)
+
+    def close(self, removal: Removal, applied: Body) -> Outcome:
+        """Set a ticket no file declares any more to a status of type closed
+        (``removed: close``); its ``updating`` intent is already durable."""
+        try:
+            status = self.statuses.resolve(removal.id, applied, "closed")
+            self.api.update_ticket(removal.id, {"status": status})
+        except StatusError as exc:
+            self.journal.record_outcome("update-failed", removal.key, wait=False)
+            return Outcome("failed", removal.key, removal.id,
+                           f"failed to close {removal.key}: {exc}")
+        except ApiError as exc:
+            return self._patch_failed(removal.key, removal.id, "close", exc)
+        self.journal.record_outcome("closed", removal.key, applied={**applied, "status": "closed"},
+                                    wait=False)
+        return Outcome("closed", removal.key, removal.id)
+
+    def _patch_failed(self, key: str, ticket_id: str, what: str, exc: ApiError) -> Outcome:
+        if isinstance(exc, HaltedError):
+            self.journal.record_outcome("update-failed", key, wait=False)
+            return Outcome("not_started", key, ticket_id, error=exc)
+        if isinstance(exc, NotFoundError):
+            self.journal.record_outcome("deleted", key, wait=False)
+            return Outcome("failed", key, ticket_id, (
+                f"failed to {what} {key}: it was deleted in the tracker (StackOne answered "
+                f"404); it is not re-created: `ticketsync state rm {key}` to create it again"
+            ), error=exc)
+        if isinstance(exc, RejectedError | RateLimitedError | ConnectError):
+            self.journal.record_outcome("update-failed", key, wait=False)
+        # else still uncertain after the client's retries: the intent stays open (pending)
+        return Outcome("failed", key, ticket_id, f"failed to {what} {key}: {exc}",
+                       fatal=isinstance(exc, AuthError), error=exc)
 
 
 def _server_time(api: TicketApi) -> str | None:

@@ -3,8 +3,8 @@
 The safety argument of a run is its order, so it lives here, once, for the CLI, the
 benchmarks and the tests alike::
 
-    lock -> read the state -> fold the journal -> choose the plan -> brake
-         -> apply (every step journaled) -> fold -> commit
+    lock -> read the state -> fold the journal -> read back -> choose the plan -> brake
+         -> apply (every step journaled) -> read back -> fold -> commit
 
 * :meth:`Workspace.session` takes the lock, reads the state file, and folds the journal a
   crashed run left behind, committing it at once: from then on the journal holds nothing
@@ -13,8 +13,12 @@ benchmarks and the tests alike::
   folds the journal into the state, dates it, writes it atomically, and only then compacts
   the journal. Killed between the two, the journal's ``base`` serial tells the next run
   that its records are already in the state file (:func:`ticketsync.recovery.is_stale`).
+* :meth:`Session.read_back` lists, once, the tickets StackOne says changed since the last
+  read-back (and the pre-create lookup's window), so the plan compares every field three
+  ways: declared, applied, remote (SPEC §5.2).
 * :meth:`Session.apply` runs a plan with the journal open and commits whatever happened,
-  on success, on an error, and on a stop (SIGINT/SIGTERM) alike.
+  on success, on an error, and on a stop (SIGINT/SIGTERM) alike, with what the run read
+  back (numbers, links, statuses, remote values) folded in.
 
 ``written_at`` is the StackOne time up to which the state is known to hold every ticket
 ticketsync created; the next run's pre-create lookup starts there. It only moves forward
@@ -24,21 +28,31 @@ unknown or a lookup left ambiguous; a command that does not talk to StackOne kee
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from ticketsync.api import RemoteTicket, TicketApi
-from ticketsync.apply import ApplyOptions, ApplyResult, Event, apply_plan
+from ticketsync.apply import (
+    ApplyOptions,
+    ApplyResult,
+    Event,
+    apply_plan,
+    list_remote,
+    lookup_since,
+)
 from ticketsync.config import Config
-from ticketsync.errors import StateError
+from ticketsync.errors import ClockError, StateError
 from ticketsync.journal import Intent, Journal, journal_path_for
 from ticketsync.lock import StateLock
 from ticketsync.model import Body, Plan, Project, State, StateEntry
-from ticketsync.plan import build_plan, over_max_creates
+from ticketsync.plan import build_plan, over_max_creates, over_max_removals
+from ticketsync.reconcile import RemoteIndex
 from ticketsync.recovery import compact, fold, read_records, recover
+from ticketsync.remote import with_read_back
 from ticketsync.state import (
     display_path,
     format_seconds,
@@ -49,7 +63,7 @@ from ticketsync.state import (
     write_state,
 )
 
-__all__ = ["Session", "Workspace", "brake_message"]
+__all__ = ["Session", "Workspace", "brake_message", "read_back", "read_back_since"]
 
 
 class Workspace:
@@ -124,6 +138,9 @@ class Session:
         folded, uncertain = fold(self.on_disk, records)
         self.state = self.on_disk
         self.uncertain: list[Intent] = uncertain
+        #: What :meth:`read_back` listed, and StackOne's time when it started.
+        self.index: RemoteIndex | None = None
+        self.refreshed_at: str | None = None
         # Whether the journal is already a base line for this state plus open intents.
         self._compact = not records or _is_compact(records, self.on_disk)
         if folded.tickets != self.on_disk.tickets:
@@ -131,7 +148,9 @@ class Session:
 
     # -- the one way to write the state ---------------------------------------------
 
-    def commit(self, state: State | None = None, *, as_of: datetime | None = None) -> State:
+    def commit(self, state: State | None = None, *, as_of: datetime | None = None,
+               seen: Mapping[str, RemoteTicket] | None = None,
+               if_changed: bool = False) -> State:
         """Write the state file: ``state`` (default: this session's state with the
         journal's records folded in), then compact the journal.
 
@@ -139,9 +158,21 @@ class Session:
         apply's lookup); None keeps the previous ``written_at``. Either way the state is
         dated no later than an intent still open: CI commits the state file, never the
         journal, and the next run's lookup must still reach back to that create.
+        ``seen``: tickets read back in the session (by id), folded in after the journal.
+        ``if_changed``: write nothing when no ticket changed (an apply with nothing to do
+        must not make CI commit a new state file every time; keeping the older dates is
+        the safe direction: the next lookup and read-back reach further back).
         """
         folded, uncertain = recover(self.state if state is None else state,
                                     self.workspace.journal_path)
+        if seen:
+            folded = with_read_back(folded, seen.values(), refreshed_at=self.refreshed_at)
+        if if_changed and folded.tickets == self.on_disk.tickets and (
+            [i.key for i in uncertain] == [i.key for i in self.uncertain]
+        ):
+            compact(self.workspace.journal_path, self.on_disk, uncertain)
+            self.state = self.on_disk
+            return self.on_disk
         moments = [as_of or parse_time(self.on_disk.written_at)]
         moments += [intent.at for intent in uncertain]
         dated = replace(folded, written_at=format_seconds(min(moments)))
@@ -154,6 +185,14 @@ class Session:
 
     # -- what runs do ----------------------------------------------------------------
 
+    def read_back(self, api: TicketApi, *, margin: timedelta | None = None) -> State:
+        """Read back, in one listing, the tracked tickets StackOne says changed since the
+        last read-back (and what the pre-create lookup needs); fold them into the
+        session's state (in memory: :meth:`commit` writes it) and return it."""
+        self.state, self.index, self.refreshed_at = read_back(
+            api, self.state, self.uncertain, margin)
+        return self.state
+
     def plan(self, project: Project, *, plan_file: str | None = None) -> Plan:
         """The plan to apply: built from the state, or the saved ``plan_file`` if current.
 
@@ -162,7 +201,9 @@ class Session:
         """
         if plan_file is None:
             return build_plan(project, self.state, updates=self.config.updates,
-                              max_creates=self.config.max_creates)
+                              removed=self.config.removed, max_creates=self.config.max_creates,
+                              max_removals=self.config.max_removals,
+                              refreshed=self.index is not None)
         from ticketsync.planfile import check_plan_current, load_plan
 
         plan = load_plan(Path(plan_file))
@@ -192,9 +233,12 @@ class Session:
         try:
             with Journal(path, base=(self.on_disk.lineage, self.on_disk.serial)) as journal:
                 result = apply_plan(plan, api, journal, self.state, uncertain=self.uncertain,
-                                    options=options, on_event=on_event)
+                                    options=options, on_event=on_event, index=self.index)
         finally:
-            self.commit(as_of=result.complete_as_of if result is not None else None)
+            seen = result.seen if result is not None else (
+                self.index.tickets if self.index is not None else None)
+            self.commit(as_of=result.complete_as_of if result is not None else None,
+                        seen=seen, if_changed=True)
         return result
 
     def import_tickets(
@@ -253,14 +297,61 @@ class Session:
 
 def brake_message(plan: Plan, *, force: bool) -> str | None:
     """Why apply refuses ``plan`` without ``--force`` (None: it does not)."""
-    if force or not over_max_creates(plan):
+    if force:
         return None
     from ticketsync import render
 
-    return (
-        f"{render.brake_message(plan)}: check the plan, then run again with --force "
-        "(or raise max_creates in ticketsync.yaml)"
-    )
+    if over_max_creates(plan):
+        return (
+            f"{render.brake_message(plan)}: check the plan, then run again with --force "
+            "(or raise max_creates in ticketsync.yaml)"
+        )
+    if over_max_removals(plan):
+        return (
+            f"{render.removals_brake_message(plan)}: check the plan, then run again with "
+            "--force (or raise max_removals in ticketsync.yaml)"
+        )
+    return None
+
+
+def read_back(
+    api: TicketApi, state: State, uncertain: Sequence[Intent] = (),
+    margin: timedelta | None = None,
+) -> tuple[State, RemoteIndex, str]:
+    """List, once, what changed since ``state``'s last read-back (and the pre-create
+    lookup's window); return the state with it folded in (in memory), the listing, and
+    StackOne's time at its start (the next ``refreshed_at``)."""
+    margin = margin if margin is not None else ApplyOptions.skew_margin
+    since = read_back_since(state, uncertain, margin)
+    started = time.monotonic()
+    try:
+        begun: datetime | None = api.server_now()
+    except ClockError:  # the first request of the run: its answer will tell
+        begun = None
+    index = list_remote(api, since)
+    if begun is None:  # StackOne's time now, less the listing's own duration: a lower bound
+        begun = api.server_now() - timedelta(seconds=time.monotonic() - started + 1)
+    refreshed_at = format_seconds(begun)
+    return with_read_back(state, index.tickets.values(), refreshed_at=refreshed_at), index, (
+        refreshed_at)
+
+
+def read_back_since(state: State, uncertain: Sequence[Intent],
+                    margin: timedelta) -> datetime | None:
+    """Where a read-back lists from: the last read-back (or, before the first, the oldest
+    tracked ticket's creation: what happened to it since was never read), and the
+    pre-create lookup's start, whichever is older, minus ``margin``. None: everything."""
+    moments = [lookup_since(state, uncertain, margin)]
+    if state.refreshed_at is not None:
+        moments.append(parse_time(state.refreshed_at) - margin)
+    else:
+        for entry in state.tickets.values():
+            try:
+                moments.append(parse_time(entry.created_at) - margin)
+            except ValueError:  # a created_at that cannot be read: read everything
+                return None
+    return min(moments)
+
 
 
 def _is_compact(records: Sequence[dict[str, object]], state: State) -> bool:

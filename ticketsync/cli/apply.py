@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from ticketsync.apply import ApplyResult, Event
     from ticketsync.config import Config
     from ticketsync.limiter import RateLimiter
-    from ticketsync.model import State
+    from ticketsync.model import Plan, State
 
 KEY_VARIABLE = "STACKONE_API_KEY"
 
@@ -94,7 +94,8 @@ class Progress:
         self._shown = False
 
     def __call__(self, event: Event) -> None:
-        if event.kind in ("created", "adopted", "updated", "failed", "skipped", "not_started"):
+        if event.kind in ("created", "adopted", "updated", "closed", "forgotten", "failed",
+                          "skipped", "not_started"):
             self.done += 1
         line = self._line(event)
         if self.live:
@@ -108,8 +109,10 @@ class Progress:
     def _line(self, event: Event) -> str:
         if event.kind == "created":
             return f"created {event.key} (id {event.id})"
-        if event.kind == "updated":
-            return f"updated {event.key} (id {event.id})"
+        if event.kind in ("updated", "closed"):
+            return f"{event.kind} {event.key} (id {event.id})"
+        if event.kind == "forgotten":
+            return f"forgot {event.key} (id {event.id}; the ticket is left as it is)"
         if event.kind == "interrupted":
             return "Interrupted: no new requests; waiting for the ones in flight..."
         return event.message
@@ -135,7 +138,10 @@ class Progress:
 def summary(result: ApplyResult) -> str:
     """``Apply complete: N created, M updated, K failed.`` (+ adopted, skipped, left)."""
     adopted = f", {result.adopted} adopted" if result.adopted else ""
-    counts = f"{result.created} created{adopted}, {result.updated} updated, {result.failed} failed"
+    counts = f"{result.created} created{adopted}, {result.updated} updated"
+    counts += "".join(f", {n} {what}" for n, what in (
+        (result.closed, "closed"), (result.forgotten, "forgotten")) if n)
+    counts += f", {result.failed} failed"
     extra = f"; {result.skipped} skipped (their parent failed)" if result.skipped else ""
     if result.unsettled:
         extra += (f"; {result.unsettled} sent without an answer yet (the next apply looks "
@@ -170,7 +176,11 @@ def _confirm() -> None:
 @click.option("--plan", "plan_file", type=click.Path(dir_okay=False), default=None,
               help="Apply a plan saved by `ticketsync plan --out FILE` (refused if stale).")
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking.")
-@click.option("--force", is_flag=True, help="Apply even a plan creating more than max_creates.")
+@click.option("--force", is_flag=True,
+              help="Apply even a plan creating more than max_creates or closing more than "
+                   "max_removals.")
+@click.option("--overwrite", is_flag=True,
+              help="Send the files' value of a field changed in the tracker too (a conflict).")
 @sandbox_option
 @click.option("--rate-limit", type=click.IntRange(1), default=None, metavar="N",
               help="Requests per minute for the whole run (default: rate_limit, 900).")
@@ -184,11 +194,14 @@ def apply(
     plan_file: str | None,
     yes: bool,
     force: bool,
+    overwrite: bool,
     sandbox: bool,
     rate_limit: int | None,
     concurrency: int | None,
 ) -> None:
-    """Create the missing tickets (after showing the plan and asking), recording each id.
+    """Read the tracked tickets back, show the plan, ask, and apply it: create the missing
+    tickets, update the changed ones (never over an edit made in the tracker), act on
+    removed declarations; every id and change is recorded.
 
     Safe to re-run after any failure: a create whose answer was lost is looked up remotely
     before anything is resent, and tickets created by a run that lost its working folder
@@ -220,23 +233,21 @@ def apply(
 
     workspace = Workspace(config, sandbox=sandbox)
     with workspace.session(on_warning=warn) as session:
-        plan = session.plan(project, plan_file=plan_file)
-        refused = brake_message(plan, force=force)
-        if refused is not None:
-            click.echo(render.render_text(plan), nl=False)
-            raise PlanError(refused)
-        if not plan.has_changes and not session.uncertain:
-            click.echo(render.render_text(plan), nl=False)
-            return
-        # Key, account and base_url are checked before the plan is shown: a plan followed
-        # by "no API key" reads as if it had been half applied.
+        if plan_file is not None:  # a saved plan is refused before anything is read
+            session.plan(project, plan_file=plan_file)
+        # The key, account and base_url are checked before anything is shown: a plan
+        # followed by "no API key" reads as if it had been half applied.
         limiter = RateLimiter(config.rate_limit)
         with open_api(config, sandbox=sandbox, limiter=limiter) as api:
+            session.read_back(api)  # every apply compares with the tracker as it is now
+            plan = session.plan(project, plan_file=plan_file)
+            refused = brake_message(plan, force=force)
             click.echo(render.render_text(plan), nl=False)
+            if refused is not None:
+                raise PlanError(refused)
             if plan.has_changes and not yes:
                 _confirm()
-            total = len(plan.creates) + (len(plan.updates) if plan.updates_enabled else 0)
-            progress = Progress(total, live=is_terminal(sys.stdout))
+            progress = Progress(_work_count(plan), live=is_terminal(sys.stdout))
             stop = threading.Event()
             options = ApplyOptions(
                 concurrency=config.concurrency,
@@ -244,17 +255,36 @@ def apply(
                 marker_field=config.marker_field,
                 settle_delay=0.0 if sandbox else ApplyOptions.settle_delay,
                 stop=stop,
+                overwrite=overwrite,
             )
             try:
                 with stop_on_signals(stop, lambda: limiter.halt("the run was stopped")):
                     result = session.apply(plan, api, options=options, on_event=progress)
             finally:
                 progress.finish()
-    click.echo(summary(result))
+            numbers = _created_numbers(session.state, result.created_keys)
+    if plan.has_changes or session.uncertain or result.adopted:
+        click.echo(summary(result))
+        if numbers:
+            click.echo(numbers)
     if result.interrupted:
         ctx.exit(EXIT_INTERRUPTED)
     if not result.ok:
         ctx.exit(EXIT_ERROR)
+
+
+def _work_count(plan: Plan) -> int:
+    return len(plan.creates) + len(plan.sendable) + len(plan.acting_removals)
+
+
+def _created_numbers(state: State, keys: list[str], limit: int = 20) -> str:
+    """``Created: PLAT-12 (outage), ...``: the tracker's numbers of the new tickets."""
+    shown = [f"{state.tickets[k].ticket_number} ({k})" for k in sorted(keys)
+             if k in state.tickets and state.tickets[k].ticket_number]
+    if not shown:
+        return ""
+    more = f", and {len(shown) - limit} more" if len(shown) > limit else ""
+    return f"Created: {', '.join(shown[:limit])}{more}."
 
 
 def import_tickets(

@@ -26,11 +26,19 @@ state: ticketsync.state.json
 # rate_limit: 900
 # concurrency: auto
 
-# Brake: apply refuses a plan that creates more than this many tickets (unless --force).
+# Brakes: apply refuses a plan that creates (or closes) more tickets than this, unless
+# --force.
 # max_creates: 200
+# max_removals: 20
 
-# true: apply also PATCHes the changed fields of tracked tickets.
-# updates: false
+# Update tracked tickets whose declaration changed, field by field, never over an edit
+# made in the tracker (that is a conflict: shown by plan, refused by apply). false: report
+# the changes only.
+# updates: true
+
+# A tracked ticket that no file declares any more: keep (report it), close (set it to a
+# closed status) or forget (drop it from the state; the ticket is left alone).
+# removed: keep
 
 # Stamp each ticket's key into this unified custom field at creation, so that a run that
 # lost its state can recognise the tickets it already created.

@@ -26,6 +26,11 @@ FORMATS = ("text", "json", "markdown", "github")
     "--out", "out", type=click.Path(dir_okay=False), default=None,
     help="Also save the plan to FILE, for `ticketsync apply --plan FILE`.",
 )
+@click.option(
+    "--refresh", is_flag=True,
+    help="Read the tracked tickets back from StackOne first (needs the key): shows edits "
+    "made in the tracker since the last apply, and conflicts.",
+)
 @sandbox_option
 @click.pass_context
 def plan(
@@ -35,12 +40,15 @@ def plan(
     fmt: str,
     detailed_exitcode: bool,
     out: str | None,
+    refresh: bool,
     sandbox: bool,
 ) -> None:
-    """Show what apply would create (and update) to match the ticket files.
+    """Show what apply would do to match the ticket files: create, update, close.
 
     Reads the ticket files and the state file only: no key, no network, no writes
-    (except the saved plan with --out).
+    (except the saved plan with --out). With --refresh it also reads the tracked tickets
+    back from StackOne (one listing of what changed since the last read-back), still
+    writing nothing.
 
     \b
     Example: ticketsync plan --format markdown > plan.md
@@ -76,7 +84,15 @@ def plan(
         )
         # No lineage: a plan saved now can never be applied to a state made later.
         state = replace(new_state(config.account_id), lineage="", written_at="")
-    result = build_plan(project, state, updates=config.updates, max_creates=config.max_creates)
+    if refresh:
+        from ticketsync.cli.apply import open_api
+        from ticketsync.workspace import read_back
+
+        with open_api(config, sandbox=sandbox) as api:
+            state = read_back(api, state)[0]
+    result = build_plan(project, state, updates=config.updates, removed=config.removed,
+                        max_creates=config.max_creates, max_removals=config.max_removals,
+                        refreshed=refresh)
     renderers = {
         "text": render.render_text,
         "json": render.render_json,

@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 #: The operations of the ticketing API the sandbox serves.
-OPS = ("create", "get", "update", "list")
+OPS = ("create", "get", "update", "list", "statuses")
 
 
 class Fault(enum.Enum):

@@ -30,11 +30,21 @@ from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 from ticketsync.sandbox.faults import Decision, Fault, Faults, Request
-from ticketsync.sandbox.shapes import check_body, error_body, read_ticket, timestamp
+from ticketsync.sandbox.shapes import (
+    check_body,
+    error_body,
+    read_ticket,
+    status_problem,
+    statuses,
+    timestamp,
+)
 from ticketsync.sandbox.store import CursorError, TicketStore, parse_time
 
 COLLECTION = "/unified/ticketing/tickets"
 _ITEM = re.compile(r"^/unified/ticketing/tickets/([^/]+)$")
+_STATUSES = re.compile(r"^/unified/ticketing/tickets/([^/]+)/statuses$")
+#: Not StackOne's: "the tracker" itself, where a person edits or deletes a ticket.
+_ADMIN = re.compile(r"^/sandbox/tickets/([^/]+)$")
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
 #: A request body bigger than this is refused (413 is not in StackOne's list: 400).
@@ -259,11 +269,17 @@ class SandboxHandler(BaseHTTPRequestHandler):
 
     def _handle(self, method: str, path: str, query: dict[str, list[str]], raw: bytes) -> None:
         path = path.rstrip("/") or "/"
-        item = _ITEM.match(path)
+        item = _ITEM.match(path) or _STATUSES.match(path)
+        admin = _ADMIN.match(path)
         if path == COLLECTION and method in ("GET", "POST"):
             op = "list" if method == "GET" else "create"
+        elif _STATUSES.match(path) and method == "GET":
+            op = "statuses"
         elif item and method in ("GET", "PATCH"):
             op = "get" if method == "GET" else "update"
+        elif admin and method in ("PATCH", "DELETE"):
+            self._check_auth()
+            self._tracker(method, admin.group(1), raw)
         else:
             raise _fail(404, f"Cannot {method} {path}")
         self._check_auth()
@@ -346,6 +362,12 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 "data": {"id": created.id, "remote_id": created.remote_id},
             }
         if op == "update":
+            current = store.get(ticket_id)
+            if current is None:
+                raise _fail(404, f"Ticket {ticket_id} not found")
+            problem = status_problem(current.fields, (body or {}).get("status"))
+            if problem is not None:
+                raise _fail(422, f"Invalid request: {problem}")
             if store.update(ticket_id, body or {}) is None:
                 raise _fail(404, f"Ticket {ticket_id} not found")
             return 200, {
@@ -358,7 +380,30 @@ class SandboxHandler(BaseHTTPRequestHandler):
             if ticket is None:
                 raise _fail(404, f"Ticket {ticket_id} not found")
             return 200, {"data": read_ticket(ticket, self.sandbox.url)}
+        if op == "statuses":
+            ticket = store.get(ticket_id)
+            if ticket is None:
+                raise _fail(404, f"Ticket {ticket_id} not found")
+            found = statuses(ticket.fields.get("project_id"), ticket.fields.get("type"))
+            return 200, {"next": None, "data": found}
         return 200, self._list(query)
+
+    def _tracker(self, method: str, ticket_id: str, raw: bytes) -> None:
+        """``PATCH|DELETE /sandbox/tickets/{id}``: a person's edit in the tracker."""
+        store = self.sandbox.store
+        if method == "DELETE":
+            if not store.delete(ticket_id):
+                raise _fail(404, f"Ticket {ticket_id} not found")
+            raise _Answered(200, {"statusCode": 200, "message": "Deleted in the tracker."})
+        try:
+            fields = json.loads(raw) if raw.strip() else None
+        except (ValueError, UnicodeDecodeError):
+            fields = None
+        if not isinstance(fields, dict):
+            raise _fail(400, "Invalid request: a JSON object of fields is required")
+        if store.edit(ticket_id, fields) is None:
+            raise _fail(404, f"Ticket {ticket_id} not found")
+        raise _Answered(200, {"statusCode": 200, "message": "Edited in the tracker."})
 
     def _list(self, query: dict[str, list[str]]) -> dict[str, Any]:
         def one(name: str) -> str | None:

@@ -121,6 +121,39 @@ def check_body(body: Any, *, update: bool = False) -> list[str]:
     return problems
 
 
+#: The workflow of every sandbox project and ticket type: (name, type), in board order.
+WORKFLOW = (
+    ("To Do", "to-do"),
+    ("In Progress", "in-progress"),
+    ("In Review", "in-progress"),
+    ("Done", "closed"),
+    ("Won't Do", "closed"),
+)
+
+
+def statuses(project_id: Any, ticket_type: Any) -> list[dict[str, Any]]:
+    """The statuses a ticket of ``project_id`` and ``ticket_type`` can take, in StackOne's
+    shape. Their ids differ per project and type, as a provider's do."""
+    scope = f"{project_id or 'none'}.{ticket_type or 'task'}"
+    return [
+        {"id": f"status-{scope}.{name.lower().replace(' ', '-').replace(chr(39), '')}",
+         "name": name, "type": {"value": kind, "source_value": name}}
+        for name, kind in WORKFLOW
+    ]
+
+
+def status_problem(fields: Mapping[str, Any], status: Any) -> str | None:
+    """Why a ticket with ``fields`` cannot take ``status`` (None: it can)."""
+    if not isinstance(status, Mapping):
+        return None
+    allowed = statuses(fields.get("project_id"), fields.get("type"))
+    wanted = status.get("id")
+    if any(s["id"] == wanted for s in allowed):
+        return None
+    names = ", ".join(s["name"] for s in allowed)
+    return f"status {wanted!r} is not one of this ticket's statuses ({names})"
+
+
 def timestamp(now: datetime | None = None) -> str:
     """``now`` (default: this machine's time) in StackOne's form (UTC, milliseconds, ``Z``)."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
@@ -169,7 +202,7 @@ def read_ticket(ticket: StoredTicket, base_url: str) -> dict[str, Any]:
         ),
         "closed_at": None,
         "ticket_url": f"{base_url}/browse/{ticket.remote_id}",
-        "status": f.get("status") or {"id": "open", "type": {"value": "to-do"}, "name": "Open"},
+        "status": f.get("status") or statuses(project, ticket_type)[0],
         "organization": (
             {"id": organization, "remote_id": organization, "name": organization}
             if organization

@@ -224,14 +224,37 @@ class TicketStore:
             if row is None:
                 return None
             fields = {**row.fields, **changes}
-            # updated_at never goes backwards, even if the clock does.
-            now = max(self._stamp(), row.updated_ms)
+            # updated_at moves on every change, and never backwards, even if the clock does.
+            now = max(self._stamp(), row.updated_ms + 1)
             with self._db:
                 self._db.execute(
                     "UPDATE tickets SET fields = ?, updated_ms = ? WHERE seq = ?",
                     (json.dumps(fields), now, row.seq),
                 )
         return StoredTicket(row.seq, row.id, fields, row.created_ms, now)
+
+    def edit(self, ticket_id: str, fields: Mapping[str, Any]) -> StoredTicket | None:
+        """Change a ticket as a person would in the tracker: any stored field, ``None`` to
+        clear one, no request-body rules (tests and ``/sandbox`` use it)."""
+        with self._lock:
+            row = self._row("WHERE id = ?", (ticket_id,))
+            if row is None:
+                return None
+            merged = {**row.fields, **fields}
+            merged = {name: value for name, value in merged.items() if value is not None}
+            now = max(self._stamp(), row.updated_ms + 1)
+            with self._db:
+                self._db.execute(
+                    "UPDATE tickets SET fields = ?, updated_ms = ? WHERE seq = ?",
+                    (json.dumps(merged), now, row.seq),
+                )
+        return StoredTicket(row.seq, row.id, merged, row.created_ms, now)
+
+    def delete(self, ticket_id: str) -> bool:
+        """Delete a ticket as a person would in the tracker; False if there was none."""
+        with self._lock, self._db:
+            cur = self._db.execute("DELETE FROM tickets WHERE id = ?", (ticket_id,))
+        return cur.rowcount > 0
 
     # -- reads -----------------------------------------------------------------------------
 
