@@ -1,0 +1,203 @@
+"""Tickets kept in step with the tracker, against the sandbox over loopback (SPEC §5.2).
+
+Each rule of the three-way table (declared, applied, remote), with the real CLI in this
+process and the sandbox in its own (its request log says what was sent). "A person in the
+tracker" is the sandbox's store, edited directly, as Jira's UI would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cli_helpers import enter_project, invoke
+from sandbox_helpers import SandboxProcess, spawn_sandbox, stored_tickets
+
+from ticketsync.sandbox import TicketStore
+from ticketsync.state import read_state
+
+API_KEY = "lifecycle-key"
+ACCOUNT = "acc-lifecycle"
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[SandboxProcess]:
+    with spawn_sandbox(tmp_path / "server.db", api_key=API_KEY) as process:
+        yield process
+
+
+@pytest.fixture
+def project(tmp_path: Path, server: SandboxProcess, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "p").mkdir()
+    folder = enter_project(tmp_path / "p", monkeypatch)
+    monkeypatch.setenv("STACKONE_API_KEY", API_KEY)
+    monkeypatch.setenv("STACKONE_ACCOUNT_ID", ACCOUNT)
+    monkeypatch.setenv("STACKONE_BASE_URL", server.url)
+    (folder / "tickets").mkdir()
+    assert invoke("init")[0] == 0
+    return folder
+
+
+def declare(folder: Path, tickets: dict[str, dict[str, Any]], *, config: str = "") -> None:
+    lines = ["defaults:", "  project_id: project-001", "tickets:"]
+    for key, fields in tickets.items():
+        lines.append(f"  {key}:")
+        lines += [f"    {name}: {value!r}" if isinstance(value, str) else
+                  f"    {name}: {value}" for name, value in fields.items()]
+    (folder / "tickets" / "t.yaml").write_text("\n".join(lines) + "\n")
+    (folder / "ticketsync.yaml").write_text(f"account_id: {ACCOUNT}\n{config}")
+
+
+def remote(server: SandboxProcess, folder: Path, key: str) -> dict[str, Any]:
+    ticket_id = read_state(folder / "ticketsync.state.json").tickets[key].id
+    return next(dict(t.fields) for t in stored_tickets(server.db_path) if t.id == ticket_id)
+
+
+def edit_in_the_tracker(server: SandboxProcess, folder: Path, key: str, **fields: Any) -> None:
+    ticket_id = read_state(folder / "ticketsync.state.json").tickets[key].id
+    with TicketStore(server.db_path) as store:
+        assert store.edit(ticket_id, fields) is not None
+
+
+def patches(server: SandboxProcess) -> list[str]:
+    return [line for line in server.log().splitlines() if line.startswith("PATCH ")]
+
+
+def apply(*args: str) -> tuple[int, str, str]:
+    return invoke("apply", "--yes", *args)
+
+
+BASE = {"a": {"title": "Alpha", "assignees": ["user-1"], "tags": ["x"]},
+        "b": {"title": "Beta", "priority": "low"}}
+
+
+def test_an_edit_in_the_tracker_with_an_unchanged_declaration_is_drift_and_nothing_is_sent(
+    server: SandboxProcess, project: Path
+) -> None:
+    declare(project, BASE)
+    assert apply()[0] == 0
+    edit_in_the_tracker(server, project, "a", assignees=["user-9"])
+    code, out, _ = invoke("plan", "--refresh", "--detailed-exitcode")
+    assert (code, out) == (0, "? drift a: assignees (edited in the tracker; left as it is)\n"
+                              "\nNo changes.\n")
+    before = len(patches(server))
+    assert apply() == (0, "? drift a: assignees (edited in the tracker; left as it is)\n"
+                          "\nNo changes.\n", "")
+    assert len(patches(server)) == before  # no PATCH: the tracker's edit stands
+    assert remote(server, project, "a")["assignees"] == ["user-9"]
+
+
+def test_a_declaration_changed_sends_only_that_field(server: SandboxProcess,
+                                                     project: Path) -> None:
+    declare(project, BASE)
+    assert apply()[0] == 0
+    edit_in_the_tracker(server, project, "a", assignees=["user-9"])  # another field, edited
+    declare(project, {**BASE, "a": {**BASE["a"], "title": "Alpha, renamed"}})
+    code, out, _ = apply()
+    assert code == 0, out
+    assert "~ update a: title\n" in out and "Apply complete: 0 created, 1 updated" in out
+    sent = patches(server)[-1]
+    assert sent.startswith("PATCH /unified/ticketing/tickets/")
+    fields = remote(server, project, "a")
+    assert (fields["title"], fields["assignees"]) == ("Alpha, renamed", ["user-9"])
+    assert invoke("plan", "--refresh")[1].endswith("No changes.\n")
+
+
+def test_a_field_changed_on_both_sides_is_a_conflict_and_nothing_is_sent(
+    server: SandboxProcess, project: Path
+) -> None:
+    declare(project, BASE)
+    assert apply()[0] == 0
+    edit_in_the_tracker(server, project, "b", title="Beta (edited in Jira)")
+    declare(project, {**BASE, "b": {"title": "Beta, renamed", "priority": "high"}})
+    code, out, _ = invoke("plan", "--refresh", "--detailed-exitcode")
+    assert code == 2
+    assert "~ update b: priority\n" in out
+    assert "! conflict b: title (changed in the files and in the tracker" in out
+    before = len(patches(server))
+    code, out, _ = apply()
+    assert code == 1
+    assert "conflict b: title changed in the files and in the tracker; nothing was sent" in out
+    assert len(patches(server)) == before  # not even the priority: the ticket is refused
+    assert remote(server, project, "b")["title"] == "Beta (edited in Jira)"
+    code, out, _ = apply("--overwrite")  # the user says the files win
+    assert code == 0, out
+    fields = remote(server, project, "b")
+    assert (fields["title"], fields["priority"]) == ("Beta, renamed", {"value": "high"})
+
+
+def test_a_ticket_deleted_in_the_tracker_is_reported_never_recreated(
+    server: SandboxProcess, project: Path
+) -> None:
+    declare(project, BASE)
+    assert apply()[0] == 0
+    ticket_id = read_state(project / "ticketsync.state.json").tickets["a"].id
+    with TicketStore(server.db_path) as store:
+        store.delete(ticket_id)
+    declare(project, {**BASE, "a": {**BASE["a"], "title": "Alpha, renamed"}})
+    code, out, _ = apply()
+    assert code == 1 and "failed to update a: it was deleted in the tracker" in out
+    code, out, _ = apply()
+    assert code == 0
+    assert out.startswith("? deleted a: deleted in the tracker; not re-created")
+    titles = [t.title for t in stored_tickets(server.db_path)]
+    assert titles.count("Alpha") + titles.count("Alpha, renamed") == 0  # never re-created
+    assert read_state(project / "ticketsync.state.json").tickets["a"].deleted
+
+
+def test_removed_close_closes_only_tracked_tickets_and_respects_the_brake(
+    server: SandboxProcess, project: Path
+) -> None:
+    declare(project, {f"k{i}": {"title": f"Ticket {i}"} for i in range(4)},
+            config="removed: close\nmax_removals: 2\n")
+    assert apply()[0] == 0
+    with TicketStore(server.db_path) as store:  # a ticket someone made by hand
+        store.create({"title": "Made by hand", "project_id": "project-001"})
+    declare(project, {"k0": {"title": "Ticket 0"}}, config="removed: close\nmax_removals: 2\n")
+    code, out, err = apply()
+    assert code == 1 and "this plan closes 3 tickets, more than max_removals (2)" in err
+    assert all(t.fields.get("status") is None for t in stored_tickets(server.db_path))
+    code, out, _ = apply("--force")
+    assert code == 0, out
+    assert "Apply complete: 0 created, 0 updated, 3 closed, 0 failed." in out
+    by_title = {t.title: t.fields.get("status") for t in stored_tickets(server.db_path)}
+    assert [by_title[f"Ticket {i}"]["name"] for i in (1, 2, 3)] == ["Done"] * 3
+    assert by_title["Ticket 0"] is None and by_title["Made by hand"] is None
+    state = read_state(project / "ticketsync.state.json")
+    assert [state.tickets[f"k{i}"].closed for i in range(4)] == [False, True, True, True]
+    assert apply()[1].endswith("No changes.\n")  # closed once, never again
+
+
+def test_removed_forget_drops_the_entry_and_leaves_the_ticket(
+    server: SandboxProcess, project: Path
+) -> None:
+    declare(project, BASE, config="removed: forget\n")
+    assert apply()[0] == 0
+    declare(project, {"a": BASE["a"]}, config="removed: forget\n")
+    code, out, _ = apply()
+    assert code == 0 and "forgot b (id " in out
+    assert "b" not in read_state(project / "ticketsync.state.json").tickets
+    assert "Beta" in [t.title for t in stored_tickets(server.db_path)]
+    assert all(t.fields.get("status") is None for t in stored_tickets(server.db_path))
+
+
+def test_the_state_links_each_ticket_and_the_markdown_plan_shows_the_links(
+    server: SandboxProcess, project: Path
+) -> None:
+    declare(project, BASE)
+    code, out, _ = apply()
+    assert code == 0, out
+    state = read_state(project / "ticketsync.state.json")
+    numbers = {k: e.ticket_number for k, e in state.tickets.items()}
+    assert all(n and n.startswith("SBX-") for n in numbers.values())
+    assert f"Created: {numbers['a']} (a), {numbers['b']} (b)." in out
+    assert state.tickets["a"].ticket_url == f"{server.url}/browse/{numbers['a']}"
+    assert state.tickets["a"].status == {"id": "status-project-001.task.to-do",
+                                         "name": "To Do", "type": "to-do"}
+    edit_in_the_tracker(server, project, "a", title="Edited")
+    markdown = invoke("plan", "--refresh", "--format", "markdown")[1]
+    assert f"| `a` ([{numbers['a']}]({server.url}/browse/{numbers['a']})) | `title` |" in (
+        markdown)
