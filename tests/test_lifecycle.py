@@ -201,3 +201,78 @@ def test_the_state_links_each_ticket_and_the_markdown_plan_shows_the_links(
     markdown = invoke("plan", "--refresh", "--format", "markdown")[1]
     assert f"| `a` ([{numbers['a']}]({server.url}/browse/{numbers['a']})) | `title` |" in (
         markdown)
+
+
+def test_kill_9_while_creating_updating_and_closing_converges_without_clobbering(
+    tmp_path: Path,
+) -> None:
+    """Each trial: a project applied, then a person edits some tickets in the tracker, and
+    the files change (new tickets, new titles, removed declarations); an apply doing all of
+    it is killed at random moments, twice; re-runs finish. Every ticket ends as declared,
+    one per key, closed when removed, and no field edited in the tracker is overwritten."""
+    import random
+    import subprocess
+    import sys
+
+    from sandbox_helpers import count_by_marker
+    from test_guarantees import apply_until_done, environment, kill_at_random_moment, start
+
+    from ticketsync.journal import journal_path_for
+
+    rng = random.Random(512)
+    hits = 0
+    with spawn_sandbox(tmp_path / "server.db", "--latency-ms", "10",
+                       api_key="tsk-guarantee-9f3b2c7d1e8a4f60b5c2") as server:
+        for trial in range(5):
+            folder = tmp_path / f"t{trial}"
+            (folder / "tickets").mkdir(parents=True)
+            config = ("account_id: acc-guarantees\nmarker: {custom_field: ticketsync_key}\n"
+                      "removed: close\nconcurrency: 4\n")
+            keys = [f"l{trial}-{i:02d}" for i in range(30)]
+
+            def declare_all(titles: dict[str, str], *, folder: Path = folder,
+                            config: str = config) -> None:
+                lines = ["defaults:", "  project_id: project-001", "tickets:"]
+                for key, title in titles.items():
+                    lines += [f"  {key}:", f"    title: {title}",
+                              "    assignees: [user-1]"]
+                (folder / "tickets" / "t.yaml").write_text("\n".join(lines) + "\n")
+                (folder / "ticketsync.yaml").write_text(config)
+
+            declare_all({k: f"First {k}" for k in keys[:25]})
+            done = subprocess.run(
+                [sys.executable, "-m", "ticketsync", "init"], cwd=folder, check=False,
+                env=environment(server.url), capture_output=True, text=True)
+            assert done.returncode == 0, done.stderr
+            apply_until_done(folder, server.url)
+            state = read_state(folder / "ticketsync.state.json")
+            edited = keys[:5]  # a person reassigns these in the tracker
+            with TicketStore(server.db_path) as store:
+                for key in edited:
+                    store.edit(state.tickets[key].id, {"assignees": ["user-jira"]})
+            final = {k: f"First {k}" for k in keys[:20]}
+            final.update({k: f"Renamed {k}" for k in keys[5:15]})  # changed in the files
+            final.update({k: f"New {k}" for k in keys[25:]})  # new tickets
+            declare_all(final)  # keys[20:25] are removed: closed
+            journal = journal_path_for(folder / "ticketsync.state.json")
+            for _ in range(2):
+                process = start(folder, server.url, "apply", "--yes", "--force")
+                kill_at_random_moment(process, journal, rng, 25)
+                hits += journal.exists()  # killed mid-run: work left in the journal
+            apply_until_done(folder, server.url)
+            counts = count_by_marker(server.db_path)
+            assert {k: counts[k] for k in keys} == dict.fromkeys(keys, 1)
+            state = read_state(folder / "ticketsync.state.json")
+            stored = {t.id: t.fields for t in stored_tickets(server.db_path)}
+            for key in keys:
+                fields = stored[state.tickets[key].id]
+                if key in final:
+                    assert fields["title"] == final[key], key
+                    expected = ["user-jira"] if key in edited else ["user-1"]
+                    assert fields["assignees"] == expected, key  # never clobbered
+                    assert fields.get("status") is None, key
+                else:
+                    assert fields["status"]["name"] == "Done", key
+                    assert state.tickets[key].closed
+            assert apply_until_done(folder, server.url)[-1].count("No changes.") == 1
+    assert hits >= 3  # the kills really landed while the apply was writing
