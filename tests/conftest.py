@@ -16,8 +16,8 @@ __all__ = ["make_sandbox", "sandbox", "sandbox_process"]
 def _no_thread_outlives_its_test(request: pytest.FixtureRequest) -> Iterator[None]:
     """A test must stop every thread it starts (servers, workers) before it ends.
 
-    A leaked thread makes every later test run in a "threaded" process, where ticketsync
-    deliberately behaves differently (the loader never forks), and hides shutdown bugs.
+    A leaked thread keeps running into later tests, where it can colour their results,
+    and hides shutdown bugs.
     """
     before = set(threading.enumerate())
     yield

@@ -457,7 +457,8 @@ def server(request: pytest.FixtureRequest) -> Iterator[OneShotServer]:
 
 
 def test_real_connection_refused_is_a_connect_error() -> None:
-    client = StackOneClient(f"http://127.0.0.1:{free_port()}", KEY, "acc-1", retry=RetryPolicy(attempts=1))
+    client = StackOneClient(f"http://127.0.0.1:{free_port()}", KEY, "acc-1",
+                            retry=RetryPolicy(attempts=1))
     with pytest.raises(ConnectError, match="nothing was sent"):
         client.create_ticket({"title": "x"})
 
@@ -626,7 +627,8 @@ def test_the_key_is_in_no_error_text_or_log(requests_mock: Any, caplog: pytest.L
                                             failure: dict[str, Any]) -> None:
     caplog.set_level(logging.DEBUG)
     requests_mock.post(URL, **failure)
-    client = StackOneClient(BASE, KEY, "acc-1", retry=RetryPolicy(attempts=2), sleep=lambda _s: None)
+    client = StackOneClient(BASE, KEY, "acc-1", retry=RetryPolicy(attempts=2),
+                            sleep=lambda _s: None)
     with pytest.raises(ApiError) as caught:
         client.create_ticket({"title": "x"})
     everything = [*texts_of(caught.value), repr(client), str(vars(client)), caplog.text]
@@ -638,7 +640,8 @@ def test_the_key_is_in_no_error_text_or_log(requests_mock: Any, caplog: pytest.L
 
 def test_the_key_is_in_no_real_socket_error(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    client = StackOneClient(f"http://127.0.0.1:{free_port()}", KEY, "acc-1", retry=RetryPolicy(attempts=1))
+    client = StackOneClient(f"http://127.0.0.1:{free_port()}", KEY, "acc-1",
+                            retry=RetryPolicy(attempts=1))
     with pytest.raises(ConnectError) as caught:
         client.get_ticket("t-1")
     for text in [*texts_of(caught.value), caplog.text]:

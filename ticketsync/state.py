@@ -16,10 +16,12 @@ Values are frozen; the helpers return new states. Locking is :mod:`ticketsync.lo
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import tempfile
 import uuid
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,7 +116,8 @@ def read_state(path: Path, *, account_id: str | None = None) -> State:
             "setting of ticketsync.yaml"
         ) from None
     try:
-        data = json.loads(raw.decode("utf-8"))
+        with _collector_off():  # a big state is an acyclic heap: see _collector_off
+            data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise StateError(
             f"{shown}: the state file is corrupt (not UTF-8 text); it was left as it is: "
@@ -149,7 +152,8 @@ def read_state(path: Path, *, account_id: str | None = None) -> State:
             f"{shown}: the state file is corrupt (tickets: {bad!r} is not a valid key); "
             "it was left as it is: restore it from git"
         )
-    state = _state_from_json(data)
+    with _collector_off():
+        state = _state_from_json(data)
     if account_id is not None and state.account_id is not None and (
         state.account_id != account_id
     ):
@@ -158,6 +162,23 @@ def read_state(path: Path, *, account_id: str | None = None) -> State:
             "check STACKONE_ACCOUNT_ID and account_id in ticketsync.yaml; it was left as it is"
         )
     return state
+
+
+@contextlib.contextmanager
+def _collector_off() -> Iterator[None]:
+    """Hold Python's cyclic garbage collector off while a state is built.
+
+    Reading a 90,000-ticket state allocates millions of containers, none in a reference
+    cycle; the collector re-walks the growing heap again and again (json.loads 1.35 s with
+    it, 0.48 s without). Re-enabled however the block ends, and left off if it was off.
+    """
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 def _state_from_json(data: dict[str, Any]) -> State:
