@@ -16,6 +16,7 @@ from cli_helpers import enter_project, invoke
 from sandbox_helpers import SandboxProcess, spawn_sandbox, stored_tickets
 
 from ticketsync.sandbox import TicketStore
+from ticketsync.sandbox.shapes import statuses
 from ticketsync.state import read_state
 
 API_KEY = "lifecycle-key"
@@ -276,3 +277,45 @@ def test_kill_9_while_creating_updating_and_closing_converges_without_clobbering
                     assert state.tickets[key].closed
             assert apply_until_done(folder, server.url)[-1].count("No changes.") == 1
     assert hits >= 3  # the kills really landed while the apply was writing
+
+
+def test_a_declared_status_is_set_at_creation_and_an_unknown_one_fails_that_ticket_alone(
+    server: SandboxProcess, project: Path
+) -> None:
+    declare(project, {"a": {"title": "Alpha", "status": "In Review"},
+                      "b": {"title": "Beta", "status": "Shipped"},
+                      "c": {"title": "Gamma", "status": "closed"}})
+    code, out, _ = apply()
+    assert code == 1, out
+    assert ("failed to set the status of b: status 'Shipped' is not one this ticket can "
+            "take; it can take: To Do, In Progress, In Review, Done, Won't Do") in out
+    assert "Apply complete: 3 created, 0 updated, 1 failed." in out  # b exists, unsettled
+    assert remote(server, project, "a")["status"]["name"] == "In Review"
+    assert remote(server, project, "c")["status"]["name"] == "Done"  # the first closed one
+    statuses = [line for line in server.log().splitlines() if "/statuses" in line]
+    assert len(statuses) == 1  # fetched once for the project and type, not per ticket
+    declare(project, {"a": {"title": "Alpha", "status": "In Review"},
+                      "b": {"title": "Beta", "status": "In Progress"},
+                      "c": {"title": "Gamma", "status": "closed"}})
+    code, out, _ = apply()
+    assert code == 0, out
+    assert "~ update b: status\n" in out
+    assert remote(server, project, "b")["status"]["name"] == "In Progress"
+    assert invoke("plan", "--refresh")[1] == "No changes.\n"
+
+
+def test_a_status_moved_in_the_tracker_is_drift_and_moving_it_back_is_a_choice(
+    server: SandboxProcess, project: Path
+) -> None:
+    declare(project, {"a": {"title": "Alpha", "status": "In Review"}})
+    assert apply()[0] == 0
+    done = next(s for s in statuses("project-001", None) if s["name"] == "Done")
+    edit_in_the_tracker(server, project, "a", status=done)
+    code, out, _ = invoke("plan", "--refresh", "--detailed-exitcode")
+    assert (code, out) == (0, "? closed a: closed in the tracker (left as it is)\n"
+                              "\nNo changes.\n")
+    declare(project, {"a": {"title": "Alpha", "status": "To Do"}})  # both sides moved it
+    code, out, _ = invoke("plan", "--refresh")
+    assert "! conflict a: status (changed in the files and in the tracker" in out
+    assert apply("--overwrite")[0] == 0
+    assert remote(server, project, "a")["status"]["name"] == "To Do"

@@ -170,13 +170,14 @@ def _load_file(
     for key, fields in data["tickets"].items():
         body = _merge(defaults, fields)
         parent = body.pop("parent", None)
+        status = body.pop("status", None)  # set by a PATCH after the create: not in its body
         if "description" in body:
             body["content"] = [{"plain": body.pop("description")}]
         if isinstance(body.get("priority"), str):
             body["priority"] = {"value": body["priority"]}
         if marker:
             body["unified_custom_fields"] = {**body.get("unified_custom_fields", {}), marker: key}
-        tickets[key] = Ticket(key, dict(sorted(body.items())), where[key], parent)
+        tickets[key] = Ticket(key, dict(sorted(body.items())), where[key], parent, status)
         if parent is not None:
             (own_parent if "parent" in fields else inherited).add(key)
     # Where each parent is written, for the project-wide checks: kept now, while the
