@@ -14,6 +14,8 @@ from typing import Any
 
 CONFIG_FILE = "ticketsync.yaml"
 DEFAULT_STATE = "ticketsync.state.json"
+DEFAULT_DIRECTORY = "ticketsync.directory.json"
+DEFAULT_KEY_VARIABLE = "STACKONE_API_KEY"
 SANDBOX_DIR = ".ticketsync"
 SANDBOX_DB = "sandbox.db"
 SANDBOX_STATE = "sandbox.state.json"
@@ -38,10 +40,19 @@ class Config:
     max_removals: int = 20
     marker_field: str | None = None
     config_file: Path | None = None
+    #: The directory file (names -> ids, SPEC §5.1), relative to ``root``.
+    directory: Path = Path(DEFAULT_DIRECTORY)
+    #: The environment variable holding this project's API key (several projects of one
+    #: repository can use several accounts).
+    api_key_env: str = DEFAULT_KEY_VARIABLE
 
     @property
     def state_path(self) -> Path:
         return self.state if self.state.is_absolute() else self.root / self.state
+
+    @property
+    def directory_path(self) -> Path:
+        return self.directory if self.directory.is_absolute() else self.root / self.directory
 
     def sandboxed(self) -> Config:
         """The same project aimed at the built-in sandbox: its own state, no account."""
@@ -165,6 +176,8 @@ def load_config(config_file: str | None, *, cwd: Path, env: Mapping[str, str]) -
         max_removals=data.get("max_removals", Config.max_removals),
         marker_field=marker["custom_field"] if marker else None,
         config_file=path,
+        directory=Path(data.get("directory", DEFAULT_DIRECTORY)),
+        api_key_env=data.get("api_key_env", DEFAULT_KEY_VARIABLE),
     )
     return _with_env(config, env)
 

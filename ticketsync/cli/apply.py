@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from ticketsync.limiter import RateLimiter
     from ticketsync.model import Plan, State
 
-KEY_VARIABLE = "STACKONE_API_KEY"
 
 
 def is_terminal(stream: TextIO) -> bool:
@@ -37,9 +36,10 @@ def is_terminal(stream: TextIO) -> bool:
         return False
 
 
-def read_api_key() -> str:
-    """The key from ``STACKONE_API_KEY``, else a hidden prompt on a terminal, else an error."""
-    key = os.environ.get(KEY_VARIABLE, "").strip()
+def read_api_key(variable: str = "STACKONE_API_KEY") -> str:
+    """The key from ``variable`` (config ``api_key_env``, default ``STACKONE_API_KEY``), else
+    a hidden prompt on a terminal, else an error."""
+    key = os.environ.get(variable, "").strip()
     if key:
         return key
     if is_terminal(sys.stdin):
@@ -47,7 +47,7 @@ def read_api_key() -> str:
     from ticketsync.errors import ConfigError
 
     raise ConfigError(
-        f"no API key: set {KEY_VARIABLE} (the key is never read from a file), "
+        f"no API key: set {variable} (the key is never read from a file), "
         "or use --sandbox to try ticketsync locally"
     )
 
@@ -66,7 +66,7 @@ def open_api(
     from ticketsync.client import make_client
 
     if not sandbox:
-        client = make_client(config, read_api_key(), limiter=limiter)
+        client = make_client(config, read_api_key(config.api_key_env), limiter=limiter)
         try:
             yield client
         finally:
