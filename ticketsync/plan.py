@@ -42,6 +42,7 @@ def build_plan(
     max_creates: int = 200,
     max_removals: int = 20,
     refreshed: bool = False,
+    marker: str | None = None,
 ) -> Plan:
     """What apply would do to make the tracker and ``state`` match ``project``.
 
@@ -53,6 +54,10 @@ def build_plan(
       nothing to do (a tracker edit is drift). Changed in the files only: an update of
       that field. Changed on both sides: a conflict.
     * tracked keys no file declares -> a :class:`Removal` acting as ``removed`` says.
+
+    ``marker``: the custom field the loader stamps each key into. It is stamped at
+    creation; a ticket tracked without it (adopted by export or ``state import``) keeps
+    what it has: the marker serves to recognise a lost create, which such a ticket is not.
     """
     if removed not in REMOVED:
         raise PlanError(f"removed: {removed!r} is not one of {', '.join(REMOVED)}")
@@ -66,7 +71,7 @@ def build_plan(
         if entry is None:
             creates[key] = _create(ticket, project, state)
             continue
-        update, seen = _compare(ticket, entry, project, state)
+        update, seen = _compare(ticket, entry, project, state, marker)
         if seen is not None:
             drift.append(seen)
         if update is not None:
@@ -141,10 +146,11 @@ def desired_body(ticket: Ticket, project: Project, state: State,
 
 
 def _compare(
-    ticket: Ticket, entry: StateEntry, project: Project, state: State
+    ticket: Ticket, entry: StateEntry, project: Project, state: State, marker: str | None
 ) -> tuple[Update | None, Drift | None]:
     """The three-way comparison of one tracked, declared ticket."""
-    desired = desired_body(ticket, project, state, entry.applied)
+    desired = _without_marker(desired_body(ticket, project, state, entry.applied),
+                              entry.applied, marker)
     applied = _applied(entry)
     number, url = entry.ticket_number, entry.ticket_url
     if entry.deleted:
@@ -181,6 +187,21 @@ def _compare(
         return None, drift
     return Update(ticket.key, entry.id, tuple(fields), desired, ticket.location,
                   tuple(conflicts), tuple(fixed), ticket.title, number, url), drift
+
+
+def _without_marker(desired: Body, applied: Mapping[str, Any], marker: str | None) -> Body:
+    """``desired`` without the marker when the ticket was never stamped with it."""
+    custom = desired.get("unified_custom_fields")
+    stamped = applied.get("unified_custom_fields")
+    if marker is None or not isinstance(custom, Mapping) or marker not in custom or (
+        isinstance(stamped, Mapping) and marker in stamped
+    ):
+        return desired
+    rest = {name: value for name, value in custom.items() if name != marker}
+    trimmed = {name: value for name, value in desired.items() if name != "unified_custom_fields"}
+    if rest or "unified_custom_fields" in applied:
+        trimmed["unified_custom_fields"] = rest
+    return trimmed
 
 
 def _applied(entry: StateEntry) -> dict[str, Any]:

@@ -203,7 +203,8 @@ class Session:
             return build_plan(project, self.state, updates=self.config.updates,
                               removed=self.config.removed, max_creates=self.config.max_creates,
                               max_removals=self.config.max_removals,
-                              refreshed=self.index is not None)
+                              refreshed=self.index is not None,
+                              marker=self.config.marker_field)
         from ticketsync.planfile import check_plan_current, load_plan
 
         plan = load_plan(Path(plan_file))

@@ -92,7 +92,7 @@ def plan(
             state = read_back(api, state)[0]
     result = build_plan(project, state, updates=config.updates, removed=config.removed,
                         max_creates=config.max_creates, max_removals=config.max_removals,
-                        refreshed=refresh)
+                        refreshed=refresh, marker=config.marker_field)
     renderers = {
         "text": render.render_text,
         "json": render.render_json,
