@@ -51,7 +51,7 @@ LAYERS: dict[str, int] = {
     "ticketsync.reconcile": 3, "ticketsync.sandbox": 3,
     # the pure planner; the journal and the lock; the HTTP client
     "ticketsync.plan": 4, "ticketsync.journal": 4, "ticketsync.lock": 4,
-    "ticketsync.discovery": 4, "ticketsync.client": 4,
+    "ticketsync.discovery": 4, "ticketsync.client": 4, "ticketsync.export": 4,
     "ticketsync.planfile": 5, "ticketsync.recovery": 5, "ticketsync.loader": 5,
     "ticketsync.sender": 5,
     "ticketsync.render": 6,

@@ -280,6 +280,24 @@ class Session:
             open_keys.discard(key)  # settled by the user: the intent is dropped on commit
         return self.commit(state)
 
+    def adopt(self, entries: Sequence[tuple[str, StateEntry]],
+              seen: Mapping[str, RemoteTicket]) -> State:
+        """Track existing remote tickets under new keys (``ticketsync export``): each is
+        journaled durably first, then the state is committed with ``seen`` (what was read
+        back) folded in. Killed in between, the next session commits what was journaled."""
+        if not self._compact:
+            compact(self.workspace.journal_path, self.on_disk, self.uncertain)
+            self._compact = True
+        base = (self.on_disk.lineage, self.on_disk.serial)
+        with Journal(self.workspace.journal_path, base=base) as journal:
+            for key, entry in entries:
+                if key in self.state.tickets:
+                    raise StateError(f"{key} is already tracked: one key, one ticket")
+                journal.record_created(key, entry.id, entry.remote_id, entry.applied,
+                                       created_at=entry.created_at or None, wait=False)
+            journal.sync()
+        return self.commit(seen=seen)
+
     def edit(self, state: State) -> State:
         """Write a state edited by a ``state`` command (``rm``, ``mv``).
 

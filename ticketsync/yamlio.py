@@ -430,3 +430,33 @@ def _marked(file: str, exc: yaml.MarkedYAMLError, text: bytes) -> InputError:
         message = f"invalid YAML: {context}{problem}".replace("\n", " ")
     line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
     return _problem(file, message, line, col)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Plain data out, in the shape people write: block style, multi-line text as ``|``."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    # A literal block keeps a description readable; it cannot hold tabs, trailing spaces
+    # or other characters YAML would mangle, and those stay quoted (exact either way).
+    if (
+        "\n" in value.rstrip("\n")
+        and all(ch == "\n" or ch.isprintable() for ch in value)  # no tab, no control
+        and all(line == line.rstrip(" ") for line in value.split("\n"))
+    ):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    return dumper.represent_str(value)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def dump(data: Any, *, header: str = "") -> str:
+    """``data`` (plain dicts, lists, strings, numbers) as YAML text that :func:`parse` reads
+    back equal: quoting wherever YAML would read a string as something else (``yes``,
+    ``123``, ``2024-01-01``), keys in the order given, unicode as is. ``header``: comment
+    lines put first."""
+    text = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
+                     default_flow_style=False, width=100)
+    comments = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
+    return comments + text

@@ -138,6 +138,7 @@ COMMAND_MODULES = {
     "apply": "apply",
     "state": "state",
     "sandbox": "sandbox",
+    "export": "export",
 }
 
 
