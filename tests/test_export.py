@@ -195,3 +195,27 @@ def test_kill_9_during_an_export_then_a_rerun_tracks_each_ticket_once(
 def ticketsync(folder: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "ticketsync", *args], cwd=folder, env=env,
                           capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_an_export_of_2000_tickets_through_short_pages_and_faults_round_trips(
+    tmp_path: Path, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages of 50, a 429 storm and answers dropped mid-listing (reads are simply read
+    again): every ticket exported once, and the next plan says No changes."""
+    db = tmp_path / "big.db"
+    with TicketStore(db) as store:
+        for i in range(2000):
+            store.create({"title": f"Ticket {i}", "project_id": "project-001",
+                          "tags": ["t"] if i % 3 else [], "priority": {"value": "low"}})
+    with spawn_sandbox(db, "--page-cap", "50", "--fault", "429:op=list,times=3",
+                       "--fault", "store-then-drop:op=list,p=0.1,seed=4",
+                       api_key=API_KEY) as faulty:
+        monkeypatch.setenv("STACKONE_BASE_URL", faulty.url)
+        code, out, err = invoke("export")
+        assert code == 0, out + err
+        assert out.startswith("Exported 2000 tickets to tickets/exported.yaml")
+        assert invoke("plan", "--refresh") == (0, "No changes.\n", "")
+        log = faulty.log()
+    assert " 429 " in log and "dropped" in log  # the faults really fired
+    state = read_state(project / "ticketsync.state.json")
+    assert len({e.id for e in state.tickets.values()}) == 2000
