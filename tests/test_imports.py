@@ -48,7 +48,7 @@ LAYERS: dict[str, int] = {
     "ticketsync.retry": 2, "ticketsync.limiter": 2, "ticketsync.sandbox.server": 2,
     # the state, the config, the read shape, the matcher
     "ticketsync.state": 3, "ticketsync.config": 3, "ticketsync.remote": 3,
-    "ticketsync.reconcile": 3, "ticketsync.sandbox": 3,
+    "ticketsync.reconcile": 3, "ticketsync.sandbox": 3, "ticketsync.templates": 3,
     # the pure planner; the journal and the lock; the HTTP client
     "ticketsync.plan": 4, "ticketsync.journal": 4, "ticketsync.lock": 4,
     "ticketsync.discovery": 4, "ticketsync.client": 4, "ticketsync.export": 4,
