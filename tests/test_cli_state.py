@@ -29,11 +29,29 @@ def state_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_list() -> None:
+    # Before a read-back only the provider's id is known (a version 1 state, say).
     assert invoke("state", "list") == (
-        0,
-        "a\ttkt-a\tPROJ-1\t2024-05-01T12:00:00Z\nb\ttkt-b\t-\t2024-05-02T12:00:00Z\n",
-        "",
-    )
+        0, "a\tPROJ-1\t-\ttkt-a\t-\nb\t-\t-\ttkt-b\t-\n", "")
+
+
+def test_list_shows_numbers_statuses_and_links_once_read_back(
+    state_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ticketsync.cli import apply as apply_cli
+    from ticketsync.state import read_state
+
+    state = read_state(state_path)
+    entry = StateEntry("tkt-c", "10042", "2024-05-03T12:00:00Z", {"title": "C"},
+                       ticket_number="PLAT-42", ticket_url="https://jira.example/PLAT-42",
+                       status={"id": "s", "name": "In Review", "type": "in-progress"},
+                       closed=True)
+    write_state(state_path, with_entry(state, "c", entry))
+    line = invoke("state", "list")[1].splitlines()[2]
+    assert line == ("c\tPLAT-42\tIn Review (closed by ticketsync)\ttkt-c\t"
+                    "https://jira.example/PLAT-42")
+    monkeypatch.setattr(apply_cli, "is_terminal", lambda stream: True)
+    line = invoke("state", "list")[1].splitlines()[2]
+    assert line.startswith("c\t\x1b]8;;https://jira.example/PLAT-42\x1b\\PLAT-42\x1b]8;;")
 
 
 def test_show() -> None:

@@ -6,6 +6,7 @@ Every command that writes holds the state lock and writes atomically, like apply
 from __future__ import annotations
 
 import json
+import sys
 from typing import TYPE_CHECKING, TextIO
 
 import click
@@ -46,15 +47,26 @@ def _check_key(key: str, hint: str) -> None:
 @sandbox_option
 @click.pass_context
 def list_(ctx: click.Context, sandbox: bool) -> None:
-    """List the tracked tickets: key, StackOne id, provider id, creation time.
+    """List the tracked tickets, a line each, tab-separated: key, the tracker's number,
+    status, StackOne id, URL ("-" where not known yet: they come with the next apply).
+    On a terminal the number links to the ticket.
 
     \b
     Example: ticketsync state list
     """
+    from ticketsync.cli.apply import is_terminal
+
     current = _workspace(ctx, sandbox).read()
+    links = is_terminal(sys.stdout)
     for key in sorted(current.tickets):
         entry = current.tickets[key]
-        click.echo(f"{key}\t{entry.id}\t{entry.remote_id or '-'}\t{entry.created_at}")
+        number = entry.ticket_number or entry.remote_id or "-"
+        if links and entry.ticket_url and entry.ticket_url.startswith(("https://", "http://")):
+            number = f"\x1b]8;;{entry.ticket_url}\x1b\\{number}\x1b]8;;\x1b\\"  # OSC 8
+        status = "deleted" if entry.deleted else str((entry.status or {}).get("name") or "-")
+        if entry.closed:
+            status += " (closed by ticketsync)"
+        click.echo(f"{key}\t{number}\t{status}\t{entry.id}\t{entry.ticket_url or '-'}")
 
 
 @state.command()
