@@ -49,9 +49,11 @@ LAYERS: dict[str, int] = {
     # the state, the config, the read shape, the matcher
     "ticketsync.state": 3, "ticketsync.config": 3, "ticketsync.remote": 3,
     "ticketsync.reconcile": 3, "ticketsync.sandbox": 3, "ticketsync.templates": 3,
+    "ticketsync.directory": 3,
     # the pure planner; the journal and the lock; the HTTP client
     "ticketsync.plan": 4, "ticketsync.journal": 4, "ticketsync.lock": 4,
     "ticketsync.discovery": 4, "ticketsync.client": 4, "ticketsync.export": 4,
+    "ticketsync.names": 4,
     "ticketsync.planfile": 5, "ticketsync.recovery": 5, "ticketsync.loader": 5,
     "ticketsync.sender": 5,
     "ticketsync.render": 6,
