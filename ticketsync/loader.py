@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ticketsync import schema, yamlio
-from ticketsync.config import Config
+from ticketsync.config import SANDBOX_ACCOUNT, Config
+from ticketsync.directory import read_directory
 from ticketsync.discovery import find_files, where_tickets_go
 from ticketsync.errors import ConfigError, InputError
 from ticketsync.model import Location, Problem, Project, Ticket, is_valid_key
+from ticketsync.names import Issue, Resolver
 
 SCHEMA = "ticket-file"
 PRIORITIES = ("lowest", "low", "medium", "high", "highest")
@@ -29,7 +31,13 @@ KEY_MESSAGE = (
     "use letters, digits, '.', '_' or '-', starting with a letter or digit (at most 128)"
 )
 #: Fields that name the same thing two ways: a ticket may give one of each pair.
-EXCLUSIVE = (("description", "content"), ("parent", "parent_id"))
+EXCLUSIVE = (
+    ("description", "content"),
+    ("parent", "parent_id"),
+    ("project", "project_id"),
+    ("components", "component_ids"),
+    ("creator", "creator_id"),
+)
 _PARTNER = {a: b for pair in EXCLUSIVE for a, b in (pair, pair[::-1])}
 
 
@@ -37,8 +45,11 @@ def load_project(config: Config, paths: Sequence[str] = (), *, cwd: Path | None 
     """Load, check and normalise the tickets of ``paths`` (default: ``config.tickets``).
 
     Paths on the command line are relative to ``cwd`` (default: the current directory),
-    those of the config to ``config.root``. Raises :class:`InputError` with every problem
-    found, or :class:`ConfigError` when a path matches nothing.
+    those of the config to ``config.root``. Names are resolved against the directory file
+    (``config.directory_path``), when there is one (:mod:`ticketsync.names`). Raises
+    :class:`InputError` with every problem found, :class:`ConfigError` when a path matches
+    nothing, :class:`~ticketsync.directory.DirectoryError` for a directory file that
+    cannot be used.
     """
     here = Path.cwd() if cwd is None else cwd
     base = here if paths else config.root
@@ -54,9 +65,10 @@ def load_project(config: Config, paths: Sequence[str] = (), *, cwd: Path | None 
     parent_at: dict[str, Location] = {}
     digest = hashlib.sha256()
     names = [_display(path, here) for path in files]
+    resolver = _resolver(config, here)
     with _collector_held_off():
         for path, name in zip(files, names, strict=True):
-            result = _read_file(path, name, config.marker_field)
+            result = _read_file(path, name, config.marker_field, resolver)
             problems.extend(result.problems)
             if result.text is None:
                 continue
@@ -101,6 +113,22 @@ def _collector_held_off() -> Iterator[None]:
         gc.enable()
 
 
+def _resolver(config: Config, cwd: Path) -> Resolver:
+    """The names of the project's directory file, or none if there is no such file.
+
+    A directory of another account is refused: its ids mean nothing there. Runs against
+    the built-in sandbox take the project's directory whatever account it was pulled from
+    (the sandbox accepts ids it does not know, unless they look like its own).
+    """
+    path = config.directory_path
+    account = None if config.account_id == SANDBOX_ACCOUNT else config.account_id
+    try:
+        directory = read_directory(path, account_id=account)
+    except FileNotFoundError:
+        directory = None
+    return Resolver(directory, file=_display(path, cwd))
+
+
 def _display(path: Path, cwd: Path) -> str:
     try:
         return path.relative_to(cwd).as_posix()
@@ -129,18 +157,18 @@ class _FileResult(NamedTuple):
     problems: list[Problem]
 
 
-def _read_file(path: Path, name: str, marker: str | None) -> _FileResult:
+def _read_file(path: Path, name: str, marker: str | None, resolver: Resolver) -> _FileResult:
     """Read, check and normalise one file."""
     try:
         doc = yamlio.read_document(path, name)
     except InputError as exc:
         return _FileResult(None, {}, {}, list(exc.problems))
-    found, parent_at, problems = _load_file(doc, marker)
+    found, parent_at, problems = _load_file(doc, marker, resolver)
     return _FileResult(doc.text, found, parent_at, problems)
 
 
 def _load_file(
-    doc: yamlio.Document, marker: str | None
+    doc: yamlio.Document, marker: str | None, resolver: Resolver
 ) -> tuple[dict[str, Ticket | Location], dict[str, Location], list[Problem]]:
     """The file's tickets, where their ``parent`` values are, and its problems."""
     data = doc.data
@@ -167,10 +195,14 @@ def _load_file(
     tickets: dict[str, Ticket | Location] = {}
     own_parent: set[str] = set()
     inherited: set[str] = set()
+    unresolved: list[tuple[str, Mapping[str, Any], list[Issue]]] = []
     for key, fields in data["tickets"].items():
         body = _merge(defaults, fields)
         parent = body.pop("parent", None)
         status = body.pop("status", None)  # set by a PATCH after the create: not in its body
+        issues = resolver.resolve(body)  # names -> ids, shorthands -> API fields
+        if issues:
+            unresolved.append((key, fields, issues))
         if "description" in body:
             body["content"] = [{"plain": body.pop("description")}]
         if isinstance(body.get("priority"), str):
@@ -185,7 +217,42 @@ def _load_file(
     parent_at = doc.field_locations(("tickets",), "parent", own_parent)
     if inherited:
         parent_at.update(dict.fromkeys(inherited, doc.locate(("defaults", "parent"))))
-    return tickets, parent_at, []
+    return tickets, parent_at, _unresolved(doc, unresolved) if unresolved else []
+
+
+def _unresolved(
+    doc: yamlio.Document, unresolved: Sequence[tuple[str, Mapping[str, Any], list[Issue]]]
+) -> list[Problem]:
+    """Each reference that does not resolve, located at its value: in the ticket, or in
+    ``defaults`` when the ticket inherits it (once, however many tickets inherit it)."""
+    tickets = _ticket_documents(doc)
+    problems: set[Problem] = set()
+    for key, fields, issues in unresolved:
+        for issue in issues:
+            if issue.path[0] in fields and key in tickets:
+                path: schema.JsonPath = ("tickets", key, *issue.path)
+                location = tickets[key].locate(issue.path)
+            else:
+                path = ("defaults", *issue.path)
+                location = doc.locate(path)
+            problems.add(Problem(location, _dotted(path), issue.message))
+    return sorted(problems)
+
+
+def _ticket_documents(doc: yamlio.Document) -> dict[str, yamlio.Document]:
+    """Each ticket's node tree as a document of its own, in one pass over the file.
+
+    ``doc.locate`` walks a mapping from its first key: locating a value in each of many
+    tickets that way costs a pass over the file per ticket (a project whose directory file
+    went missing fails everywhere at once).
+    """
+    node = doc.node(("tickets",))
+    found: dict[str, yamlio.Document] = {}
+    for key_node, value_node in getattr(node, "value", None) or ():  # a mapping's pairs
+        key = getattr(key_node, "value", None)
+        if isinstance(key, str):
+            found.setdefault(key, yamlio.Document(doc.file, doc.text, None, value_node))
+    return found
 
 
 def _merge(defaults: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[str, Any]:
