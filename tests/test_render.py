@@ -96,8 +96,8 @@ def test_json_is_the_document_sorted_and_byte_stable() -> None:
 def test_text_of_the_lifecycle_is_pinned() -> None:
     assert render_text(LIFECYCLE) == (
         "~ update rotate: priority\n"
-        "! conflict rotate: title (changed in the files and in the tracker; apply "
-        "--overwrite sends the files' value)\n"
+        "! conflict rotate: title (changed in the files and in the tracker; nothing is sent "
+        "for this ticket unless apply --overwrite)\n"
         "! cannot update typed: type (StackOne cannot change it once the ticket exists)\n"
         '- close old  "Old one"\n'
         '- forget older  "Older one" (dropped from the state; the ticket is left as it is)\n'
@@ -196,7 +196,7 @@ def test_github_annotations_of_the_lifecycle_land_on_the_declarations() -> None:
     assert render_github(LIFECYCLE).splitlines()[:6] == [
         "::notice file=tickets/a.yaml,line=3::update rotate: priority",
         "::warning file=tickets/a.yaml,line=3::conflict rotate: title changed in the files "
-        "and in the tracker; apply --overwrite sends the files' value",
+        "and in the tracker; nothing is sent for this ticket unless apply --overwrite",
         "::warning file=tickets/b.yaml,line=9::cannot update typed: type (StackOne cannot "
         "change it)",
         "::notice file=tickets/a.yaml,line=3::edited: assignees edited in the tracker",

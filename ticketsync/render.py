@@ -68,7 +68,8 @@ def _text_lines(plan: Plan) -> list[str]:
             lines.append(f"~ update {u.key}: {_fields(u.fields)}")
         if u.conflicts:
             lines.append(f"! conflict {u.key}: {_fields(u.conflicts)} (changed in the files "
-                         "and in the tracker; apply --overwrite sends the files' value)")
+                         "and in the tracker; nothing is sent for this ticket unless apply "
+                         "--overwrite)")
         if u.fixed:
             lines.append(f"! cannot update {u.key}: {_fields(u.fixed)} (StackOne cannot "
                          "change it once the ticket exists)")
@@ -287,7 +288,7 @@ def render_github(plan: Plan) -> str:
         if u.conflicts:
             lines.append(_gh("warning", u.location, (
                 f"conflict {u.key}: {_fields(u.conflicts)} changed in the files and in the "
-                "tracker; apply --overwrite sends the files' value")))
+                "tracker; nothing is sent for this ticket unless apply --overwrite")))
         if u.fixed:
             lines.append(_gh("warning", u.location, (
                 f"cannot update {u.key}: {_fields(u.fixed)} (StackOne cannot change it)")))
