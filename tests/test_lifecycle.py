@@ -319,3 +319,18 @@ def test_a_status_moved_in_the_tracker_is_drift_and_moving_it_back_is_a_choice(
     assert "! conflict a: status (changed in the files and in the tracker" in out
     assert apply("--overwrite")[0] == 0
     assert remote(server, project, "a")["status"]["name"] == "To Do"
+
+
+def test_a_saved_plan_never_sends_an_update_over_an_edit_made_since_it_was_saved(
+    server: SandboxProcess, project: Path
+) -> None:
+    """plan --out on the pull request, an edit in the tracker, apply --plan on merge: the
+    field edited in between is a conflict at apply time, not overwritten."""
+    declare(project, BASE)
+    assert apply()[0] == 0
+    declare(project, {**BASE, "a": {**BASE["a"], "title": "Alpha, renamed"}})
+    assert invoke("plan", "--out", "plan.json")[0] == 0
+    edit_in_the_tracker(server, project, "a", title="Alpha (edited in Jira meanwhile)")
+    code, out, _ = apply("--plan", "plan.json")
+    assert code == 1 and "conflict a: title changed in the files and in the tracker" in out
+    assert remote(server, project, "a")["title"] == "Alpha (edited in Jira meanwhile)"

@@ -48,7 +48,7 @@ from ticketsync.config import Config
 from ticketsync.errors import ClockError, StateError
 from ticketsync.journal import Intent, Journal, journal_path_for
 from ticketsync.lock import StateLock
-from ticketsync.model import Body, Plan, Project, State, StateEntry
+from ticketsync.model import Body, Plan, Project, State, StateEntry, Update
 from ticketsync.plan import build_plan, over_max_creates, over_max_removals
 from ticketsync.reconcile import RemoteIndex
 from ticketsync.recovery import compact, fold, read_records, recover
@@ -209,8 +209,17 @@ class Session:
 
         plan = load_plan(Path(plan_file))
         check_plan_current(plan, self.as_read, project, plan_path=plan_file)
-        return replace(plan, creates=tuple(c for c in plan.creates
+        plan = replace(plan, creates=tuple(c for c in plan.creates
                                            if c.key not in self.state.tickets))
+        if self.index is None:
+            return plan
+        # The plan was approved before the tracker was read back now: a field someone has
+        # edited there since is a conflict, never sent over their edit.
+        fresh = build_plan(project, self.state, updates=plan.updates_enabled,
+                           marker=self.config.marker_field)
+        clashes = {u.key: set(u.conflicts) for u in fresh.updates if u.conflicts}
+        return replace(plan, updates=tuple(_with_conflicts(u, clashes.get(u.key, set()))
+                                           for u in plan.updates))
 
     def apply(
         self,
@@ -371,6 +380,14 @@ def read_back_since(state: State, uncertain: Sequence[Intent],
                 return None
     return min(moments)
 
+
+
+def _with_conflicts(update: Update, clashes: set[str]) -> Update:
+    moved = [name for name in update.fields if name in clashes]
+    if not moved:
+        return update
+    return replace(update, fields=tuple(n for n in update.fields if n not in clashes),
+                   conflicts=tuple(sorted({*update.conflicts, *moved})))
 
 
 def _is_compact(records: Sequence[dict[str, object]], state: State) -> bool:
