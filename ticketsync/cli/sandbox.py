@@ -7,8 +7,12 @@ import re
 import signal
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from ticketsync.sandbox import SandboxDirectory
 
 #: ``--rate-limit`` takes ``N`` or ``N/min`` (requests per minute, as StackOne counts).
 _RATE = re.compile(r"^\s*(\d+)\s*(/\s*min)?\s*$")
@@ -87,6 +91,24 @@ def _parse_rate(ctx: click.Context, param: click.Parameter, value: str | None) -
         "seed=N, times=N, mb=N (huge), every_ms=N (drip)."
     ),
 )
+@click.option(
+    "--seed",
+    "seed",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="The account's users, projects, ticket types and components: a directory file "
+    "(e.g. one pulled by `ticketsync directory pull`) instead of the default seed.",
+)
+@click.option(
+    "--check-ids",
+    type=click.Choice(["seeded", "all", "off"]),
+    default="seeded",
+    show_default=True,
+    help="Which ids of create and update bodies must exist in the directory (422 if not): "
+    "seeded: those shaped like its own (user-042); all: every one, and components and "
+    "types in the ticket's project; off: none.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Do not log each request to stderr.")
 @click.pass_context
 def sandbox(
@@ -102,12 +124,16 @@ def sandbox(
     page_cap: int | None,
     clock_offset: float,
     faults: tuple[str, ...],
+    seed: Path | None,
+    check_ids: str,
     quiet: bool,
 ) -> int:
     """Serve a local StackOne-compatible ticketing API, for trying and testing.
 
     Tickets are kept in SQLite and survive restarts. Point ticketsync (or curl) at the
-    printed URL with any API key and any account id. Stop with Ctrl-C.
+    printed URL with any API key and any account id. Stop with Ctrl-C. The account's users,
+    projects, ticket types and components are a realistic default seed (or --seed FILE),
+    served on StackOne's list endpoints and checked in create bodies (--check-ids).
 
     \b
     Example: ticketsync sandbox --port 8765 --latency-ms 50 --fault store-then-drop:nth=3
@@ -133,6 +159,7 @@ def sandbox(
         raise click.BadParameter(str(exc), param_hint="--fault") from None
     fault_set = Faults(latency_ms=latency_ms, rate_limit=rate_limit, page_cap=page_cap,
                        clock_offset=clock_offset)
+    directory = _directory(seed, check_ids)
     for rule in rules:
         fault_set.add_rule(rule)
 
@@ -148,7 +175,8 @@ def sandbox(
 
     try:
         running = start_sandbox(
-            db, host=host, port=port, api_key=api_key, faults=fault_set, log=None if quiet else log
+            db, host=host, port=port, api_key=api_key, faults=fault_set,
+            log=None if quiet else log, directory=directory,
         )
     except OSError as exc:
         if exc.filename is not None:  # the data folder, not the socket
@@ -177,6 +205,25 @@ def sandbox(
         running.stop()
         signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _directory(seed: Path | None, check_ids: str) -> SandboxDirectory:
+    """The default seed, or the directory file ``seed`` (checked like any directory file)."""
+    from ticketsync.sandbox import SandboxDirectory, default_directory
+
+    if seed is None:
+        return default_directory(check_ids=check_ids)
+    import json
+
+    from ticketsync.directory import DirectoryError, display_path, parse_seed
+
+    shown = display_path(seed)
+    try:
+        data = json.loads(seed.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DirectoryError(f"{shown}: not a directory file (not JSON: {exc}); --seed takes "
+                             "a ticketsync.directory.json") from None
+    return SandboxDirectory.from_json(parse_seed(data, shown).to_json(), check_ids=check_ids)
 
 
 COMMANDS: list[click.Command] = [sandbox]

@@ -5,6 +5,10 @@
 
     with start_sandbox(tmp_path / "sandbox.db", faults=Faults(latency_ms=2)) as sandbox:
         client = StackOneClient(sandbox.url, ...)
+
+Besides tickets it serves an account directory (users, projects, ticket types, components:
+:mod:`ticketsync.sandbox.directory`), the default seed unless given another, and checks
+the ids of create and update bodies against it (422), as a provider would.
 """
 
 from __future__ import annotations
@@ -14,18 +18,22 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
+from ticketsync.sandbox.directory import ID_CHECKS, SandboxDirectory, default_directory
 from ticketsync.sandbox.faults import Fault, Faults, Request, Rule, parse_rule
 from ticketsync.sandbox.server import SandboxServer
 from ticketsync.sandbox.store import StoredTicket, TicketStore
 
 __all__ = [
+    "ID_CHECKS",
     "Fault",
     "Faults",
     "Request",
     "Rule",
     "RunningSandbox",
+    "SandboxDirectory",
     "StoredTicket",
     "TicketStore",
+    "default_directory",
     "is_loopback",
     "parse_rule",
     "start_sandbox",
@@ -49,6 +57,7 @@ class RunningSandbox:
         self.port: int = int(server.server_address[1])
         self.store: TicketStore = server.store
         self.faults: Faults = server.faults
+        self.directory: SandboxDirectory = server.directory
         self._stopped = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(
@@ -95,17 +104,21 @@ def start_sandbox(
     api_key: str | None = None,
     faults: Faults | None = None,
     log: Callable[[str], None] | None = None,
+    directory: SandboxDirectory | None = None,
 ) -> RunningSandbox:
     """Serve the sandbox on ``host:port`` (0: any free port) with its data in ``db_path``.
 
     ``api_key``: the only key accepted; None accepts any non-empty key. ``faults``: what
-    to break (default: nothing). ``log`` receives one line per request.
+    to break (default: nothing). ``log`` receives one line per request. ``directory``:
+    the account's users, projects, types and components (default: the default seed, ids
+    checked as ``seeded``).
     """
     faults = faults or Faults()
     store = TicketStore(db_path, clock=faults.now)
     try:
         server = SandboxServer(
-            (host, port), store=store, faults=faults, api_key=api_key, log=log
+            (host, port), store=store, faults=faults, api_key=api_key, log=log,
+            directory=directory,
         )
     except BaseException:
         store.close()

@@ -27,8 +27,10 @@ from collections.abc import Callable
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
+from ticketsync.sandbox import directory as listings
+from ticketsync.sandbox.directory import SandboxDirectory, default_directory
 from ticketsync.sandbox.faults import Decision, Fault, Faults, Request
 from ticketsync.sandbox.shapes import (
     check_body,
@@ -38,13 +40,18 @@ from ticketsync.sandbox.shapes import (
     statuses,
     timestamp,
 )
-from ticketsync.sandbox.store import CursorError, TicketStore, parse_time
+from ticketsync.sandbox.store import UPDATE_FIELDS, CursorError, TicketStore, parse_time
 
 COLLECTION = "/unified/ticketing/tickets"
 _ITEM = re.compile(r"^/unified/ticketing/tickets/([^/]+)$")
 _STATUSES = re.compile(r"^/unified/ticketing/tickets/([^/]+)/statuses$")
 #: Not StackOne's: "the tracker" itself, where a person edits or deletes a ticket.
 _ADMIN = re.compile(r"^/sandbox/tickets/([^/]+)$")
+#: The account's directory (ticketsync.sandbox.directory): listings only.
+_USERS = "/unified/ticketing/users"
+_PROJECTS = "/unified/ticketing/projects"
+_TICKET_TYPES = "/unified/ticketing/ticket_types"
+_PROJECT_LISTING = re.compile(r"^/unified/ticketing/projects/([^/]+)/(components|ticket_types)$")
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
 #: A request body bigger than this is refused (413 is not in StackOne's list: 400).
@@ -66,12 +73,14 @@ class SandboxServer(ThreadingHTTPServer):
         faults: Faults,
         api_key: str | None = None,
         log: Callable[[str], None] | None = None,
+        directory: SandboxDirectory | None = None,
     ) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, SandboxHandler)
         self.store = store
         self.faults = faults
+        self.directory = directory if directory is not None else default_directory()
         self.api_key = api_key
         self.log = log
         self.stopping = threading.Event()
@@ -271,8 +280,11 @@ class SandboxHandler(BaseHTTPRequestHandler):
         path = path.rstrip("/") or "/"
         item = _ITEM.match(path) or _STATUSES.match(path)
         admin = _ADMIN.match(path)
+        listing = self._directory_listing(path) if method == "GET" else None
         if path == COLLECTION and method in ("GET", "POST"):
             op = "list" if method == "GET" else "create"
+        elif listing is not None:
+            op = "list"  # fault rules with op=list break these listings too
         elif _STATUSES.match(path) and method == "GET":
             op = "statuses"
         elif item and method in ("GET", "PATCH"):
@@ -300,9 +312,12 @@ class SandboxHandler(BaseHTTPRequestHandler):
             raise _Answered(200, {"next": secrets.token_urlsafe(12), "data": []})
         if fault is Fault.REPEAT_PAGE and op == "list":
             query = {k: v for k, v in query.items() if k != "next"}  # the first page again
-            page = self._list(query)
+            page = self._list(query) if listing is None else self._list_records(query, listing)
             raise _Answered(200, {**page, "next": secrets.token_urlsafe(12)})
-        status, answer = self._act(op, ticket_id, body, query)
+        if listing is not None:
+            status, answer = 200, self._list_records(query, listing)
+        else:
+            status, answer = self._act(op, ticket_id, body, query)
         if fault is Fault.STORE_THEN_502:
             raise _fail(502, "Bad gateway: the provider did not answer in time")
         if fault is Fault.STORE_THEN_408:
@@ -343,6 +358,12 @@ class SandboxHandler(BaseHTTPRequestHandler):
         parent = body.get("parent_id")
         if isinstance(parent, str) and not self.sandbox.store.exists(parent):
             raise _fail(422, f"Invalid request: parent_id {parent!r} names no ticket")
+        # Ids of the account's users, projects, types and components, as a provider checks
+        # them (an update ignores the fields it cannot change: they are not checked).
+        sent = body if op == "create" else {k: v for k, v in body.items() if k in UPDATE_FIELDS}
+        problems = self.sandbox.directory.problems(sent)
+        if problems:
+            raise _fail(422, "Invalid request: " + "; ".join(problems))
         return cast(dict[str, Any], body)
 
     def _act(
@@ -405,18 +426,44 @@ class SandboxHandler(BaseHTTPRequestHandler):
             raise _fail(404, f"Ticket {ticket_id} not found")
         raise _Answered(200, {"statusCode": 200, "message": "Edited in the tracker."})
 
+    def _directory_listing(self, path: str) -> list[dict[str, Any]] | None:
+        """The records a directory listing at ``path`` answers (None: not one); 404 for
+        a project the account does not have."""
+        directory = self.sandbox.directory
+        if path == _USERS:
+            return directory.list_users()
+        if path == _PROJECTS:
+            return directory.list_projects()
+        if path == _TICKET_TYPES:
+            return directory.list_ticket_types()
+        match = _PROJECT_LISTING.match(path)
+        if match is None:
+            return None
+        project_id = unquote(match.group(1))
+        found = (directory.list_components(project_id) if match.group(2) == "components"
+                 else directory.list_ticket_types(project_id))
+        if found is None:
+            self._check_auth()  # who may not list learns nothing about the projects
+            raise _fail(404, f"Project {project_id} not found")
+        return found
+
+    def _list_records(
+        self, query: dict[str, list[str]], records: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """A page of a directory listing (``filter[updated_after]`` is accepted and
+        ignored: the sandbox's directory records have no update time)."""
+        try:
+            page = listings.page(records, limit=_page_size(query), cursor=_one(query, "next"),
+                                 cap=self.sandbox.faults.page_cap)
+        except listings.CursorError as exc:
+            raise _fail(400, f"next: {exc}") from None
+        return {"next": page.next, "data": page.records}
+
     def _list(self, query: dict[str, list[str]]) -> dict[str, Any]:
         def one(name: str) -> str | None:
-            values = query.get(name)
-            return values[-1] if values else None
+            return _one(query, name)
 
-        size_text = one("page_size")
-        try:
-            size = int(size_text) if size_text else DEFAULT_PAGE_SIZE
-        except ValueError:
-            raise _fail(400, f"page_size must be a number, not {size_text!r}") from None
-        if not 1 <= size <= MAX_PAGE_SIZE:
-            raise _fail(400, f"page_size must be between 1 and {MAX_PAGE_SIZE}, not {size}")
+        size = _page_size(query)
         after_text = one("filter[updated_after]") or one("updated_after")
         after: datetime | None = None
         if after_text:
@@ -439,3 +486,19 @@ class SandboxHandler(BaseHTTPRequestHandler):
             "next": page.next,
             "data": [read_ticket(t, self.sandbox.url) for t in page.tickets],
         }
+
+
+def _one(query: dict[str, list[str]], name: str) -> str | None:
+    values = query.get(name)
+    return values[-1] if values else None
+
+
+def _page_size(query: dict[str, list[str]]) -> int:
+    size_text = _one(query, "page_size")
+    try:
+        size = int(size_text) if size_text else DEFAULT_PAGE_SIZE
+    except ValueError:
+        raise _fail(400, f"page_size must be a number, not {size_text!r}") from None
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        raise _fail(400, f"page_size must be between 1 and {MAX_PAGE_SIZE}, not {size}")
+    return size
