@@ -4,7 +4,8 @@ GitHub Actions annotations. Pure string functions: the CLI decides where they go
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable, Iterable, Sequence
 
 from ticketsync.model import Location, Plan, Problem, Update
 from ticketsync.plan import over_max_creates, over_max_removals
@@ -145,8 +146,14 @@ def _ticket(key: str, number: str | None, url: str | None) -> str:
     return _code(key)
 
 
-def _markdown(plan: Plan, limit: int | None) -> str:
-    """The comment with at most ``limit`` rows per section (None: all)."""
+def _markdown(plan: Plan, limit: int | None, *, tree: str = "",
+              heading: str = "## ticketsync plan", level: int = 3) -> str:
+    """The comment with at most ``limit`` rows per section (None: all).
+
+    ``tree``: a block shown after the table of creates (the Mermaid diagram);
+    ``heading`` and ``level`` (of the sections) let a section per project nest it.
+    """
+    h = "#" * level
 
     def cut(count: int) -> int:
         return count if limit is None else min(count, limit)
@@ -157,7 +164,7 @@ def _markdown(plan: Plan, limit: int | None) -> str:
             return []
         return ["", f"… and {count - shown} more {noun} (see `ticketsync plan --format json`)."]
 
-    out = ["## ticketsync plan", "", f"**{summary_line(plan)}**"]
+    out = [heading, "", f"**{summary_line(plan)}**"]
     if over_max_creates(plan):
         out += ["", f"> [!WARNING]\n> {brake_message(plan)}"]
     if over_max_removals(plan):
@@ -166,7 +173,7 @@ def _markdown(plan: Plan, limit: int | None) -> str:
         out += ["", "_Not read back from the tracker: edits made there since the last apply "
                 "are not shown (`ticketsync plan --refresh`)._"]
     if plan.creates:
-        out += ["", f"### To create ({len(plan.creates)})", "",
+        out += ["", f"{h} To create ({len(plan.creates)})", "",
                 "| key | title | parent | status | declared in |",
                 "| --- | --- | --- | --- | --- |"]
         for c in plan.creates[: cut(len(plan.creates))]:
@@ -175,6 +182,8 @@ def _markdown(plan: Plan, limit: int | None) -> str:
             out.append(f"| {_code(c.key)} | {_cell(c.title)} | {parent} | {status} | "
                        f"{_where(c.location)} |")
         out += more(len(plan.creates), "to create")
+        if tree:
+            out += ["", tree]
     sections: list[tuple[str, list[Update], str, Callable[[Update], tuple[str, ...]]]] = [
         ("To update" if plan.updates_enabled else "Changed, not applied (updates are off)",
          [u for u in plan.updates if u.fields], "fields", lambda u: u.fields),
@@ -184,27 +193,27 @@ def _markdown(plan: Plan, limit: int | None) -> str:
         ("Cannot be updated through StackOne", [u for u in plan.updates if u.fixed],
          "fields", lambda u: u.fixed),
     ]
-    for heading, rows, column, picked in sections:
+    for title, rows, column, picked in sections:
         if not rows:
             continue
-        out += ["", f"### {heading} ({len(rows)})", "",
+        out += ["", f"{h} {title} ({len(rows)})", "",
                 f"| ticket | {column} | declared in |", "| --- | --- | --- |"]
         for u in rows[: cut(len(rows))]:
             fields = ", ".join(_code(f) for f in picked(u))
             out.append(f"| {_ticket(u.key, u.number, u.url)} | {fields} | "
                        f"{_where(u.location)} |")
         out += more(len(rows), "tickets")
-    for action, heading in (("close", "To close (declared in no file; `removed: close`)"),
-                            ("forget", "To forget (declared in no file; `removed: forget`)")):
+    for action, title in (("close", "To close (declared in no file; `removed: close`)"),
+                          ("forget", "To forget (declared in no file; `removed: forget`)")):
         rows_r = [r for r in plan.removals if r.action == action]
         if rows_r:
-            out += ["", f"### {heading} ({len(rows_r)})", "", "| ticket | title |",
+            out += ["", f"{h} {title} ({len(rows_r)})", "", "| ticket | title |",
                     "| --- | --- |"]
             out += [f"| {_ticket(r.key, r.number, r.url)} | {_cell(r.title)} |"
                     for r in rows_r[: cut(len(rows_r))]]
             out += more(len(rows_r), f"to {action}")
     if plan.drift:
-        out += ["", f"### Changed in the tracker, left as it is ({len(plan.drift)})", "",
+        out += ["", f"{h} Changed in the tracker, left as it is ({len(plan.drift)})", "",
                 "| ticket | what changed |", "| --- | --- |"]
         for d in plan.drift[: cut(len(plan.drift))]:
             what = ("deleted there (not re-created)" if d.deleted else ", ".join(
@@ -213,7 +222,7 @@ def _markdown(plan: Plan, limit: int | None) -> str:
         out += more(len(plan.drift), "changed in the tracker")
     kept = [r for r in plan.removals if r.action == "keep"]
     if kept:
-        out += ["", f"### In the state but declared in no file ({len(kept)})", "",
+        out += ["", f"{h} In the state but declared in no file ({len(kept)})", "",
                 "Left alone. If a ticket was renamed, run `ticketsync state mv OLD NEW`; "
                 "to forget one, `ticketsync state rm KEY`.", ""]
         out += [f"- {_ticket(r.key, r.number, r.url)}" for r in kept[: cut(len(kept))]]
@@ -221,9 +230,26 @@ def _markdown(plan: Plan, limit: int | None) -> str:
     return "\n".join(out) + "\n"
 
 
-def render_markdown(plan: Plan, *, max_chars: int = MARKDOWN_LIMIT) -> str:
-    """The plan as a pull-request comment, summarised to stay under ``max_chars``."""
-    full = _markdown(plan, None)
+def render_markdown(
+    plan: Plan,
+    *,
+    max_chars: int = MARKDOWN_LIMIT,
+    diagram: bool = False,
+    heading: str = "## ticketsync plan",
+    level: int = 3,
+) -> str:
+    """The plan as a pull-request comment, summarised to stay under ``max_chars``.
+
+    ``diagram``: also show the tree of the tickets to create as a Mermaid diagram (when
+    some have a parent), within a share of ``max_chars``. ``heading`` and ``level`` nest
+    the comment as one project's section of a larger one.
+    """
+    tree = _tree_block(plan, min(MERMAID_CHARS, max_chars // 3)) if diagram else ""
+
+    def markdown(limit: int | None) -> str:
+        return _markdown(plan, limit, tree=tree, heading=heading, level=level)
+
+    full = markdown(None)
     if len(full) < max_chars:
         return full
     # The largest per-section row count that fits: rows are bounded (titles are cut), so
@@ -232,11 +258,189 @@ def render_markdown(plan: Plan, *, max_chars: int = MARKDOWN_LIMIT) -> str:
                        len(plan.drift))
     while low < high:
         mid = (low + high + 1) // 2
-        if len(_markdown(plan, mid)) < max_chars:
+        if len(markdown(mid)) < max_chars:
             low = mid
         else:
             high = mid - 1
-    return _markdown(plan, low)
+    return markdown(low)
+
+
+def _failed_block(error: str, limit: int = 4_000) -> str:
+    """A project whose plan failed: its error in a code block no text can close."""
+    if len(error) > limit:
+        error = error[: limit - 1] + "…"
+    longest = max((len(run) for run in re.findall(r"`+", error)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return ("> [!CAUTION]\n> This project could not be planned; fix this and push again:\n\n"
+            f"{fence}text\n{error}\n{fence}\n")
+
+
+def render_markdown_projects(
+    projects: Sequence[tuple[str, Plan | str]], *, summary: str,
+    max_chars: int = MARKDOWN_LIMIT,
+) -> str:
+    """Several projects' plans as one pull-request comment, a section each, under
+    ``max_chars`` in all. A ``str`` instead of a plan is the error that stopped it.
+
+    One project gets the comment of a lone project, titled with its folder unless it is
+    the working folder (``.``), so that a repository of one project reads as it did.
+    """
+    if len(projects) == 1:
+        name, item = projects[0]
+        heading = "## ticketsync plan" + (f": {_code(name)}" if name != "." else "")
+        if isinstance(item, str):
+            return f"{heading}\n\n{_failed_block(item)}"
+        return render_markdown(item, max_chars=max_chars, diagram=True, heading=heading)
+    head = f"## ticketsync plan\n\n**{_cell(summary, 2_000)}**\n"
+    share = (max_chars - len(head)) // max(1, len(projects)) - 2
+    sections = [head]
+    for name, item in projects:
+        heading = f"### {_code(name)}"
+        if isinstance(item, str):
+            sections.append(f"{heading}\n\n{_failed_block(item, min(4_000, share // 2))}")
+        else:
+            sections.append(render_markdown(item, max_chars=share, diagram=True,
+                                            heading=heading, level=4))
+    return "\n".join(sections)
+
+
+# --- Mermaid ---------------------------------------------------------------------------
+
+#: A diagram shows at most this many tickets; the rest are counted in one last node.
+MERMAID_NODES = 300
+#: The diagram's share of a Markdown comment, in characters (GitHub's Mermaid also stops
+#: at 50,000).
+MERMAID_CHARS = 20_000
+#: A title longer than this is cut in a node.
+_NODE_TITLE = 60
+#: What a node label keeps as it is; every other character becomes a Mermaid entity code
+#: (``#60;``), so that no title can close the label, the code block or inject HTML.
+_LABEL_SAFE = frozenset(" .,:/_-'?!+=@()")
+
+
+def _label(text: str) -> str:
+    """``text`` as the inside of a quoted Mermaid label: titles are untrusted input."""
+    out = []
+    for char in text:
+        if (char.isalnum() and char.isprintable()) or char in _LABEL_SAFE:
+            out.append(char)
+        elif char.isspace() or not char.isprintable():
+            out.append(" ")  # newlines, tabs, line separators, control characters
+        else:
+            out.append(f"#{ord(char)};")  # quotes, brackets, backticks, <, >, &, #, ;
+    return " ".join("".join(out).split())
+
+
+def _node_text(key: str, title: str) -> str:
+    if len(title) > _NODE_TITLE:
+        title = title[: _NODE_TITLE - 1] + "…"
+    return f'"{_label(key)}<br/>{_label(title)}"' if title else f'"{_label(key)}"'
+
+
+def _in_a_tree(plan: Plan) -> set[str]:
+    """The keys of the creates that have a parent or a child (not the lone ones)."""
+    keys = {c.key for c in plan.creates}
+    linked: set[str] = set()
+    for c in plan.creates:
+        if c.parent is not None and c.parent in keys:
+            linked.update((c.key, c.parent))
+        elif c.body.get("parent_id"):
+            linked.add(c.key)
+    return linked
+
+
+def _group(key: str) -> str | None:
+    """A template instance's group (``onboarding.alice`` of ``onboarding.alice.laptop``)."""
+    parts = key.split(".")
+    return ".".join(parts[:2]) if len(parts) >= 3 else None
+
+
+def mermaid_lines(plan: Plan, *, max_nodes: int = MERMAID_NODES, prefix: str = "n",
+                  indent: str = "    ") -> list[str]:
+    """The statements of the tree of tickets to create (without ``flowchart``), so that
+    several projects' trees can share one diagram (``prefix`` keeps their ids apart).
+
+    Tickets in a tree come first, then lone ones, in the plan's order (parents before
+    children), so any prefix of that order holds every shown ticket's parents: past
+    ``max_nodes`` tickets, one last node counts the rest. A parent that is already
+    tracked shows as a dashed node with its id; a template's instances form a subgraph.
+    """
+    linked = _in_a_tree(plan)
+    ordered = [c for c in plan.creates if c.key in linked]
+    ordered += [c for c in plan.creates if c.key not in linked]
+    shown = ordered[:max_nodes]
+    ids = {c.key: f"{prefix}{i}" for i, c in enumerate(shown)}
+    tracked: dict[str, str] = {}
+    nodes: dict[str | None, list[str]] = {}
+    edges: list[str] = []
+    for c in shown:
+        nodes.setdefault(_group(c.key), []).append(f"{ids[c.key]}[{_node_text(c.key, c.title)}]")
+        parent_id = c.body.get("parent_id")
+        if c.parent is not None and c.parent in ids:
+            edges.append(f"{ids[c.parent]} --> {ids[c.key]}")
+        elif isinstance(parent_id, str) and parent_id:
+            if parent_id not in tracked:
+                tracked[parent_id] = f"{prefix}t{len(tracked)}"
+            edges.append(f"{tracked[parent_id]} -.-> {ids[c.key]}")
+    lines = [f"{node}:::tracked" for node in (
+        f'{node_id}["{_label(parent_id)}<br/>already tracked"]'
+        for parent_id, node_id in tracked.items())]
+    lines += nodes.pop(None, [])
+    for number, (group, members) in enumerate(nodes.items()):
+        if len(members) == 1:
+            lines += members
+            continue
+        lines.append(f'subgraph {prefix}g{number}["{_label(str(group))}"]')
+        lines += [f"{indent}{member}" for member in members]
+        lines.append("end")
+    if len(ordered) > len(shown):
+        rest = len(ordered) - len(shown)
+        lines.append(f'{prefix}more["… and {rest} more to create"]:::more')
+    if not plan.creates:
+        lines.append(f'{prefix}none["Nothing to create"]:::more')
+    return [indent + line for line in lines + edges]
+
+
+#: The styles of the diagram: dashed tracked parents, a plain "more" node.
+_CLASSES = ["    classDef tracked stroke-dasharray: 4 4", "    classDef more fill:none,stroke:none"]
+
+
+def render_mermaid(plan: Plan, *, max_nodes: int = MERMAID_NODES) -> str:
+    """The tree of the tickets to create as a Mermaid flowchart (``plan --format mermaid``),
+    for GitHub and GitLab, which draw ```` ```mermaid ```` blocks in comments."""
+    return "\n".join(["flowchart LR", *_CLASSES, *mermaid_lines(plan, max_nodes=max_nodes)]) + "\n"
+
+
+def render_mermaid_projects(plans: Sequence[tuple[str, Plan]], *,
+                            max_nodes: int = MERMAID_NODES) -> str:
+    """One flowchart holding a subgraph per project (``plan --projects --format mermaid``)."""
+    lines = ["flowchart LR", *_CLASSES]
+    budget = max(1, max_nodes // max(1, len(plans)))
+    for number, (name, plan) in enumerate(plans):
+        lines.append(f'    subgraph p{number}["{_label(name)}"]')
+        lines += mermaid_lines(plan, max_nodes=budget, prefix=f"p{number}n", indent="        ")
+        lines.append("    end")
+    return "\n".join(lines) + "\n"
+
+
+def _tree_block(plan: Plan, max_chars: int) -> str:
+    """The Markdown block of the diagram, at most ``max_chars`` long; "" without a tree."""
+    if not _in_a_tree(plan):
+        return ""
+
+    def block(nodes: int) -> str:
+        return f"```mermaid\n{render_mermaid(plan, max_nodes=nodes)}```"
+
+    if len(block(MERMAID_NODES)) <= max_chars:
+        return block(MERMAID_NODES)
+    low, high = 0, MERMAID_NODES  # the most tickets whose diagram fits (0: none does)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if len(block(mid)) <= max_chars:
+            low = mid
+        else:
+            high = mid - 1
+    return block(low) if low else ""
 
 
 # --- GitHub Actions --------------------------------------------------------------------
