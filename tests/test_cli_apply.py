@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -293,3 +294,46 @@ def test_a_plain_http_base_url_is_refused_before_the_plan_is_shown(
     assert result.stdout == ""
     assert result.stderr.startswith("Error: ")
     assert "http://" in result.stderr and "k-123" not in result.stderr
+
+
+def test_format_json_lists_each_tickets_fate_for_the_next_step(project: Path) -> None:
+    (project / "tickets" / "t.yaml").write_text(TICKETS + (
+        "  orphan:\n    title: Its parent does not exist\n    parent_id: tkt-missing\n"))
+    result = run("apply", "--sandbox", "--yes", "--format", "json")
+    assert result.exit_code == 1  # one ticket failed: the others are created and recorded
+    doc = json.loads(result.stdout)  # stdout is the document alone
+    state = read_state(project / ".ticketsync" / "sandbox.state.json")
+    assert doc["ok"] is False and doc["interrupted"] is False and doc["halted"] is None
+    assert doc["state_file"] == ".ticketsync/sandbox.state.json"
+    assert doc["summary"] == {"created": 3, "adopted": 0, "updated": 0, "closed": 0,
+                              "forgotten": 0, "failed": 1, "skipped": 0, "not_started": 0,
+                              "unsettled": 0}
+    assert doc["created"] == [
+        {"key": key, "id": state.tickets[key].id, "number": state.tickets[key].ticket_number,
+         "url": state.tickets[key].ticket_url} for key in ("child", "other", "parent")]
+    assert doc["created"][0]["url"].endswith("/browse/SBX-3")
+    [failed] = doc["failed"]
+    assert failed["key"] == "orphan" and failed["id"] is None
+    assert "tkt-missing" in failed["message"]
+    assert doc["updated"] == doc["skipped"] == doc["adopted"] == []
+    # What people read went to stderr: the plan, one line per ticket, the summary.
+    assert '+ create orphan  "Its parent does not exist"' in result.stderr
+    assert "Apply complete: 3 created, 0 updated, 1 failed." in result.stderr
+
+
+def test_format_json_with_nothing_to_do(project: Path) -> None:
+    assert run("apply", "--sandbox", "--yes").exit_code == 0
+    result = run("apply", "--sandbox", "--yes", "--format", "json")
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)
+    assert doc["ok"] is True and doc["created"] == [] and doc["summary"]["created"] == 0
+    assert result.stderr == "No changes.\n"
+
+
+def test_format_json_of_updates(project: Path) -> None:
+    assert run("apply", "--sandbox", "--yes").exit_code == 0
+    (project / "tickets" / "t.yaml").write_text(TICKETS.replace("Another one", "Renamed"))
+    result = run("apply", "--sandbox", "--yes", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    [updated] = json.loads(result.stdout)["updated"]
+    assert updated["key"] == "other" and updated["number"] and updated["url"]

@@ -277,3 +277,25 @@ def test_plan_format_github_annotates_bad_input(project_dir: Path) -> None:
         "::error file=tickets/b.yaml,line=4,col=15::tickets.parent-b.priority: 'urgent' is "
         "not one of lowest, low, medium, high, highest\n"
     )
+
+
+def test_format_mermaid_prints_the_tree_alone(project_dir: Path) -> None:
+    code, out, _ = invoke("plan", "--format", "mermaid")
+    assert code == 0
+    assert out == (
+        "flowchart LR\n"
+        "    classDef tracked stroke-dasharray: 4 4\n"
+        "    classDef more fill:none,stroke:none\n"
+        '    n0["parent-b<br/>Parent in b"]\n'
+        '    n1["child-b<br/>Child of b"]\n'
+        '    n2["parent-a<br/>Parent in a"]\n'
+        "    n0 --> n1\n"
+    )
+
+
+def test_the_markdown_plan_draws_the_tree(project_dir: Path) -> None:
+    code, out, _ = invoke("plan", "--format", "markdown")
+    assert code == 0
+    table, diagram = out.split("```mermaid\n")
+    assert "| `child-b` | Child of b | `parent-b` |" in table
+    assert diagram.startswith("flowchart LR\n") and diagram.endswith("    n0 --> n1\n```\n")

@@ -59,6 +59,11 @@ LAYERS: dict[str, int] = {
     "ticketsync.render": 6,
     "ticketsync.apply": 6,
     "ticketsync.workspace": 7,
+    # CI: the projects of a repository (the CLI's --projects uses them); the pull-request
+    # comment over a forge's REST API; the steps of the GitHub Action and the GitLab example,
+    # which run the command in a subprocess and may use anything
+    "ticketsync.ci": 0, "ticketsync.ci.projects": 4, "ticketsync.ci.forges": 2,
+    "ticketsync.ci.steps": 8, "ticketsync.ci.github": 10, "ticketsync.ci.gitlab": 10,
     "ticketsync.cli": 9, "ticketsync.__main__": 10,
 }
 

@@ -11,8 +11,10 @@ changes, 64 usage error.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from functools import partial
 from typing import Any, NoReturn
 
 import click
@@ -113,13 +115,32 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
     default=None,
     help="Project config file (default: ./ticketsync.yaml if present).",
 )
+@click.option(
+    "-C",
+    "folders",
+    multiple=True,
+    metavar="DIR",
+    type=click.Path(file_okay=False),
+    help="Run as if started in DIR (like git -C; several are cumulative: -C a -C b is a/b).",
+)
 @click.pass_context
-def main(ctx: click.Context, debug: bool, config_file: str | None) -> None:
+def main(
+    ctx: click.Context, debug: bool, config_file: str | None, folders: tuple[str, ...]
+) -> None:
     """Tickets as code: declare tickets in YAML, plan them, apply them through StackOne.
 
     \b
     Example: ticketsync validate && ticketsync plan && ticketsync apply
     """
+    if folders:  # back where it was when the command ends (it matters in-process only)
+        ctx.call_on_close(partial(os.chdir, os.getcwd()))
+    for folder in folders:  # before anything reads a path: they are all relative to it
+        try:
+            os.chdir(folder)
+        except OSError as exc:
+            raise click.BadParameter(
+                f"cannot run in {folder!r}: {exc.strerror or exc}", param_hint="'-C'"
+            ) from None
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
     ctx.obj["config_file"] = config_file

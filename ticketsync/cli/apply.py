@@ -13,11 +13,19 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, TextIO
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
-from ticketsync.cli.common import get_config, load_tickets, paths_argument, sandbox_option
+from ticketsync.cli.common import (
+    get_config,
+    load_tickets,
+    paths_argument,
+    projects_option,
+    sandbox_option,
+)
 
 if TYPE_CHECKING:
     from ticketsync.api import TicketApi
@@ -87,8 +95,10 @@ def open_api(
 class Progress:
     """Prints events: a live line (count, rate, ETA) on a terminal, one line per ticket else."""
 
-    def __init__(self, total: int, *, live: bool, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, total: int, *, live: bool, clock: Callable[[], float] = time.monotonic,
+                 err: bool = False):
         self.total, self.live, self.clock = total, live, clock
+        self.err = err  # --format json: stdout is the document's alone
         self.done = 0
         self.started = clock()
         self._shown = False
@@ -101,10 +111,10 @@ class Progress:
         if self.live:
             self._clear()
             if line and event.kind != "created":  # every ticket on a terminal would scroll
-                click.echo(line)
+                click.echo(line, err=self.err)
             self._draw()
         elif line:
-            click.echo(line)
+            click.echo(line, err=self.err)
 
     def _line(self, event: Event) -> str:
         if event.kind == "created":
@@ -122,12 +132,13 @@ class Progress:
         rate = self.done / elapsed
         left = self.total - self.done
         eta = f"{left / rate:.0f}s" if rate > 0 else "?"
-        click.echo(f"\r[{self.done}/{self.total}] {rate:.1f}/s, ETA {eta}", nl=False)
+        click.echo(f"\r[{self.done}/{self.total}] {rate:.1f}/s, ETA {eta}", nl=False,
+                   err=self.err)
         self._shown = True
 
     def _clear(self) -> None:
         if self._shown:
-            click.echo("\r\x1b[2K", nl=False)
+            click.echo("\r\x1b[2K", nl=False, err=self.err)
             self._shown = False
 
     def finish(self) -> None:
@@ -171,6 +182,18 @@ def _confirm() -> None:
         raise click.exceptions.Exit(1)
 
 
+@dataclass
+class Applied:
+    """What one project's apply did: the plan, the result, the events of each ticket, the
+    state as committed, and where that state lives."""
+
+    plan: Plan
+    result: ApplyResult
+    events: list[Event]
+    state: State
+    state_path: Path
+
+
 @click.command()
 @paths_argument
 @click.option("--plan", "plan_file", type=click.Path(dir_okay=False), default=None,
@@ -186,6 +209,12 @@ def _confirm() -> None:
               help="Requests per minute for the whole run (default: rate_limit, 900).")
 @click.option("--concurrency", type=click.IntRange(1, 256), default=None, metavar="N",
               help="At most N requests in flight (default: concurrency, auto: rate x latency).")
+@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text",
+              show_default=True,
+              help="json: print the created, updated and failed tickets (ids, numbers, URLs) "
+                   "as one JSON document on stdout, for the next CI step; the plan and the "
+                   "progress go to stderr.")
+@projects_option
 @click.pass_context
 def apply(
     ctx: click.Context,
@@ -198,6 +227,8 @@ def apply(
     sandbox: bool,
     rate_limit: int | None,
     concurrency: int | None,
+    fmt: str,
+    projects: tuple[str, ...],
 ) -> None:
     """Read the tracked tickets back, show the plan, ask, and apply it: create the missing
     tickets, update the changed ones (never over an edit made in the tracker), act on
@@ -207,47 +238,106 @@ def apply(
     before anything is resent, and tickets created by a run that lost its working folder
     are found and adopted. SIGINT or SIGTERM (how CI cancels a job) stops sending, waits
     briefly for requests in flight and writes the state file. Exits 1 if any ticket failed.
+    With --projects, applies every project found, one after the other.
 
     Example: STACKONE_API_KEY=... ticketsync apply --yes
     """
+    from ticketsync.cli import EXIT_ERROR, EXIT_INTERRUPTED
+
+    err = fmt == "json"
+    options = _RunOptions(plan_file, yes, force, overwrite, sandbox, rate_limit, concurrency,
+                          err)
+    if projects:
+        from ticketsync.cli.common import projects_summary, refuse_with_projects, run_projects
+
+        refuse_with_projects(ctx, **{"PATH arguments": bool(paths),
+                                     "--plan": plan_file is not None})
+        runs = run_projects(
+            ctx, projects, lambda run: apply_project(ctx, run.folder, (), options),
+            before=lambda run: click.echo(f"== {run.name} ==", err=err),
+            stop=lambda applied: applied.result.interrupted,
+        )
+        for run in runs:  # a partial apply: its tickets are recorded, the project failed
+            if run.value is not None and not run.value.result.ok and run.error is None:
+                run.error = summary(run.value.result)
+        click.echo(projects_summary(runs, "applied"), err=err)
+        if err:
+            click.echo(_dumps({
+                "format_version": 1, "ok": all(run.error is None for run in runs),
+                "projects": [{"project": run.name, "ok": run.error is None, "error": run.error,
+                              "result": None if run.value is None else apply_document(
+                                  run.value)} for run in runs]}))
+        if any(run.value is not None and run.value.result.interrupted for run in runs):
+            ctx.exit(EXIT_INTERRUPTED)
+        if any(run.error is not None for run in runs):
+            ctx.exit(EXIT_ERROR)
+        return
+    applied = apply_project(ctx, None, paths, options)
+    if err:
+        click.echo(_dumps(apply_document(applied)))
+    if applied.result.interrupted:
+        ctx.exit(EXIT_INTERRUPTED)
+    if not applied.result.ok:
+        ctx.exit(EXIT_ERROR)
+
+
+@dataclass(frozen=True)
+class _RunOptions:
+    plan_file: str | None
+    yes: bool
+    force: bool
+    overwrite: bool
+    sandbox: bool
+    rate_limit: int | None
+    concurrency: int | None
+    err: bool  # human output to stderr (--format json)
+
+
+def apply_project(
+    ctx: click.Context, folder: Path | None, paths: tuple[str, ...], run: _RunOptions
+) -> Applied:
+    """Apply one project (``folder``: a ``--projects`` folder; None: the usual one) and
+    print what people read; raise what stops it before anything is sent."""
     from dataclasses import replace
 
     from ticketsync import render
     from ticketsync.apply import ApplyOptions
     from ticketsync.cancel import stop_on_signals
-    from ticketsync.cli import EXIT_ERROR, EXIT_INTERRUPTED
     from ticketsync.errors import PlanError
     from ticketsync.limiter import RateLimiter
     from ticketsync.workspace import Workspace, brake_message
 
-    config = get_config(ctx, sandbox=sandbox)
+    sandbox, err = run.sandbox, run.err
+    config = get_config(ctx, sandbox=sandbox, folder=folder)
     config = replace(
         config,
-        rate_limit=rate_limit or config.rate_limit,
-        concurrency=concurrency or config.concurrency,
+        rate_limit=run.rate_limit or config.rate_limit,
+        concurrency=run.concurrency or config.concurrency,
     )
     project = load_tickets(ctx, config, paths)  # bad input: refused before anything else
 
     def warn(message: str) -> None:
         click.echo(f"Warning: {message}", err=True)
 
+    events: list[Event] = []
     workspace = Workspace(config, sandbox=sandbox)
     with workspace.session(on_warning=warn) as session:
-        if plan_file is not None:  # a saved plan is refused before anything is read
-            session.plan(project, plan_file=plan_file)
+        if run.plan_file is not None:  # a saved plan is refused before anything is read
+            session.plan(project, plan_file=run.plan_file)
         # The key, account and base_url are checked before anything is shown: a plan
         # followed by "no API key" reads as if it had been half applied.
         limiter = RateLimiter(config.rate_limit)
         with open_api(config, sandbox=sandbox, limiter=limiter) as api:
             session.read_back(api)  # every apply compares with the tracker as it is now
-            plan = session.plan(project, plan_file=plan_file)
-            refused = brake_message(plan, force=force)
-            click.echo(render.render_text(plan), nl=False)
+            plan = session.plan(project, plan_file=run.plan_file)
+            refused = brake_message(plan, force=run.force)
+            click.echo(render.render_text(plan), nl=False, err=err)
             if refused is not None:
                 raise PlanError(refused)
-            if plan.has_changes and not yes:
+            if plan.has_changes and not run.yes:
                 _confirm()
-            progress = Progress(_work_count(plan), live=is_terminal(sys.stdout))
+            progress = Progress(_work_count(plan),
+                                live=is_terminal(sys.stderr if err else sys.stdout), err=err)
             stop = threading.Event()
             options = ApplyOptions(
                 concurrency=config.concurrency,
@@ -255,22 +345,74 @@ def apply(
                 marker_field=config.marker_field,
                 settle_delay=0.0 if sandbox else ApplyOptions.settle_delay,
                 stop=stop,
-                overwrite=overwrite,
+                overwrite=run.overwrite,
             )
+
+            def on_event(event: Event) -> None:
+                events.append(event)
+                progress(event)
+
             try:
                 with stop_on_signals(stop, lambda: limiter.halt("the run was stopped")):
-                    result = session.apply(plan, api, options=options, on_event=progress)
+                    result = session.apply(plan, api, options=options, on_event=on_event)
             finally:
                 progress.finish()
             numbers = _created_numbers(session.state, result.created_keys)
     if plan.has_changes or session.uncertain or result.adopted:
-        click.echo(summary(result))
+        click.echo(summary(result), err=err)
         if numbers:
-            click.echo(numbers)
-    if result.interrupted:
-        ctx.exit(EXIT_INTERRUPTED)
-    if not result.ok:
-        ctx.exit(EXIT_ERROR)
+            click.echo(numbers, err=err)
+    return Applied(plan, result, events, session.state, config.state_path)
+
+
+#: The events that name a ticket's fate, as the JSON document lists them.
+_OUTCOMES = ("created", "adopted", "updated", "closed", "forgotten", "failed", "skipped",
+             "not_started")
+
+
+def apply_document(applied: Applied) -> dict[str, Any]:
+    """``apply --format json``: each ticket's fate with its ids, number and URL when known.
+
+    A ticket created whose declared status could not be set is in ``created`` and in
+    ``failed`` (the ticket exists; its status is wrong).
+    """
+    from ticketsync.cli.common import shown
+
+    result, state = applied.result, applied.state
+    lists: dict[str, list[dict[str, Any]]] = {kind: [] for kind in _OUTCOMES}
+    for event in applied.events:
+        if event.kind not in lists:
+            continue
+        entry = state.tickets.get(event.key)
+        item: dict[str, Any] = {
+            "key": event.key,
+            "id": event.id or (entry.id if entry else None),
+            "number": entry.ticket_number if entry else None,
+            "url": entry.ticket_url if entry else None,
+        }
+        if event.kind in ("failed", "skipped", "not_started"):
+            item["message"] = event.message
+        lists[event.kind].append(item)
+    return {
+        "format_version": 1,
+        "ok": result.ok,
+        "interrupted": result.interrupted,
+        "halted": result.halted,
+        "state_file": shown(applied.state_path),
+        "summary": {
+            "created": result.created, "adopted": result.adopted, "updated": result.updated,
+            "closed": result.closed, "forgotten": result.forgotten, "failed": result.failed,
+            "skipped": result.skipped, "not_started": result.not_started,
+            "unsettled": result.unsettled,
+        },
+        **{kind: sorted(items, key=lambda item: item["key"]) for kind, items in lists.items()},
+    }
+
+
+def _dumps(doc: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False)
 
 
 def _work_count(plan: Plan) -> int:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import click
 
@@ -15,18 +16,22 @@ if TYPE_CHECKING:
     from ticketsync.model import Project
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
-def get_config(ctx: click.Context, *, sandbox: bool = False) -> Config:
+def get_config(
+    ctx: click.Context, *, sandbox: bool = False, folder: Path | None = None
+) -> Config:
     """The run's config: ``--config`` or ./ticketsync.yaml, then environment, then defaults.
 
     With ``sandbox``, the same project aimed at the built-in sandbox (own state file).
+    ``folder``: the project folder of a ``--projects`` run (its own ticketsync.yaml).
     """
     from ticketsync.config import load_config
 
     root_obj = ctx.find_root().obj or {}
-    config_file = root_obj.get("config_file")
-    config = load_config(config_file, cwd=Path.cwd(), env=os.environ)
+    config_file = root_obj.get("config_file") if folder is None else None
+    config = load_config(config_file, cwd=folder or Path.cwd(), env=os.environ)
     return config.sandboxed() if sandbox else config
 
 
@@ -72,3 +77,123 @@ def sandbox_option(func: F) -> F:
         is_flag=True,
         help="Use the built-in local sandbox and its own state file (no key, no network).",
     )(func)
+
+
+def projects_option(func: F) -> F:
+    """``--projects PATH``: run in every project folder at or under PATH (repeatable)."""
+    return click.option(
+        "--projects",
+        "projects",
+        multiple=True,
+        metavar="PATH",
+        type=click.Path(file_okay=False),
+        help="Run in every project folder (one holding a ticketsync.yaml) at or under PATH, "
+        "one after the other, each with its own state, lock and key; repeatable.",
+    )(func)
+
+
+@dataclass
+class ProjectRun(Generic[T]):
+    """One project of a ``--projects`` run: its folder, its name as shown (relative to the
+    working folder, ``.`` for it), and what the run gave, or the error that stopped it."""
+
+    name: str
+    folder: Path
+    value: T | None = None
+    error: str | None = None
+
+
+def refuse_with_projects(ctx: click.Context, **given: bool) -> None:
+    """A usage error for what a ``--projects`` run cannot take (``given``: option -> used)."""
+    root_obj = ctx.find_root().obj or {}
+    if root_obj.get("config_file") is not None:
+        given["--config"] = True
+    for option, used in given.items():
+        if used:
+            raise click.UsageError(
+                f"{option} cannot be combined with --projects: each project uses the "
+                "ticketsync.yaml and ticket files of its own folder"
+            )
+
+
+def run_projects(
+    ctx: click.Context,
+    roots: Sequence[str],
+    run: Callable[[ProjectRun[T]], T],
+    *,
+    github: bool = False,
+    before: Callable[[ProjectRun[T]], None] = lambda project: None,
+    stop: Callable[[T], bool] = lambda value: False,
+) -> list[ProjectRun[T]]:
+    """Run ``run`` for every project found at or under ``roots``, one after the other.
+
+    A failure of one project is printed (input problems as ``FILE:LINE:COL: error: ...``,
+    or as annotations with ``github``; others as ``Error: PROJECT: ...``) and recorded
+    in its :class:`ProjectRun`: it never stops the next project, and since each project
+    has its own state file and lock, it cannot touch another's. ``stop(value)`` true (an
+    interrupted apply) leaves the remaining projects not started.
+    """
+    from ticketsync.ci.projects import find_projects
+    from ticketsync.ci.projects import shown as shown_project
+
+    base = Path.cwd()
+    runs: list[ProjectRun[T]] = [
+        ProjectRun(shown_project(folder, base), folder)
+        for folder in find_projects([Path(root) for root in roots])
+    ]
+    for number, project in enumerate(runs):
+        before(project)
+        project.error = _run_one(ctx, project, run, github=github)
+        if project.value is not None and stop(project.value):
+            for rest in runs[number + 1 :]:
+                rest.error = "not started: the run was interrupted"
+            break
+    return runs
+
+
+def _run_one(
+    ctx: click.Context, project: ProjectRun[T], run: Callable[[ProjectRun[T]], T], *,
+    github: bool,
+) -> str | None:
+    """Run one project; the error that stopped it, printed, or None."""
+    from ticketsync.errors import InputError, TicketSyncError
+
+    debug = bool((ctx.find_root().obj or {}).get("debug"))
+    try:
+        project.value = run(project)
+        return None
+    except InputError as exc:
+        if github:
+            from ticketsync.render import render_problems_github
+
+            click.echo(render_problems_github(exc.problems), nl=False)
+        else:
+            for problem in exc.problems:
+                click.echo(str(problem), err=True)
+        return "\n".join(str(problem) for problem in exc.problems)
+    except (TicketSyncError, OSError, click.ClickException) as exc:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        if isinstance(exc, OSError):
+            from ticketsync.cli import describe_os_error
+
+            message = describe_os_error(exc)
+        elif isinstance(exc, click.ClickException):
+            message = exc.format_message()
+        else:
+            message = str(exc)
+        click.echo(f"Error: {project.name}: {message}", err=True)
+        return message
+    except click.exceptions.Exit as exc:  # a declined confirmation: said already
+        return f"stopped (exit {exc.exit_code})"
+
+
+def projects_summary(runs: Sequence[ProjectRun[Any]], done: str, *extra: str) -> str:
+    """``N projects: K DONE, ..., M failed (a, b).`` for the end of a ``--projects`` run."""
+    failed = [run.name for run in runs if run.error is not None]
+    counts = [f"{len(runs) - len(failed)} {done}", *extra, f"{len(failed)} failed"]
+    names = f" ({', '.join(failed)})" if failed else ""
+    noun = "project" if len(runs) == 1 else "projects"
+    return f"{len(runs)} {noun}: {', '.join(counts)}{names}."

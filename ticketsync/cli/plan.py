@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from ticketsync.cli.common import get_config, load_tickets, paths_argument, sandbox_option
+from ticketsync.cli.common import (
+    ProjectRun,
+    get_config,
+    load_tickets,
+    paths_argument,
+    projects_option,
+    sandbox_option,
+)
 
-FORMATS = ("text", "json", "markdown", "github")
+if TYPE_CHECKING:
+    from ticketsync.config import Config
+    from ticketsync.model import Plan, Project
+
+FORMATS = ("text", "json", "markdown", "github", "mermaid")
 
 
 @click.command()
 @paths_argument
 @click.option(
     "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
-    help="text for people, json for scripts, markdown for a pull-request comment, "
-    "github for GitHub Actions annotations.",
+    help="text for people, json for scripts, markdown for a pull-request comment (with a "
+    "diagram of the tickets to create), github for GitHub Actions annotations, mermaid for "
+    "the diagram alone.",
 )
 @click.option(
     "--detailed-exitcode", is_flag=True,
@@ -32,6 +46,7 @@ FORMATS = ("text", "json", "markdown", "github")
     "made in the tracker since the last apply, and conflicts.",
 )
 @sandbox_option
+@projects_option
 @click.pass_context
 def plan(
     ctx: click.Context,
@@ -42,28 +57,61 @@ def plan(
     out: str | None,
     refresh: bool,
     sandbox: bool,
+    projects: tuple[str, ...],
 ) -> None:
     """Show what apply would do to match the ticket files: create, update, close.
 
     Reads the ticket files and the state file only: no key, no network, no writes
     (except the saved plan with --out). With --refresh it also reads the tracked tickets
     back from StackOne (one listing of what changed since the last read-back), still
-    writing nothing.
+    writing nothing. With --projects, plans every project found, one section each.
 
     \b
     Example: ticketsync plan --format markdown > plan.md
     """
+    from ticketsync.cli import EXIT_CHANGES, EXIT_ERROR
+
+    if projects:
+        from ticketsync.cli.common import refuse_with_projects, run_projects
+
+        refuse_with_projects(ctx, **{"PATH arguments": bool(paths), "--out": out is not None})
+
+        def one(run: ProjectRun[Plan]) -> Plan:
+            config = get_config(ctx, sandbox=sandbox, folder=run.folder)
+            return make_plan(config, load_tickets(ctx, config, ()), refresh=refresh,
+                             sandbox=sandbox)
+
+        runs = run_projects(ctx, projects, one, github=fmt == "github")
+        click.echo(render_projects(runs, fmt), nl=False)
+        if any(run.error is not None for run in runs):
+            ctx.exit(EXIT_ERROR)
+        if detailed_exitcode and any(run.value and run.value.has_changes for run in runs):
+            ctx.exit(EXIT_CHANGES)
+        return
+    config = get_config(ctx, sandbox=sandbox)
+    project = load_tickets(ctx, config, paths, github=fmt == "github")
+    result = make_plan(config, project, refresh=refresh, sandbox=sandbox)
+    click.echo(render_plan(result, fmt), nl=False)
+    if out is not None:
+        from ticketsync.planfile import save_plan
+
+        save_plan(Path(out), result)
+        click.echo(f"Saved the plan to {out}: apply it with `ticketsync apply --plan {out}`.",
+                   err=True)
+    if detailed_exitcode and result.has_changes:
+        ctx.exit(EXIT_CHANGES)
+
+
+def make_plan(config: Config, project: Project, *, refresh: bool, sandbox: bool) -> Plan:
+    """The plan of one project: its state (with a crashed apply's journal folded in,
+    read-only), read back first with ``refresh``, diffed against the loaded tickets."""
     from dataclasses import replace
 
-    from ticketsync import render
-    from ticketsync.cli import EXIT_CHANGES
     from ticketsync.cli.common import shown
     from ticketsync.plan import build_plan
     from ticketsync.state import new_state
     from ticketsync.workspace import Workspace
 
-    config = get_config(ctx, sandbox=sandbox)
-    project = load_tickets(ctx, config, paths, github=fmt == "github")
     workspace = Workspace(config, sandbox=sandbox)
     state_path = config.state_path
     if workspace.exists():
@@ -90,24 +138,67 @@ def plan(
 
         with open_api(config, sandbox=sandbox) as api:
             state = read_back(api, state)[0]
-    result = build_plan(project, state, updates=config.updates, removed=config.removed,
-                        max_creates=config.max_creates, max_removals=config.max_removals,
-                        refreshed=refresh, marker=config.marker_field)
+    return build_plan(project, state, updates=config.updates, removed=config.removed,
+                      max_creates=config.max_creates, max_removals=config.max_removals,
+                      refreshed=refresh)
+
+
+def render_plan(result: Plan, fmt: str) -> str:
+    """One project's plan in ``fmt``."""
+    from ticketsync import render
+
+    if fmt == "markdown":
+        return render.render_markdown(result, diagram=True)
     renderers = {
         "text": render.render_text,
         "json": render.render_json,
-        "markdown": render.render_markdown,
         "github": render.render_github,
+        "mermaid": render.render_mermaid,
     }
-    click.echo(renderers[fmt](result), nl=False)
-    if out is not None:
-        from ticketsync.planfile import save_plan
+    return renderers[fmt](result)
 
-        save_plan(Path(out), result)
-        click.echo(f"Saved the plan to {out}: apply it with `ticketsync apply --plan {out}`.",
-                   err=True)
-    if detailed_exitcode and result.has_changes:
-        ctx.exit(EXIT_CHANGES)
+
+def render_projects(runs: Sequence[ProjectRun[Plan]], fmt: str) -> str:
+    """The plans of a ``--projects`` run in ``fmt``: one document, a section per project.
+
+    File paths are relative to the working folder (``platform/tickets/a.yaml``), so that
+    annotations land on the right file from the repository's root.
+    """
+    from ticketsync import render
+    from ticketsync.cli.common import projects_summary
+
+    changed = sum(1 for run in runs if run.value is not None and run.value.has_changes)
+    summary = projects_summary(runs, "planned", f"{changed} with changes")
+    if fmt == "markdown":
+        items = [(run.name, run.value if run.value is not None else str(run.error))
+                 for run in runs]
+        return render.render_markdown_projects(items, summary=summary)
+    if fmt == "mermaid":
+        return render.render_mermaid_projects(
+            [(run.name, run.value) for run in runs if run.value is not None])
+    if fmt == "json":
+        import json
+
+        from ticketsync.planfile import plan_to_json
+
+        doc = {"format_version": 1, "ok": all(run.error is None for run in runs), "projects": [
+            {"project": run.name, "ok": run.error is None, "error": run.error,
+             "has_changes": run.value is not None and run.value.has_changes,
+             "plan": plan_to_json(run.value) if run.value is not None else None}
+            for run in runs]}
+        return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    parts = []
+    for run in runs:
+        if fmt == "github":
+            if run.value is not None:  # the annotations, then the summary named by project
+                *annotations, last = render.render_github(run.value).splitlines()
+                parts += [*annotations, f"{run.name}: {last}"]
+            continue
+        text = (render.render_text(run.value) if run.value is not None
+                else "Not planned: see the error above.\n")
+        parts.append(f"== {run.name} ==\n{text}")
+    parts.append(summary)
+    return "\n".join(parts) + "\n"
 
 
 COMMANDS: list[click.Command] = [plan]
