@@ -94,21 +94,38 @@ def test_github_applies_never_overlap() -> None:
     assert concurrency["cancel-in-progress"] is False
 
 
+def _action_step(job: str) -> dict[str, Any]:
+    [step] = [s for s in _github_steps(job) if str(s.get("uses", "")).startswith(
+        "ticketsync/ticketsync@")]
+    return step
+
+
+def test_github_jobs_run_this_repositorys_action_at_this_version() -> None:
+    from ticketsync import __version__
+
+    for job, command in (("plan", "plan"), ("apply", "apply")):
+        step = _action_step(job)
+        assert step["uses"] == f"ticketsync/ticketsync@v{__version__}"
+        assert step["with"]["command"] == command
+        assert _github_steps(job)[0]["uses"] == "actions/checkout@v4"
+
+
 def test_github_apply_takes_the_key_from_secrets_and_commits_state_always() -> None:
-    steps = _github_steps("apply")
-    apply_step = next(s for s in steps if s.get("name") == "Apply")
-    assert apply_step["env"]["STACKONE_API_KEY"] == "${{ secrets.STACKONE_API_KEY }}"
-    assert _ticketsync_commands(apply_step["run"]) == [["ticketsync", "apply", "--yes"]]
-    commit = next(s for s in steps if s.get("name") == "Commit the state file")
-    assert commit["if"] == "always()"
-    assert "git add ticketsync.state.json" in commit["run"]
+    step = _action_step("apply")
+    assert step["env"]["STACKONE_API_KEY"] == "${{ secrets.STACKONE_API_KEY }}"
+    assert step["with"].get("commit-state", "true") == "true"
+    action = _load(ROOT / "action.yml")
+    assert action["inputs"]["commit-state"]["default"] == "true"
+    [commit] = [s for s in action["runs"]["steps"] if "commit-state" in s.get("run", "")]
+    assert commit["if"].startswith("always()")
 
 
 def test_github_plan_comment_is_updated_not_repeated() -> None:
-    step = next(s for s in _github_steps("plan") if s.get("name") == "Comment the plan")
-    script = step["with"]["script"]
-    assert "updateComment" in script and "createComment" in script
-    assert "<!-- ticketsync-plan -->" in script
+    step = _action_step("plan")
+    assert step["with"].get("comment", "true") == "true"
+    from ticketsync.ci.steps import MARKER
+
+    assert MARKER == "<!-- ticketsync-plan -->"  # found again on the next push
 
 
 def _all_github_commands() -> list[list[str]]:
@@ -139,10 +156,22 @@ def test_gitlab_applies_never_overlap_and_commit_state() -> None:
     doc = _load(GITLAB)
     assert doc["apply"]["resource_group"] == "ticketsync-apply"
     script = "\n".join(doc["apply"]["script"])
-    assert "ticketsync apply --yes || status=$?" in script
-    assert "git add ticketsync.state.json" in script
+    assert "ticketsync apply --yes --projects . || status=$?" in script
+    commit = "python -m ticketsync.ci.gitlab commit-state"
+    assert script.index("|| status=$?") < script.index(commit)
     assert script.rstrip().endswith("exit ${status:-0}")
     assert doc["plan"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
+    assert doc["plan"]["script"] == ["python -m ticketsync.ci.gitlab plan"]
+
+
+def test_the_ci_steps_the_gitlab_example_names_exist() -> None:
+    from ticketsync.ci import gitlab
+
+    doc = _load(GITLAB)
+    for job in ("plan", "apply"):
+        for line in doc[job]["script"]:
+            if line.startswith("python -m ticketsync.ci.gitlab "):
+                assert line.split()[-1] in gitlab.STEPS
 
 
 def test_pre_commit_hook_validates_the_whole_project() -> None:
@@ -155,41 +184,33 @@ def test_pre_commit_hook_validates_the_whole_project() -> None:
     _assert_command_exists(hook["entry"].split())
 
 
-def _run(words: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ticketsync", *words[1:]],
-        cwd=cwd, capture_output=True, text=True, timeout=120, check=False,
-    )
+def test_merge_request_half_runs_against_the_quickstart(tmp_path: Path) -> None:
+    """The plan job's script, run as GitLab would (outside a merge request: no note)."""
+    import os
 
-
-def test_pull_request_half_runs_against_the_quickstart(tmp_path: Path) -> None:
     project = tmp_path / "quickstart"
     shutil.copytree(ROOT / "examples" / "quickstart", project)
-    commands = [s.get("run", "") for s in _github_steps("plan")]
-    validate, plan_github, plan_markdown = (
-        c for c in _ticketsync_commands("\n".join(commands))
+    [line] = _load(GITLAB)["plan"]["script"]
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "LANG": "C.UTF-8",
+           "TICKETSYNC_ARGS": "--sandbox"}
+    result = subprocess.run(
+        [sys.executable, *shlex.split(line)[1:]], cwd=project, env=env, capture_output=True,
+        text=True, timeout=120, check=False,
     )
-    # validate --format github: silent annotations when the files are fine.
-    result = _run(validate, project)
     assert result.returncode == 0, result.stderr
-    assert "::error" not in result.stdout
-    # The plan steps, aimed at the sandbox's state: notices for each ticket to create.
-    result = _run([*plan_github, "--sandbox"], project)
-    assert result.returncode == 0, result.stderr
-    notices = [line for line in result.stdout.splitlines() if line.startswith("::notice")]
-    assert len(notices) == 5
-    assert any("prod-outage-postmortem" in n and "platform.yaml" in n for n in notices)
-    result = _run([*plan_markdown, "--sandbox"], project)
-    assert result.returncode == 0, result.stderr
-    assert "prod-outage" in result.stdout
-    assert "5 to create" in result.stdout
-    # Break a line: the annotation points at it.
+    plan = (project / "plan.md").read_text(encoding="utf-8")
+    assert plan.startswith("## ticketsync plan\n\n**Plan: 5 to create")
+    assert "```mermaid" in plan and "prod-outage" in plan
+    assert "no merge-request note" in result.stderr
+    # Break a line: the plan fails and says where.
     broken = project / "tickets" / "onboarding.yaml"
     broken.write_text(
         broken.read_text(encoding="utf-8").replace("priority: low", "priority: urgent"),
         encoding="utf-8",
     )
-    result = _run(validate, project)
+    result = subprocess.run(
+        [sys.executable, *shlex.split(line)[1:]], cwd=project, env=env, capture_output=True,
+        text=True, timeout=120, check=False,
+    )
     assert result.returncode == 1
-    assert result.stdout.startswith("::error file=tickets/onboarding.yaml,line=")
-    assert "urgent" in result.stdout
+    assert "tickets/onboarding.yaml:" in (project / "plan.md").read_text(encoding="utf-8")
