@@ -42,7 +42,7 @@ LAYERS: dict[str, int] = {
     "ticketsync": 0, "ticketsync.model": 0, "ticketsync.cancel": 0,
     "ticketsync.sandbox.faults": 0, "ticketsync.sandbox.store": 0,
     "ticketsync.compiled_schemas": 0,
-    "ticketsync.errors": 1, "ticketsync.sandbox.shapes": 1,
+    "ticketsync.errors": 1, "ticketsync.sandbox.shapes": 1, "ticketsync.sandbox.directory": 1,
     # leaves that talk to one library or one concern
     "ticketsync.api": 2, "ticketsync.schema": 2, "ticketsync.yamlio": 2, "ticketsync.clock": 2,
     "ticketsync.retry": 2, "ticketsync.limiter": 2, "ticketsync.sandbox.server": 2,
@@ -53,9 +53,9 @@ LAYERS: dict[str, int] = {
     # the pure planner; the journal and the lock; the HTTP client
     "ticketsync.plan": 4, "ticketsync.journal": 4, "ticketsync.lock": 4,
     "ticketsync.discovery": 4, "ticketsync.client": 4, "ticketsync.export": 4,
-    "ticketsync.names": 4,
+    "ticketsync.names": 4, "ticketsync.completion": 4,
     "ticketsync.planfile": 5, "ticketsync.recovery": 5, "ticketsync.loader": 5,
-    "ticketsync.sender": 5,
+    "ticketsync.sender": 5, "ticketsync.pull": 5, "ticketsync.explain": 5,
     "ticketsync.render": 6,
     "ticketsync.apply": 6,
     "ticketsync.workspace": 7,

@@ -159,6 +159,7 @@ COMMAND_MODULES = {
     "apply": "apply",
     "state": "state",
     "sandbox": "sandbox",
+    "directory": "directory",
     "export": "export",
 }
 

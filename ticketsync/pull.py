@@ -1,0 +1,258 @@
+"""``ticketsync directory pull``: the account's names, every page, into the directory file.
+
+The listings: users, projects and the account-wide ticket types, then, per project, its
+components and ticket types. Each listing follows its cursor to the end (a listing that
+never ends is stopped by the client), every request takes a token from the run's rate
+limiter, and reads are simply retried (they act on nothing). The listings run a few at a
+time, as many as the limiter's rate x latency calls for, so that the rate limit, not the
+latency, sets the pace. The order in which they finish does not matter: the directory is
+sorted, so the same account gives the same bytes whatever the faults on the way.
+
+The file on disk is replaced only by a complete pull, atomically (temp file, fsync,
+rename): a pull interrupted at any instant, or one that fails half-way, leaves the
+previous file as it was. A file that is corrupt, of another account or of a newer version
+is refused before anything is listed, and never overwritten.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import quote
+
+from ticketsync.completion import dump_editor_schema, editor_schema_path
+from ticketsync.directory import (
+    KINDS,
+    Component,
+    Directory,
+    Project,
+    TicketType,
+    User,
+    dump_directory,
+    read_directory,
+)
+from ticketsync.errors import NotFoundError
+from ticketsync.limiter import RateLimiter
+from ticketsync.state import atomic_write_text, format_seconds
+
+USERS = "/unified/ticketing/users"
+PROJECTS = "/unified/ticketing/projects"
+TICKET_TYPES = "/unified/ticketing/ticket_types"
+#: Listings in flight at most (each is a chain of pages: one request at a time).
+MAX_LISTINGS = 32
+
+
+class DirectoryApi(Protocol):
+    """What a pull needs of :class:`ticketsync.client.StackOneClient`."""
+
+    def list_all(self, path: str, params: Mapping[str, str] | None = None
+                 ) -> Iterator[dict[str, Any]]:
+        """Every record of a listing, following the cursor ``next`` to the end."""
+        ...
+
+    def server_now(self) -> datetime:
+        """StackOne's current time (a lower bound)."""
+        ...
+
+
+def project_path(project_id: str, what: str) -> str:
+    """``/unified/ticketing/projects/{id}/components`` (or ``ticket_types``); the id is
+    quoted whole, so that no id can reach another path."""
+    return f"{PROJECTS}/{quote(project_id, safe='')}/{what}"
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a pull is: listings finished of those known so far, records read."""
+
+    done: int
+    total: int
+    records: int
+
+
+@dataclass(frozen=True)
+class _Listing:
+    kind: str  # users | projects | ticket_types | components
+    path: str
+    project_id: str | None = None
+
+
+def existing_directory(path: Path, account_id: str | None) -> Directory | None:
+    """The directory file a pull would replace (None: there is none). Raises
+    :class:`~ticketsync.directory.DirectoryError` for one that must not be replaced:
+    corrupt, of a newer version, or of another account."""
+    try:
+        return read_directory(path, account_id=account_id)
+    except FileNotFoundError:
+        return None
+
+
+def pull_directory(
+    api: DirectoryApi,
+    account_id: str,
+    *,
+    limiter: RateLimiter | None = None,
+    concurrency: int | None = None,
+    on_progress: Callable[[Progress], None] = lambda progress: None,
+) -> Directory:
+    """List everything and return the directory (``pulled_at``: StackOne's time).
+
+    ``concurrency``: listings in flight at most (None: as many as ``limiter``'s rate x
+    latency calls for). On any error, and on Ctrl-C, the limiter is halted (nothing more
+    is sent), the listings in flight end, and the error is raised: nothing was written.
+    """
+    records: dict[str, dict[tuple[str | None, str], Any]] = {kind: {} for kind in KINDS}
+    queue = deque([_Listing("users", USERS), _Listing("projects", PROJECTS),
+                   _Listing("ticket_types", TICKET_TYPES)])
+    total, done, count = len(queue), 0, 0
+    cap = concurrency or MAX_LISTINGS
+
+    def limit() -> int:
+        if concurrency is not None or limiter is None:
+            return cap
+        return limiter.in_flight(cap=cap, initial=8)
+
+    pool = concurrent.futures.ThreadPoolExecutor(cap, thread_name_prefix="ticketsync-pull")
+    running: dict[concurrent.futures.Future[list[dict[str, Any]]], _Listing] = {}
+    try:
+        while queue or running:
+            while queue and len(running) < limit():
+                listing = queue.popleft()
+                running[pool.submit(_read, api, listing)] = listing
+            finished, _ = concurrent.futures.wait(
+                running, return_when=concurrent.futures.FIRST_COMPLETED)
+            for future in finished:
+                listing = running.pop(future)
+                found = future.result()
+                for key, record in _records(listing, found):
+                    records[listing.kind][key] = record
+                if listing.kind == "projects":
+                    for project_id in sorted(pid for _, pid in records["projects"]):
+                        queue.append(_Listing("components",
+                                              project_path(project_id, "components"),
+                                              project_id))
+                        queue.append(_Listing("ticket_types",
+                                              project_path(project_id, "ticket_types"),
+                                              project_id))
+                        total += 2
+                done, count = done + 1, count + len(found)
+                on_progress(Progress(done, total, count))
+    except BaseException:
+        if limiter is not None:
+            limiter.halt("the pull stopped")  # the listings in flight send nothing more
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return Directory.of(
+        account_id,
+        format_seconds(api.server_now()),
+        users=records["users"].values(),
+        projects=records["projects"].values(),
+        ticket_types=records["ticket_types"].values(),
+        components=records["components"].values(),
+    )
+
+
+def _read(api: DirectoryApi, listing: _Listing) -> list[dict[str, Any]]:
+    try:
+        return list(api.list_all(listing.path))
+    except NotFoundError:
+        if listing.project_id is None:
+            raise
+        return []  # the project went away during the pull: it has nothing any more
+
+
+def _records(listing: _Listing, found: Iterable[dict[str, Any]]
+             ) -> Iterator[tuple[tuple[str | None, str], Any]]:
+    """The directory records of one listing's answers, keyed as the file keys them.
+
+    A record without an id cannot be referenced: it is left out. A per-project listing's
+    type without a ``project_id`` is an account-wide type usable in that project; a
+    component without one belongs to the project it was listed under.
+    """
+    for raw in found:
+        record_id = _text(raw.get("id"))
+        if record_id is None:
+            continue
+        name = _text(raw.get("name"))
+        if listing.kind == "users":
+            if name is None:
+                parts = (_text(raw.get("first_name")), _text(raw.get("last_name")))
+                name = " ".join(p for p in parts if p) or None
+            active = raw.get("active")
+            yield (None, record_id), User(
+                record_id, name, _text(raw.get("primary_email")), _text(raw.get("username")),
+                active is not False and str(active).lower() != "false")
+        elif listing.kind == "projects":
+            yield (None, record_id), Project(record_id, name)
+        elif listing.kind == "ticket_types":
+            project_id = _text(raw.get("project_id"))
+            yield (project_id, record_id), TicketType(record_id, name, project_id)
+        else:
+            project_id = _text(raw.get("project_id")) or listing.project_id
+            assert project_id is not None
+            yield (project_id, record_id), Component(record_id, name, project_id)
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return str(value)
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def save_directory(path: Path, directory: Directory, previous: Directory | None) -> bool:
+    """Write the directory file and its editor schema, atomically; False when the file
+    already held the same content (then it is left as it is, ``pulled_at`` included: the
+    same names make no diff to commit)."""
+    if previous is None or not previous.same_content(directory):
+        atomic_write_text(path, dump_directory(directory))
+        changed = True
+    else:
+        directory, changed = previous, False
+    schema_path = editor_schema_path(path)
+    text = dump_editor_schema(directory)
+    try:
+        current = schema_path.read_text(encoding="utf-8")
+    except (FileNotFoundError, UnicodeDecodeError):
+        current = None
+    if current != text:
+        atomic_write_text(schema_path, text)
+    return changed
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What a pull changed, per kind: records added, removed, changed."""
+
+    counts: Mapping[str, tuple[int, int, int]]
+
+    def __str__(self) -> str:
+        parts = []
+        for kind, (added, removed, changed) in self.counts.items():
+            said = [f"{n} {what}" for n, what in ((added, "added"), (removed, "removed"),
+                                                  (changed, "changed")) if n]
+            if said:
+                parts.append(f"{kind.replace('_', ' ')}: {', '.join(said)}")
+        return "; ".join(parts)
+
+
+def changes(before: Directory | None, after: Directory) -> Changes:
+    """Records added, removed and changed from ``before`` (None: nothing) to ``after``."""
+    counts = {}
+    for kind in KINDS:
+        old = _keyed(getattr(before, kind) if before is not None else ())
+        new = _keyed(getattr(after, kind))
+        counts[kind] = (len(new.keys() - old.keys()), len(old.keys() - new.keys()),
+                        sum(1 for k in new.keys() & old.keys() if new[k] != old[k]))
+    return Changes(counts)
+
+
+def _keyed(records: Iterable[Any]) -> dict[tuple[str | None, str], Any]:
+    return {(getattr(r, "project_id", None), r.id): r for r in records}
