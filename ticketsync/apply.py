@@ -231,6 +231,7 @@ class _Run:
         self.verdicts: dict[str, Match] = {}
         #: StackOne's time of this run's first write: the read-back after it lists from there.
         self.first_write: datetime | None = None
+        self.read_back_started = False
         #: The oldest candidate of a lookup left ambiguous: the state is dated before it.
         self.hold: datetime | None = None
         self.held: list[Event] = []
@@ -255,7 +256,16 @@ class _Run:
             return self.result
         ready.extend(self._updates_and_removals())
         self._execute(ready)
-        self._read_back_writes()
+        missed = [key for key in self.result.created_keys
+                  if self.ids.get(key) not in self.index.tickets]
+        if missed and not self.stopping and self.first_write is not None:
+            outcome = self._read_back_writes()  # the ones the overlapped read-back overtook
+            if isinstance(outcome, ApiError):
+                self._emit(Event("note", "", None, (
+                    f"the read-back after the writes failed ({outcome}): numbers and links "
+                    "come with the next apply")))
+                self._publish()
+        self.result.seen = self.index.tickets
         # The lookup ran (or had nothing to look for): every create of this run is recorded
         # or has its intent open, so the state is complete up to now, or up to the oldest
         # candidate of an ambiguous lookup.
@@ -286,20 +296,23 @@ class _Run:
                 work.append(removal)
         return work
 
-    def _read_back_writes(self) -> None:
+    def _read_back_writes(self) -> RemoteIndex | ApiError | None:
         """One listing after the writes, so that the new tickets' numbers, URLs and
-        statuses (and the updated ones' values) reach the state: not one GET each."""
-        wrote = (self.result.created or self.result.adopted or self.result.updated
-                 or self.result.closed)
-        if wrote and self.first_write is not None and not self.stopping:
-            try:
-                list_remote(self.api, self.first_write - self.options.skew_margin, self.index)
-                self.result.listings += 1
-            except ApiError as exc:  # the writes are journaled: only the read-back is lost
-                self._emit(Event("note", "", None, f"the read-back after the writes failed "
-                                 f"({exc}): numbers and links come with the next apply"))
-                self._publish()
-        self.result.seen = self.index.tickets
+        statuses (and the updated ones' values) reach the state: not one GET each.
+
+        It starts once the last write has gone out (see :meth:`_execute`), overlapping
+        the answers still in flight: a cursor's pages come one after the other, and
+        waiting for every answer first would add their round trips to every run. A ticket
+        it misses (stored after its page was read) only gets its number at the next
+        read-back; nothing here decides what is created.
+        """
+        assert self.first_write is not None
+        try:
+            list_remote(self.api, self.first_write - self.options.skew_margin, self.index)
+        except ApiError as exc:  # the writes are journaled: only the read-back is lost
+            return exc
+        self.result.listings += 1
+        return None
 
     def _now(self) -> datetime | None:
         try:
@@ -447,7 +460,7 @@ class _Run:
         """
         pool = _Pool()
         tokens = itertools.count()
-        in_flight: dict[int, Work | list[_Pending]] = {}
+        in_flight: dict[int, Work | list[_Pending] | str] = {}
         error: BaseException | None = None  # a bug or a broken journal: re-raised at the end
         try:
             while True:
@@ -457,6 +470,7 @@ class _Run:
                     if not self.stopping:
                         self._maybe_settle(pool, tokens, in_flight, ready)
                         self._submit(pool, tokens, in_flight, ready)
+                        self._maybe_read_back(pool, tokens, in_flight, ready)
                     self._publish()
                     waiting = bool(in_flight) or (not self.stopping and bool(ready or self.pending))
                     if not waiting or self._drained():
@@ -475,7 +489,8 @@ class _Run:
         # Sent, without an answer yet (a stop cut the wait short), or left uncertain when
         # the run stopped: their intents stay open, and the next run looks them up.
         for item in in_flight.values():
-            self.result.unsettled += len(item) if isinstance(item, list) else 1
+            if not isinstance(item, str):  # the read-back is not a ticket
+                self.result.unsettled += len(item) if isinstance(item, list) else 1
         self.result.unsettled += len(self.pending)
         if self.stopping:
             self.result.not_started += len(ready) + self._descendants(
@@ -487,7 +502,7 @@ class _Run:
         self,
         pool: _Pool,
         tokens: Iterator[int],
-        in_flight: dict[int, Work | list[_Pending]],
+        in_flight: dict[int, Work | list[_Pending] | str],
         ready: deque[Work],
     ) -> None:
         """Journal the intents of what fits in flight, make them durable, then send."""
@@ -547,6 +562,34 @@ class _Run:
             return outcome
         return replace(outcome, message=f"failed {outcome.key}: refused too (HTTP {status})")
 
+    def _maybe_read_back(
+        self,
+        pool: _Pool,
+        tokens: Iterator[int],
+        in_flight: dict[int, Work | list[_Pending] | str],
+        ready: deque[Work],
+    ) -> None:
+        """Start the read-back once every write has gone out and none waits for a lookup.
+
+        Only creates may still be waiting for their answers then: a listing that overtook
+        an update would record the value it replaced as the tracker's, which the next plan
+        would call a tracker edit. (A create it overtakes is read back at the end.)
+        """
+        if (self.read_back_started or ready or self.pending or self.settling
+                or self.first_write is None):
+            return
+        flying = [item for item in in_flight.values() if not isinstance(item, str | list)]
+        if any(not isinstance(item, Create) or item.key in self.children for item in flying):
+            return  # an update or close in flight, or a parent: its children are to come
+        wrote = (self.result.created or self.result.adopted or self.result.updated
+                 or self.result.closed)
+        if not (wrote or flying):
+            return
+        self.read_back_started = True
+        token = next(tokens)
+        in_flight[token] = "read-back"
+        pool.submit(token, self._read_back_writes)
+
     def _interrupt(self) -> None:
         """A stop signal: send nothing more, give what is in flight a bounded wait."""
         self.result.interrupted = True
@@ -567,7 +610,7 @@ class _Run:
     def _collect(
         self,
         pool: _Pool,
-        in_flight: dict[int, Work | list[_Pending]],
+        in_flight: dict[int, Work | list[_Pending] | str],
         ready: deque[Work],
     ) -> BaseException | None:
         """Wait a little for answers and act on every one that arrived; return a worker's
@@ -591,6 +634,12 @@ class _Run:
                 self.settling = False
                 self._after_settle(item, answer, ready)
                 continue
+            if isinstance(item, str):  # the read-back after the writes
+                if isinstance(answer, ApiError):
+                    self._emit(Event("note", "", None, (
+                        f"the read-back after the writes failed ({answer}): numbers and "
+                        "links come with the next apply")))
+                continue
             outcome: Outcome = answer
             if outcome.fatal:
                 outcome = self._fatal(outcome)
@@ -608,7 +657,7 @@ class _Run:
         self,
         pool: _Pool,
         tokens: Iterator[int],
-        in_flight: dict[int, Work | list[_Pending]],
+        in_flight: dict[int, Work | list[_Pending] | str],
         ready: deque[Work],
     ) -> None:
         """Start one lookup for every create left uncertain, when it is worth a listing.
