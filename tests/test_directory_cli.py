@@ -199,3 +199,23 @@ def test_show_without_a_directory_says_to_pull(tmp_path: Path,
     assert invoke("directory", "show") == (1, "", (
         "Error: no directory file at ticketsync.directory.json: run `ticketsync directory "
         "pull` (needs the key)\n"))
+
+
+def test_a_saved_plan_is_stale_once_the_directory_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The directory is an input like the ticket files: after a pull, a name may mean
+    # another id, so a plan saved before it must be made again.
+    project = enter_project(tmp_path, monkeypatch)
+    (project / "tickets").mkdir()
+    (project / "tickets" / "t.yaml").write_text(TICKETS)
+    assert invoke("directory", "pull", "--sandbox")[0] == 0
+    assert invoke("init", "--sandbox")[0] == 0
+    assert invoke("plan", "--sandbox", "--out", "plan.json")[0] == 0
+    path = project / "ticketsync.directory.json"
+    doc = json.loads(path.read_text())
+    doc["users"][42]["active"] = False  # someone leaves: the files are still valid
+    path.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    code, _, err = invoke("apply", "--sandbox", "--yes", "--plan", "plan.json")
+    assert code == 1
+    assert "have changed since this plan was made" in err

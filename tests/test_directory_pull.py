@@ -318,3 +318,33 @@ def test_kill_9_at_any_moment_of_a_pull_leaves_the_old_file(tmp_path: Path) -> N
                 outcomes.add("new")
             assert time.monotonic() - started < 30
     assert "old" in outcomes and "new" in outcomes
+
+
+def test_the_chains_take_tokens_before_the_projects_listings() -> None:
+    # The users listing is one long chain of pages; the projects' listings are many short
+    # ones. A chain waiting for a token is served before them (it would otherwise get
+    # one token in six here, and end the pull long after the rest).
+    import threading
+
+    from ticketsync.pull import ChainFirstLimiter, _chain
+
+    limiter = ChainFirstLimiter(6000, burst=1)  # a token every 10 ms
+    granted: list[str] = []
+    lock = threading.Lock()
+
+    def take(name: str, chain: bool) -> None:
+        _chain.on = chain
+        for _ in range(10):
+            limiter.acquire()
+            with lock:
+                granted.append(name)
+
+    threads = [threading.Thread(target=take, args=(f"project-{n}", False)) for n in range(5)]
+    threads.append(threading.Thread(target=take, args=("users", True)))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(granted) == 60
+    last_of_the_chain = max(n for n, name in enumerate(granted) if name == "users")
+    assert last_of_the_chain < 30, granted  # a fair share would end near 60

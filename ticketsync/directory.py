@@ -15,11 +15,12 @@ a lockfile, so it is held to the state's rules:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ticketsync.errors import TicketSyncError
 
@@ -37,6 +38,7 @@ __all__ = [
     "TicketType",
     "User",
     "dump_directory",
+    "load_directory",
     "parse_directory",
     "parse_seed",
     "read_directory",
@@ -47,10 +49,12 @@ class DirectoryError(TicketSyncError):
     """The directory file is unreadable, corrupt, of another account, or too new."""
 
 
-@dataclass(frozen=True)
-class User:
+class User(NamedTuple):
     """A user: matched by ``id``, ``email`` or ``username`` (case-insensitive) or display
-    ``name`` (exact). A deactivated one (``active`` False) cannot be named."""
+    ``name`` (exact). A deactivated one (``active`` False) cannot be named.
+
+    The records are named tuples: a directory of 5,000 users is built at every run, and a
+    tuple is made several times faster than a frozen dataclass."""
 
     id: str
     name: str | None = None
@@ -59,8 +63,7 @@ class User:
     active: bool = True
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "email": self.email,
-                "username": self.username, "active": self.active}
+        return self._asdict()
 
     def describe(self) -> str:
         """``user-001 (Alice Martin, alice@example.com)``: how messages name a user."""
@@ -68,21 +71,19 @@ class User:
         return f"{self.id} ({said})" if said else self.id
 
 
-@dataclass(frozen=True)
-class Project:
+class Project(NamedTuple):
     id: str
     name: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name}
+        return self._asdict()
 
     def describe(self) -> str:
         """``Platform (project-001)``: how messages name a project."""
         return f"{self.name} ({self.id})" if self.name else self.id
 
 
-@dataclass(frozen=True)
-class TicketType:
+class TicketType(NamedTuple):
     """A ticket type of one project, or of the whole account (``project_id`` None)."""
 
     id: str
@@ -90,11 +91,10 @@ class TicketType:
     project_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "project_id": self.project_id}
+        return self._asdict()
 
 
-@dataclass(frozen=True)
-class Component:
+class Component(NamedTuple):
     """A component of one project."""
 
     id: str
@@ -102,7 +102,7 @@ class Component:
     project_id: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "project_id": self.project_id}
+        return self._asdict()
 
 
 def _by_id(record: User | Project) -> str:
@@ -200,6 +200,12 @@ def read_directory(path: Path, *, account_id: str | None = None) -> Directory:
     (None: any). Raises :class:`DirectoryError` naming the file for an unreadable,
     corrupt, schema-invalid or newer file (``FileNotFoundError`` when there is none).
     """
+    return load_directory(path, account_id=account_id)[0]
+
+
+def load_directory(path: Path, *, account_id: str | None = None) -> tuple[Directory, bytes]:
+    """:func:`read_directory`, and the file's bytes (a saved plan's inputs digest covers
+    them: a name may resolve to another id after a pull)."""
     shown = display_path(path)
     try:
         raw = path.read_bytes()
@@ -229,7 +235,7 @@ def read_directory(path: Path, *, account_id: str | None = None) -> Directory:
             "was left as it is (if the project moved to another account, delete it and run "
             "`ticketsync directory pull`)"
         )
-    return directory
+    return directory, raw
 
 
 def parse_directory(data: Any, shown: str) -> Directory:
@@ -246,7 +252,7 @@ def parse_directory(data: Any, shown: str) -> Directory:
         )
     from ticketsync import schema
 
-    problems = schema.check("directory", data)
+    problems = [] if _well_formed(data) else schema.check("directory", data)
     if problems:
         where, message = problems[0]
         at = ".".join(str(part) for part in where) or "(top level)"
@@ -270,16 +276,72 @@ def parse_directory(data: Any, shown: str) -> Directory:
     return directory
 
 
+_TOP = frozenset(("version", "account_id", "pulled_at", *KINDS))
+_FIELDS = {
+    "users": frozenset(("id", "name", "email", "username", "active")),
+    "projects": frozenset(("id", "name")),
+    "ticket_types": frozenset(("id", "name", "project_id")),
+    "components": frozenset(("id", "name", "project_id")),
+}
+_PULLED_AT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+
+
+def _well_formed(data: Any) -> bool:
+    """Whether ``data`` certainly satisfies the directory schema: the common case, checked
+    at a fraction of the compiled validator's cost (5,000 users: 24 ms there).
+
+    Never looser than the schema, possibly stricter: False only sends the document to the
+    schema, which then decides (and words what is wrong).
+    """
+    if type(data) is not dict or data.keys() != _TOP:
+        return False
+    version, account, pulled = data["version"], data["account_id"], data["pulled_at"]
+    if type(version) is not int or version < 1 or type(account) is not str or not account:
+        return False
+    if type(pulled) is not str or not _PULLED_AT.fullmatch(pulled):
+        return False
+    for kind in KINDS:
+        records, fields = data[kind], _FIELDS[kind]
+        if type(records) is not list:
+            return False
+        for record in records:
+            if type(record) is not dict or record.keys() != fields:
+                return False
+            ident, name = record["id"], record["name"]
+            if type(ident) is not str or not ident or (name is not None and type(name) is not str):
+                return False
+        if not all(_record_ok(kind, r) for r in records):
+            return False
+    return True
+
+
+def _record_ok(kind: str, record: dict[str, Any]) -> bool:
+    """The fields besides ``id`` and ``name`` of a record of ``kind``."""
+    if kind == "users":
+        email, username = record["email"], record["username"]
+        return (type(record["active"]) is bool
+                and (email is None or type(email) is str)
+                and (username is None or type(username) is str))
+    if kind == "projects":
+        return True
+    project = record["project_id"]
+    if project is None:
+        return kind == "ticket_types"
+    return type(project) is str and project != ""
+
+
 def _listed_twice(directory: Directory) -> str:
     """What the file lists twice (a user id, a project id, a type or component of one
     project), or ``""``: with two records for one id, which one a name means is a guess."""
-    keyed: Mapping[str, Iterable[Any]] = {
-        "users": (u.id for u in directory.users),
-        "projects": (p.id for p in directory.projects),
-        "ticket_types": ((t.project_id, t.id) for t in directory.ticket_types),
-        "components": ((c.project_id, c.id) for c in directory.components),
+    keyed: Mapping[str, list[Any]] = {
+        "users": [u.id for u in directory.users],
+        "projects": [p.id for p in directory.projects],
+        "ticket_types": [(t.project_id, t.id) for t in directory.ticket_types],
+        "components": [(c.project_id, c.id) for c in directory.components],
     }
     for kind, keys in keyed.items():
+        if len(set(keys)) == len(keys):  # the common case, at C speed
+            continue
         seen: set[Any] = set()
         for key in keys:
             if key in seen:

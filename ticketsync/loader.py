@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 from ticketsync import schema, yamlio
 from ticketsync.config import SANDBOX_ACCOUNT, Config
-from ticketsync.directory import read_directory
+from ticketsync.directory import load_directory
 from ticketsync.discovery import find_files, where_tickets_go
 from ticketsync.errors import ConfigError, InputError
 from ticketsync.model import Location, Problem, Project, Ticket, is_valid_key
@@ -65,7 +65,9 @@ def load_project(config: Config, paths: Sequence[str] = (), *, cwd: Path | None 
     parent_at: dict[str, Location] = {}
     digest = hashlib.sha256()
     names = [_display(path, here) for path in files]
-    resolver = _resolver(config, here)
+    resolver, directory_bytes = _resolver(config, here)
+    if directory_bytes is not None:  # an input too: a pull may change what a name means
+        digest.update(b"\0directory\0" + directory_bytes)
     with _collector_held_off():
         for path, name in zip(files, names, strict=True):
             result = _read_file(path, name, config.marker_field, resolver)
@@ -113,8 +115,9 @@ def _collector_held_off() -> Iterator[None]:
         gc.enable()
 
 
-def _resolver(config: Config, cwd: Path) -> Resolver:
-    """The names of the project's directory file, or none if there is no such file.
+def _resolver(config: Config, cwd: Path) -> tuple[Resolver, bytes | None]:
+    """The names of the project's directory file (none if there is no such file), and
+    the file's bytes.
 
     A directory of another account is refused: its ids mean nothing there. Runs against
     the built-in sandbox take the project's directory whatever account it was pulled from
@@ -123,10 +126,10 @@ def _resolver(config: Config, cwd: Path) -> Resolver:
     path = config.directory_path
     account = None if config.account_id == SANDBOX_ACCOUNT else config.account_id
     try:
-        directory = read_directory(path, account_id=account)
+        directory, raw = load_directory(path, account_id=account)
     except FileNotFoundError:
-        directory = None
-    return Resolver(directory, file=_display(path, cwd))
+        return Resolver(None, file=_display(path, cwd)), None
+    return Resolver(directory, file=_display(path, cwd)), raw
 
 
 def _display(path: Path, cwd: Path) -> str:

@@ -52,8 +52,8 @@ def pull(ctx: click.Context, *, rate_limit: int | None, concurrency: int | None,
     from ticketsync.cli.apply import is_terminal, open_api
     from ticketsync.cli.common import shown
     from ticketsync.completion import editor_schema_path
-    from ticketsync.limiter import RateLimiter
     from ticketsync.pull import (
+        ChainFirstLimiter,
         DirectoryApi,
         changes,
         existing_directory,
@@ -66,7 +66,7 @@ def pull(ctx: click.Context, *, rate_limit: int | None, concurrency: int | None,
                      concurrency=concurrency or config.concurrency)
     path = config.directory_path
     previous = existing_directory(path, config.account_id)  # refused before any request
-    limiter = RateLimiter(config.rate_limit)
+    limiter = ChainFirstLimiter(config.rate_limit)
     progress = _Progress(live=is_terminal(sys.stderr))
     with open_api(config, sandbox=sandbox, limiter=limiter) as api:
         account_id = config.account_id or ""
