@@ -140,7 +140,7 @@ def make_plan(config: Config, project: Project, *, refresh: bool, sandbox: bool)
             state = read_back(api, state)[0]
     return build_plan(project, state, updates=config.updates, removed=config.removed,
                       max_creates=config.max_creates, max_removals=config.max_removals,
-                      refreshed=refresh)
+                      refreshed=refresh, marker=config.marker_field)
 
 
 def render_plan(result: Plan, fmt: str) -> str:
