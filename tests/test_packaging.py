@@ -5,7 +5,8 @@ isolation (no network). The metadata is checked as ``twine check`` does, offline
 core metadata, a long description with its content type. The wheel is then installed
 into a fresh virtual environment, from a local wheelhouse of the dependencies made from
 this environment's installed distributions (``pip install --no-index --find-links``),
-and the README's quickstart runs with it.
+and the README's quickstart runs with it. The sdist installs the same way, pip building
+it in an isolated environment fed from that wheelhouse (setuptools and wheel included).
 """
 
 from __future__ import annotations
@@ -206,3 +207,34 @@ def test_the_wheel_installs_in_a_fresh_venv_and_runs_the_quickstart(
     assert "Apply complete: 5 created, 0 updated, 0 failed." in lines
     assert lines[-2] == "No changes."
     assert lines[-1].startswith(str(venv))  # the installed wheel, not this checkout
+
+
+@pytest.mark.slow
+def test_the_sdist_installs_offline_with_an_isolated_build(dist: Path, tmp_path: Path) -> None:
+    """pip builds the sdist as it would from PyPI (build isolation), here from a local
+    wheelhouse that holds the build backend too."""
+    wheelhouse = tmp_path / "wheelhouse"
+    wheelhouse.mkdir()
+    requires = [str(r) for r in Metadata.from_email(
+        zipfile.ZipFile(_wheel(dist)).read("ticketsync_stackone-0.1.0.dist-info/METADATA")
+        .decode()).requires_dist or []]
+    for distribution in _closure([*requires, "setuptools", "wheel"]):
+        _repack(distribution, wheelhouse)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
+                   timeout=60)
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "LANG": "C.UTF-8",
+           "PIP_CONFIG_FILE": os.devnull, "PIP_NO_INDEX": "1", "PIP_CONSTRAINT": "",
+           "PIP_FIND_LINKS": str(wheelhouse)}
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
+         "--no-index", "--find-links", str(wheelhouse), "--disable-pip-version-check",
+         "--quiet", str(_sdist(dist))],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert install.returncode == 0, install.stderr
+    check = ("import importlib.resources as r, ticketsync; "
+             "print(sorted(p.name for p in (r.files('ticketsync') / 'schemas').iterdir()))")
+    done = subprocess.run([str(venv / "bin" / "python"), "-c", check], capture_output=True,
+                          text=True, timeout=60, check=True)
+    assert done.stdout.strip() == str(SCHEMAS)
