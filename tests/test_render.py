@@ -203,3 +203,26 @@ def test_github_annotations_of_the_lifecycle_land_on_the_declarations() -> None:
         "::notice file=tickets/b.yaml,line=9::shut: closed in the tracker",
         "::notice file=tickets/a.yaml,line=3::gone: deleted in the tracker; not re-created",
     ]
+
+
+def test_markdown_nests_as_one_projects_section() -> None:
+    from ticketsync.render import render_markdown_projects
+
+    text = render_markdown(UPDATES_ON, heading="### `platform`", level=4)
+    assert text.startswith("### `platform`\n\n**Plan: 0 to create, 1 to update")
+    assert "\n#### To update (1)\n" in text and "\n### To update" not in text
+    both = render_markdown_projects([("platform", UPDATES_ON), ("mobile", "boom ```x``` ``")],
+                                    summary="2 projects: 1 planned, 1 failed (mobile).")
+    assert both.startswith("## ticketsync plan\n\n**2 projects: 1 planned, 1 failed (mobile).**")
+    # An error cannot close its code block: the fence is longer than any run of backticks.
+    assert "### `mobile`\n\n> [!CAUTION]\n" in both
+    assert "````text\nboom ```x``` ``\n````\n" in both
+
+
+def test_one_project_reads_as_a_lone_plan() -> None:
+    from ticketsync.render import render_markdown_projects
+
+    assert render_markdown_projects([(".", MIXED)], summary="") == render_markdown(
+        MIXED, diagram=True)
+    assert render_markdown_projects([("platform", MIXED)], summary="").startswith(
+        "## ticketsync plan: `platform`\n\n**Plan: 2 to create")
