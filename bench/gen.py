@@ -41,7 +41,8 @@ def _sentence(rng: random.Random, words: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(words)).capitalize()
 
 
-def _ticket(rng: random.Random, file_no: int, no: int, keys: list[str]) -> list[str]:
+def _ticket(rng: random.Random, file_no: int, no: int, keys: list[str],
+            children: float = 0.2) -> list[str]:
     lines = [
         f"  t{file_no:03d}-{no:05d}:",
         f"    title: {_sentence(rng, 6)}",
@@ -55,14 +56,17 @@ def _ticket(rng: random.Random, file_no: int, no: int, keys: list[str]) -> list[
         "    unified_custom_fields:",
         f"      ref: REF-{file_no * 100000 + no}",
     ]
-    if keys and rng.random() < 0.2:
+    if keys and rng.random() < children:
         # Some children, always of an earlier ticket: no cycles, parents resolvable.
         lines.append(f"    parent: {rng.choice(keys)}")
     return lines
 
 
-def generate(dir: Path, tickets: int, files: int) -> list[Path]:
-    """Write ``tickets`` tickets spread over ``files`` files into ``dir``; return the paths."""
+def generate(dir: Path, tickets: int, files: int, *, children: float = 0.2) -> list[Path]:
+    """Write ``tickets`` tickets spread over ``files`` files into ``dir``; return the paths.
+
+    ``children``: the share of tickets that are children of an earlier one (0: a flat
+    project, where nothing waits for a parent's answer)."""
     rng = random.Random(20240601)
     dir.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
@@ -79,7 +83,7 @@ def generate(dir: Path, tickets: int, files: int) -> list[Path]:
         ]
         keys: list[str] = []
         for no in range(count):
-            lines.extend(_ticket(rng, file_no, no, keys))
+            lines.extend(_ticket(rng, file_no, no, keys, children))
             keys.append(f"t{file_no:03d}-{no:05d}")
         path = dir / f"tickets-{file_no:03d}.yaml"
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
