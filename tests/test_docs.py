@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -110,3 +111,38 @@ def test_the_readmes_demo_ends_with_no_changes(tmp_path: Path) -> None:
     assert "Apply complete: 5 created, 0 updated, 0 failed." in lines
     assert lines[-1] == "No changes."
     assert "Traceback" not in result.stderr
+
+
+def test_every_message_the_recovery_guide_quotes_is_one_ticketsync_prints() -> None:
+    """docs/recovery.md is found by searching for a message: each heading quotes one, and
+    its words must still be in the code (a reworded message makes the guide lie). Each run
+    of three or more plain words of a heading (placeholders such as KEY, paths and numbers
+    break runs) is looked for in the package's source, adjacent string literals joined."""
+    root = README_PATH.parent
+    guide = (root / "docs" / "recovery.md").read_text(encoding="utf-8")
+    source = "\n".join(p.read_text(encoding="utf-8") for p in (root / "ticketsync").rglob("*.py"))
+    joined = re.sub(r"""["']\s*\n\s*f?["']""", "", source)  # "abc "\n  "def" -> "abc def"
+    flat = " ".join(joined.split())
+    headings = re.findall(r"^## `+([^`]+?)`+", guide, flags=re.MULTILINE)
+    assert len(headings) >= 14
+    for heading in headings:
+        for text in _plain_runs(heading):
+            assert text in flat, f"docs/recovery.md quotes '{text}', no longer in the code"
+
+
+def _plain_runs(message: str) -> list[str]:
+    """The runs of three or more plain words of a quoted message. A placeholder (KEY, N, a
+    path, a number) ends a run, and takes the word before it along (`pid N`, `account A`):
+    that word is printed by the same formatted value in the code."""
+    runs: list[str] = []
+    run: list[str] = []
+    for word in [*message.replace("...", " ").split(), "N"]:
+        if re.fullmatch(r"[a-z][a-z'-]*[,:;]?", word):
+            run.append(word)
+            continue
+        if re.fullmatch(r"[A-Z0-9]+[.,]?", word) and run:
+            run.pop()
+        if len(run) >= 3:
+            runs.append(" ".join(run).rstrip(",:;"))
+        run = []
+    return runs
