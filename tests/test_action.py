@@ -21,6 +21,7 @@ from test_action_runner import (
     FakeForge,
     fake_forge,
     load_action,
+    read_outputs,
 )
 
 from ticketsync.ci import steps
@@ -300,3 +301,47 @@ def test_marker_per_working_directory() -> None:
 def test_the_action_installs_nothing_by_an_index_name() -> None:
     text = (ROOT / "action.yml").read_text(encoding="utf-8")
     assert "pip install ticketsync" not in text and "ticketsync==" not in text
+
+
+@pytest.mark.slow
+def test_a_cancelled_apply_step_lets_ticketsync_write_its_state(tmp_path: Path) -> None:
+    """GitHub cancels a job with SIGINT then SIGTERM to the step's process: the step must
+    pass it on to ticketsync and wait, never kill it before its state file is written."""
+    import os
+    import signal
+    import sys
+    import time
+
+    from sandbox_helpers import spawn_sandbox, stored_tickets
+
+    root = tmp_path / "workspace"
+    tickets = "tickets:\n" + "".join(f"  t{i:02}:\n    title: Ticket {i}\n" for i in range(40))
+    write(root / "platform" / "tickets" / "t.yaml", tickets)
+    with spawn_sandbox(tmp_path / "server.db", "--latency-ms", "150") as server:
+        write(root / "platform" / "ticketsync.yaml",
+              f"tickets: [tickets/]\naccount_id: acc-1\nbase_url: {server.url}\n")
+        env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(tmp_path),
+               "LANG": "C.UTF-8", "STACKONE_API_KEY": "any-key", "INPUT_COMMAND": "apply",
+               "INPUT_WORKING_DIRECTORY": ".", "INPUT_ARGS": "--concurrency 2",
+               "GITHUB_OUTPUT": str(tmp_path / "output"),
+               "TICKETSYNC_VENV": str(Path(sys.executable).parent.parent)}
+        subprocess.run([sys.executable, "-m", "ticketsync", "-C", "platform", "init"],
+                       cwd=root, env=env, check=True, capture_output=True)
+        [step] = [s for s in load_action()["runs"]["steps"] if s.get("id") == "run"]
+        process = subprocess.Popen(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c",
+                                    step["run"]], cwd=root, env=env, text=True,
+                                   stderr=subprocess.PIPE, stdout=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        while len(stored_tickets(server.db_path)) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(process.pid, signal.SIGTERM)  # the step's own process: exec made it python
+        _, err = process.communicate(timeout=60)
+        stored = {t.title for t in stored_tickets(server.db_path)}
+    assert process.returncode == 130, err
+    assert "Apply interrupted" in err
+    state = json.loads((root / "platform" / "ticketsync.state.json").read_text())
+    recorded = {entry["applied"]["title"] for entry in state["tickets"].values()}
+    assert 4 <= len(recorded) < 40
+    assert recorded <= stored and len(stored - recorded) <= 2  # at most the ones in flight
+    counts = json.loads(read_outputs(tmp_path / "output")["counts"])
+    assert counts["created"] == len(recorded)

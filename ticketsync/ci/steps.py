@@ -12,8 +12,10 @@ import json
 import os
 import secrets
 import shlex
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,11 +68,32 @@ def projects_of(root: Path, folder: str) -> list[Path]:
 
 def ticketsync(args: Sequence[str], *, cwd: Path, capture: bool = True
                ) -> subprocess.CompletedProcess[str]:
-    """Run ``ticketsync ARGS`` in ``cwd``; stdout captured (or shown), stderr shown."""
-    return subprocess.run(
-        [sys.executable, "-m", "ticketsync", *args], cwd=cwd, text=True, check=False,
-        stdout=subprocess.PIPE if capture else None,
+    """Run ``ticketsync ARGS`` in ``cwd``; stdout captured (or shown), stderr shown.
+
+    How CI cancels a job: SIGINT or SIGTERM to the step, SIGKILL seconds later. An apply
+    that gets the signal stops sending and writes its state file before it exits, so the
+    signal is passed on, once (the child has a session of its own, out of reach of a
+    signal sent to this process's group), and the child is waited for, never killed:
+    ``subprocess.run`` would kill it on KeyboardInterrupt, before its state is written.
+    """
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ticketsync", *args], cwd=cwd, text=True,
+        stdout=subprocess.PIPE if capture else None, start_new_session=True,
     )
+
+    def forward(signum: int, frame: object) -> None:
+        if process.poll() is None:
+            process.send_signal(signum)
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        stdout, _ = process.communicate()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout or "", None)
 
 
 def _project_args(root: Path, projects: Sequence[Path]) -> list[str]:
