@@ -94,6 +94,12 @@ def test_github_applies_never_overlap() -> None:
     assert concurrency["cancel-in-progress"] is False
 
 
+def test_github_plans_of_one_pull_request_never_race_for_the_comment() -> None:
+    concurrency = _load(GITHUB)["jobs"]["plan"]["concurrency"]
+    assert concurrency["group"] == "ticketsync-plan-${{ github.event.pull_request.number }}"
+    assert concurrency["cancel-in-progress"] is True  # a plan only reads: safe to cancel
+
+
 def _action_step(job: str) -> dict[str, Any]:
     [step] = [s for s in _github_steps(job) if str(s.get("uses", "")).startswith(
         "ticketsync/ticketsync@")]
