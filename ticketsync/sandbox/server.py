@@ -29,8 +29,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from ticketsync.sandbox import directory as listings
-from ticketsync.sandbox.directory import SandboxDirectory, default_directory
+from ticketsync.sandbox.directory import CursorError as ListingCursorError
+from ticketsync.sandbox.directory import SandboxDirectory, default_directory, page
 from ticketsync.sandbox.faults import Decision, Fault, Faults, Request
 from ticketsync.sandbox.shapes import (
     check_body,
@@ -312,8 +312,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
             raise _Answered(200, {"next": secrets.token_urlsafe(12), "data": []})
         if fault is Fault.REPEAT_PAGE and op == "list":
             query = {k: v for k, v in query.items() if k != "next"}  # the first page again
-            page = self._list(query) if listing is None else self._list_records(query, listing)
-            raise _Answered(200, {**page, "next": secrets.token_urlsafe(12)})
+            first = self._list(query) if listing is None else self._list_records(query, listing)
+            raise _Answered(200, {**first, "next": secrets.token_urlsafe(12)})
         if listing is not None:
             status, answer = 200, self._list_records(query, listing)
         else:
@@ -453,11 +453,11 @@ class SandboxHandler(BaseHTTPRequestHandler):
         """A page of a directory listing (``filter[updated_after]`` is accepted and
         ignored: the sandbox's directory records have no update time)."""
         try:
-            page = listings.page(records, limit=_page_size(query), cursor=_one(query, "next"),
-                                 cap=self.sandbox.faults.page_cap)
-        except listings.CursorError as exc:
+            found = page(records, limit=_page_size(query), cursor=_one(query, "next"),
+                         cap=self.sandbox.faults.page_cap)
+        except ListingCursorError as exc:
             raise _fail(400, f"next: {exc}") from None
-        return {"next": page.next, "data": page.records}
+        return {"next": found.next, "data": found.records}
 
     def _list(self, query: dict[str, list[str]]) -> dict[str, Any]:
         def one(name: str) -> str | None:
