@@ -102,9 +102,11 @@ def test_listings_run_several_at_once_and_report_progress(make_sandbox: MakeSand
     assert [p.done for p in seen] == list(range(1, 20))
 
 
-def test_a_listing_that_never_ends_fails_the_pull(make_sandbox: MakeSandbox) -> None:
+@pytest.mark.parametrize("fault", [Fault.ENDLESS_PAGES, Fault.REPEAT_PAGE])
+def test_a_listing_that_never_ends_fails_the_pull(make_sandbox: MakeSandbox,
+                                                  fault: Fault) -> None:
     faults = Faults()
-    faults.add(Fault.ENDLESS_PAGES, op="list")
+    faults.add(fault, op="list")
     running = make_sandbox(faults=faults)
     limiter = RateLimiter(60_000)
     client = _client(running.url, limiter)
