@@ -195,6 +195,10 @@ def test_a_corrupt_state_fails_its_project_alone(repo: Path) -> None:
     assert invoke("apply", "--projects", "mobile", "--sandbox", "--yes")[0] == 0
     state = repo / "mobile" / ".ticketsync" / "sandbox.state.json"
     state.write_text("{ corrupt", encoding="utf-8")
+    code, out, _ = invoke("plan", "--projects", ".", "--sandbox", "--format", "github")
+    assert code == 1
+    assert out.startswith("::error title=ticketsync mobile::")  # an annotation of its own
+    assert "platform: Plan: 2 to create" in out
     code, out, err = invoke("apply", "--projects", ".", "--sandbox", "--yes")
     assert code == 1
     assert "Error: mobile: " in err
