@@ -40,7 +40,7 @@ def test_save_then_load_round_trips(tmp_path: Path) -> None:
          r"run `ticketsync plan --out plan.json` again$"),
         (replace(STATE, lineage="x"), PROJECT, r"made for another state \(lineage 0b7a"),
         (STATE, replace(PROJECT, digest="sha256:new"),
-         r"the ticket files have changed since this plan was made"),
+         r"the ticket files or the directory file have changed since this plan was made"),
     ],
 )
 def test_a_stale_plan_is_refused(state: State, project: Project, message: str) -> None:

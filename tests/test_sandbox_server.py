@@ -93,7 +93,7 @@ def test_patch_changes_fields_and_answers_without_data(client: Client) -> None:
 
 
 def test_unknown_routes_and_methods_are_404(client: Client) -> None:
-    assert client.call("GET", "/unified/ticketing/users").status_code == 404
+    assert client.call("GET", "/unified/ticketing/comments").status_code == 404
     assert client.call("DELETE", f"{TICKETS}/x").status_code == 404
 
 

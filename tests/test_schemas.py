@@ -66,7 +66,7 @@ def test_wheel_ships_the_schemas(tmp_path: Path) -> None:
         check=True,
         capture_output=True,
     )
-    [wheel] = tmp_path.glob("ticketsync-*.whl")
+    [wheel] = tmp_path.glob("ticketsync_stackone-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     for name in NAMES:
         assert f"ticketsync/schemas/{name}.schema.json" in names

@@ -79,7 +79,8 @@ def tracked(folder: Path) -> dict[str, str]:
     """What every command sees: `state list` (state file and journal, folded)."""
     done = ticketsync(folder, "state", "list")
     assert done.returncode == 0, done.stderr
-    return dict(line.split("\t")[:2] for line in done.stdout.splitlines())
+    rows = [line.split("\t") for line in done.stdout.splitlines()]
+    return {row[0]: row[3] for row in rows}  # key -> StackOne id
 
 
 # Each way to die: (function, which call). The session folds the crashed run's journal

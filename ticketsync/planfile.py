@@ -84,7 +84,10 @@ def check_plan_current(
             f"{state.serial}): {again}"
         )
     if plan.inputs_digest != project.digest:
-        raise PlanError(f"the ticket files have changed since this plan was made: {again}")
+        raise PlanError(
+            f"the ticket files or the directory file have changed since this plan was made: "
+            f"{again}"
+        )
 
 
 # --- the JSON document ---------------------------------------------------------------
