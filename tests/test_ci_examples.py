@@ -205,7 +205,7 @@ def test_merge_request_half_runs_against_the_quickstart(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     plan = (project / "plan.md").read_text(encoding="utf-8")
-    assert plan.startswith("## ticketsync plan\n\n**Plan: 5 to create")
+    assert plan.startswith("## ticketsync plan\n\n**Plan: 15 to create")
     assert "```mermaid" in plan and "prod-outage" in plan
     assert "no merge-request note" in result.stderr
     # Break a line: the plan fails and says where.

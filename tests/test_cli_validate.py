@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_valid_examples(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT / "examples" / "quickstart")
     result = CliRunner().invoke(main, ["validate"])
-    assert (result.exit_code, result.output) == (0, "5 tickets in 2 files OK\n")
+    expected = "15 tickets in 3 files OK (12 made by templates)\n"
+    assert (result.exit_code, result.output) == (0, expected)
 
 
 def test_errors_go_to_stderr_and_exit_1(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -107,8 +107,8 @@ def test_the_readmes_demo_ends_with_no_changes(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "5 tickets in 2 files OK"
-    assert "Apply complete: 5 created, 0 updated, 0 failed." in lines
+    assert lines[0] == "15 tickets in 3 files OK (12 made by templates)"
+    assert "Apply complete: 15 created, 0 updated, 0 failed." in lines
     assert lines[-1] == "No changes."
     assert "Traceback" not in result.stderr
 

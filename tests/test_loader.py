@@ -26,7 +26,7 @@ EXPECTED = {
         " high, highest"
     ],
     "config-not-tickets.yaml": [
-        "1:1: error: not a ticket file: it has no 'tickets' mapping of tickets (is it a"
+        "1:1: error: not a ticket file: it has no 'tickets' (nor 'templates') (is it a"
         " ticketsync.yaml config?); expected a mapping with 'tickets:'"
     ],
     "description-and-content.yaml": [
@@ -46,7 +46,7 @@ EXPECTED = {
         " number; quote it: '001'"
     ],
     "merge-key.yaml": [
-        "1:1: error: base: unknown field 'base'; known fields: defaults, tickets",
+        "1:1: error: base: unknown field 'base'; known fields: defaults, templates, tickets",
         "4:5: error: tickets.a.<<: unknown field '<<' (YAML merge keys are not supported: use"
         " 'defaults:')",
     ],

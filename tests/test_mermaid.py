@@ -80,18 +80,33 @@ def test_trees_come_before_lone_tickets_when_cut() -> None:
     assert "492 more" in text
 
 
-def test_template_instances_are_grouped() -> None:
-    plan = Plan(creates=(
-        Create("onboarding.alice.laptop", {"title": "Laptop"}, A),
-        Create("onboarding.alice.accounts", {"title": "Accounts"}, A,
-               parent="onboarding.alice.laptop"),
-        Create("onboarding.bob.laptop", {"title": "Laptop"}, A),
-        Create("onboarding.bob.accounts", {"title": "Accounts"}, A, parent="onboarding.bob.laptop"),
-    ))
+def test_template_instances_are_grouped_by_their_origin_not_by_dots_in_keys() -> None:
+    alice, bob = "onboarding.alice", "onboarding.bob"
+    plan = Plan(
+        creates=(
+            Create("onboarding.alice.laptop", {"title": "Laptop"}, A, origin=alice),
+            Create(
+                "onboarding.alice.accounts",
+                {"title": "Accounts"},
+                A,
+                parent="onboarding.alice.laptop",
+                origin=alice,
+            ),
+            Create("onboarding.bob.laptop", {"title": "Laptop"}, A, origin=bob),
+            Create(
+                "onboarding.bob.accounts",
+                {"title": "Accounts"},
+                A,
+                parent="onboarding.bob.laptop",
+                origin=bob,
+            ),
+            Create("release.v1.2", {"title": "A plain key with dots"}, A),
+        )
+    )
     text = render_mermaid(plan)
     assert '    subgraph ng0["onboarding.alice"]\n        n0["onboarding.alice.laptop<br/>' in text
     assert '    subgraph ng1["onboarding.bob"]' in text
-    assert text.count("    end\n") == 2
+    assert text.count("    end\n") == 2  # the key with dots is no template instance
 
 
 def test_nothing_to_create_is_still_a_diagram() -> None:

@@ -203,8 +203,8 @@ def test_the_wheel_installs_in_a_fresh_venv_and_runs_the_quickstart(
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == "ticketsync, version 0.1.0"
-    assert lines[1] == "5 tickets in 2 files OK"
-    assert "Apply complete: 5 created, 0 updated, 0 failed." in lines
+    assert lines[1] == "15 tickets in 3 files OK (12 made by templates)"
+    assert "Apply complete: 15 created, 0 updated, 0 failed." in lines
     assert lines[-2] == "No changes."
     assert lines[-1].startswith(str(venv))  # the installed wheel, not this checkout
 

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ticketsync import schema, yamlio
+from ticketsync import schema, templates, yamlio
 from ticketsync.config import SANDBOX_ACCOUNT, Config
 from ticketsync.directory import load_directory
 from ticketsync.discovery import find_files, where_tickets_go
@@ -177,8 +177,11 @@ def _load_file(
     data = doc.data
     if (
         not isinstance(data, dict)
-        or "tickets" not in data
-        or (not isinstance(data["tickets"], dict) and data.keys() - {"tickets", "defaults"})
+        or ("tickets" not in data and "templates" not in data)
+        or (
+            not isinstance(data.get("tickets", {}), dict)
+            and data.keys() - {"tickets", "defaults", "templates"}
+        )
     ):
         return {}, {}, [_not_a_ticket_file(doc)]
     if not schema.is_valid(SCHEMA, data):
@@ -187,7 +190,7 @@ def _load_file(
     problems = [
         _exclusive(doc, path, first, second)
         for path, fields in [(("defaults",), data.get("defaults") or {})]
-        + [(("tickets", key), fields) for key, fields in data["tickets"].items()]
+        + [(("tickets", key), fields) for key, fields in (data.get("tickets") or {}).items()]
         for first, second in EXCLUSIVE
         if first in fields and second in fields
     ]
@@ -199,20 +202,11 @@ def _load_file(
     own_parent: set[str] = set()
     inherited: set[str] = set()
     unresolved: list[tuple[str, Mapping[str, Any], list[Issue]]] = []
-    for key, fields in data["tickets"].items():
-        body = _merge(defaults, fields)
-        parent = body.pop("parent", None)
-        status = body.pop("status", None)  # set by a PATCH after the create: not in its body
-        issues = resolver.resolve(body)  # names -> ids, shorthands -> API fields
+    for key, fields in (data.get("tickets") or {}).items():
+        body, parent, status, issues = _body(key, defaults, fields, marker, resolver)
         if issues:
             unresolved.append((key, fields, issues))
-        if "description" in body:
-            body["content"] = [{"plain": body.pop("description")}]
-        if isinstance(body.get("priority"), str):
-            body["priority"] = {"value": body["priority"]}
-        if marker:
-            body["unified_custom_fields"] = {**body.get("unified_custom_fields", {}), marker: key}
-        tickets[key] = Ticket(key, dict(sorted(body.items())), where[key], parent, status)
+        tickets[key] = Ticket(key, body, where[key], parent, status)
         if parent is not None:
             (own_parent if "parent" in fields else inherited).add(key)
     # Where each parent is written, for the project-wide checks: kept now, while the
@@ -220,7 +214,102 @@ def _load_file(
     parent_at = doc.field_locations(("tickets",), "parent", own_parent)
     if inherited:
         parent_at.update(dict.fromkeys(inherited, doc.locate(("defaults", "parent"))))
-    return tickets, parent_at, _unresolved(doc, unresolved) if unresolved else []
+    found = _unresolved(doc, unresolved) if unresolved else []
+    if data.get("templates"):
+        found += _expand(
+            doc,
+            data["templates"],
+            defaults=defaults,
+            marker=marker,
+            resolver=resolver,
+            tickets=tickets,
+            parent_at=parent_at,
+        )
+    return tickets, parent_at, found
+
+
+def _body(
+    key: str,
+    defaults: Mapping[str, Any],
+    fields: Mapping[str, Any],
+    marker: str | None,
+    resolver: Resolver,
+) -> tuple[dict[str, Any], str | None, str | None, list[Issue]]:
+    """A declaration as a create body: defaults merged, names resolved, shorthands and the
+    marker applied; with its ``parent`` key and ``status`` (not part of a create body)."""
+    body = _merge(defaults, fields)
+    parent = body.pop("parent", None)
+    status = body.pop("status", None)  # set by a PATCH after the create: not in its body
+    issues = resolver.resolve(body)  # names -> ids, shorthands -> API fields
+    if "description" in body:
+        body["content"] = [{"plain": body.pop("description")}]
+    if isinstance(body.get("priority"), str):
+        body["priority"] = {"value": body["priority"]}
+    if marker:
+        body["unified_custom_fields"] = {**body.get("unified_custom_fields", {}), marker: key}
+    return dict(sorted(body.items())), parent, status, issues
+
+
+def _expand(
+    doc: yamlio.Document,
+    declared: Mapping[str, Any],
+    *,
+    defaults: Mapping[str, Any],
+    marker: str | None,
+    resolver: Resolver,
+    tickets: dict[str, Ticket | Location],
+    parent_at: dict[str, Location],
+) -> list[Problem]:
+    """Add the tickets the file's templates make to ``tickets``; their problems.
+
+    A generated ticket is declared at its item (what makes this instance); a problem in
+    its fields is located in the template, naming the item.
+    """
+    made, problems = templates.expand(doc, declared)
+    for generated in made:
+        template_path = (
+            "templates",
+            generated.template,
+            "tickets",
+            generated.key.rsplit(".", 1)[1],
+        )
+        item = f"item {generated.item} at {generated.item_location}"
+        if generated.key in tickets:
+            other = tickets[generated.key]
+            first = other.location if isinstance(other, Ticket) else other
+            problems.append(
+                Problem(
+                    generated.item_location,
+                    _dotted(("templates", generated.template, "for_each", generated.item)),
+                    f"the template makes the key '{generated.key}' (from {generated.location}), "
+                    f"also declared at {first}: rename the item or one of them",
+                )
+            )
+            continue
+        body, parent, status, issues = _body(
+            generated.key, defaults, generated.fields, marker, resolver
+        )
+        for issue in issues:
+            path: schema.JsonPath = (
+                (*template_path, *issue.path)
+                if issue.path[0] in generated.fields
+                else ("defaults", *issue.path)
+            )
+            problems.append(Problem(doc.locate(path), _dotted(path), f"{issue.message} ({item})"))
+        tickets[generated.key] = Ticket(
+            generated.key,
+            body,
+            generated.item_location,
+            parent,
+            status,
+            f"{generated.template}.{generated.item}",
+        )
+        if parent is not None:
+            in_template = "parent" in generated.fields
+            parent_at[generated.key] = doc.locate(
+                (*template_path, "parent") if in_template else ("defaults", "parent")
+            )
+    return problems
 
 
 def _unresolved(
@@ -293,7 +382,7 @@ def _not_a_ticket_file(doc: yamlio.Document) -> Problem:
         what = "the file is empty"
     elif isinstance(data, dict):
         looks_like_config = {"state", "account_id", "base_url", "marker"} & data.keys()
-        what = "it has no 'tickets' mapping of tickets" + (
+        what = "it has no 'tickets' (nor 'templates')" + (
             " (is it a ticketsync.yaml config?)" if looks_like_config else ""
         )
     else:
@@ -394,7 +483,9 @@ def _known_fields(path: schema.JsonPath) -> list[str]:
         return list(schema.load_schema(SCHEMA)["properties"])
     if path == ("defaults",):
         return list(defs["defaults"]["properties"])
-    if len(path) == 2:
+    if path[:1] == ("templates",) and len(path) == 2:
+        return list(defs["template"]["properties"])
+    if len(path) == 2 or (path[:1] == ("templates",) and len(path) == 4):
         return list(defs["ticket"]["properties"])
     if path[-1] == "priority":
         return list(defs["priorityObject"]["properties"])
@@ -451,10 +542,15 @@ def _check_parents(
     """
     problems: list[Problem] = []
     hints = KeyHints(declared)
+    siblings: dict[str, list[str]] = {}  # a template instance -> its tickets' names
+    for ticket in tickets.values():
+        if ticket.origin is not None:
+            siblings.setdefault(ticket.origin, []).append(ticket.key.rsplit(".", 1)[1])
     for key in sorted(tickets):
         parent = tickets[key].parent
         if parent is not None and parent not in declared:
-            close = hints.closest(parent)
+            close = _sibling(parent, siblings.get(tickets[key].origin or "", ()))
+            close = close or hints.closest(parent)
             hint = f" (did you mean '{close}'?)" if close else ""
             problems.append(
                 _parent_problem(
@@ -487,9 +583,29 @@ def _rotate(cycle: list[str]) -> list[str]:
     return cycle[at:] + cycle[:at]
 
 
+def _sibling(parent: str, names: Collection[str]) -> str | None:
+    """In a template, a parent names a ticket of the same template: a near miss of one."""
+    if not names:
+        return None
+    import difflib
+
+    close = difflib.get_close_matches(parent, sorted(names), n=1)
+    return close[0] if close else None
+
+
 def _parent_problem(ticket: Ticket, parent_at: Mapping[str, Location], message: str) -> Problem:
     location = parent_at.get(ticket.key, ticket.location)
-    return Problem(location, _dotted(("tickets", ticket.key, "parent")), message)
+    if ticket.origin is not None:  # written in a template: its path there
+        path: schema.JsonPath = (
+            "templates",
+            ticket.origin.split(".", 1)[0],
+            "tickets",
+            ticket.key.rsplit(".", 1)[1],
+            "parent",
+        )
+    else:
+        path = ("tickets", ticket.key, "parent")
+    return Problem(location, _dotted(path), message)
 
 
 #: What a key may hold (model.KEY_PATTERN): the letters a one-letter typo may involve.

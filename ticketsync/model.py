@@ -71,6 +71,8 @@ class Ticket:
     parent: str | None = None
     #: The declared ``status:`` (a status name or a type); not part of a create body.
     status: str | None = None
+    #: ``TEMPLATE.ITEM`` for a ticket a template made (plans group them by it).
+    origin: str | None = None
 
     @property
     def title(self) -> str:
@@ -176,6 +178,7 @@ class Create:
     location: Location | None = None
     parent: str | None = None
     status: str | None = None
+    origin: str | None = None
 
     @property
     def title(self) -> str:

@@ -112,17 +112,19 @@ def over_max_removals(plan: Plan) -> bool:
 def _create(ticket: Ticket, project: Project, state: State) -> Create:
     parent = ticket.parent
     if parent is None:
-        return Create(ticket.key, ticket.body, ticket.location, status=ticket.status)
+        return Create(ticket.key, ticket.body, ticket.location, status=ticket.status,
+                      origin=ticket.origin)
     parent_entry = state.tickets.get(parent)
     if parent_entry is not None:
         return Create(ticket.key, {**ticket.body, "parent_id": parent_entry.id},
-                      ticket.location, status=ticket.status)
+                      ticket.location, status=ticket.status, origin=ticket.origin)
     if parent not in project.tickets:
         raise PlanError(
             f"{ticket.location}: {ticket.key}: parent {parent!r} is neither declared nor "
             "in the state"
         )
-    return Create(ticket.key, ticket.body, ticket.location, parent=parent, status=ticket.status)
+    return Create(ticket.key, ticket.body, ticket.location, parent=parent, status=ticket.status,
+                  origin=ticket.origin)
 
 
 def desired_body(ticket: Ticket, project: Project, state: State,

@@ -99,6 +99,12 @@ def _where(location: Location | None) -> dict[str, Any]:
     return {"file": location.file, "line": location.line, "col": location.col}
 
 
+def _origin(origin: str | None) -> dict[str, Any]:
+    # Only for a ticket a template made: the documents of plans without templates stay
+    # as they were.
+    return {"origin": origin} if origin is not None else {}
+
+
 def summary_counts(plan: Plan) -> dict[str, int]:
     """The plan's counts, as the text summary and the JSON ``summary`` give them."""
     sendable = plan.sendable
@@ -126,7 +132,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "refreshed": plan.refreshed,
         "creates": [
             {"key": c.key, "title": c.title, "body": dict(c.body), "parent": c.parent,
-             "status": c.status, **_where(c.location)}
+             "status": c.status, **_where(c.location), **_origin(c.origin)}
             for c in plan.creates
         ],
         "updates": [
@@ -186,7 +192,8 @@ def plan_from_json(doc: Any) -> Plan:
         at = ".".join(str(part) for part in where) or "(top level)"
         raise PlanError(f"not a valid plan document: {at}: {message}")
     return Plan(
-        creates=tuple(Create(c["key"], c["body"], _location(c), c["parent"], c["status"])
+        creates=tuple(Create(c["key"], c["body"], _location(c), c["parent"], c["status"],
+                             c.get("origin"))
                       for c in doc["creates"]),
         updates=tuple(
             Update(u["key"], u["id"], tuple(u["fields"]), u["body"], _location(u),

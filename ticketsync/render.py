@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 
-from ticketsync.model import Location, Plan, Problem, Update
+from ticketsync.model import Create, Location, Plan, Problem, Update
 from ticketsync.plan import over_max_creates, over_max_removals
 from ticketsync.planfile import dump_plan, summary_counts
 
@@ -56,8 +56,22 @@ def _fields(names: tuple[str, ...]) -> str:
     return ", ".join(names)
 
 
+def _by_origin(creates: Sequence[Create]) -> list[tuple[str | None, list[Create]]]:
+    """The creates grouped as plans show them: declared tickets first, then each template
+    instance's (``TEMPLATE.ITEM``), each group in plan order."""
+    groups: dict[str | None, list[Create]] = {None: []}
+    for create in creates:
+        groups.setdefault(create.origin, []).append(create)
+    return [(origin, found) for origin, found in groups.items() if found]
+
+
 def _text_lines(plan: Plan) -> list[str]:
-    lines = [f'+ create {c.key}  "{c.title}"' for c in plan.creates]
+    lines: list[str] = []
+    for origin, creates in _by_origin(plan.creates):
+        if origin is not None:
+            template, item = origin.split(".", 1)
+            lines.append(f"  from template {template}, item {item}:")
+        lines += [f'+ create {c.key}  "{c.title}"' for c in creates]
     for u in plan.updates:
         if not plan.updates_enabled:
             changed = u.fields + u.conflicts
@@ -173,14 +187,20 @@ def _markdown(plan: Plan, limit: int | None, *, tree: str = "",
         out += ["", "_Not read back from the tracker: edits made there since the last apply "
                 "are not shown (`ticketsync plan --refresh`)._"]
     if plan.creates:
+        templated = any(c.origin is not None for c in plan.creates)
         out += ["", f"{h} To create ({len(plan.creates)})", "",
-                "| key | title | parent | status | declared in |",
-                "| --- | --- | --- | --- | --- |"]
-        for c in plan.creates[: cut(len(plan.creates))]:
+                "| key | title | parent | status | declared in |"
+                + (" template, item |" if templated else ""),
+                "| --- | --- | --- | --- | --- |" + (" --- |" if templated else "")]
+        shown = [c for _, group in _by_origin(plan.creates) for c in group]
+        for c in shown[: cut(len(plan.creates))]:
             parent = _code(c.parent) if c.parent else ""
             status = _cell(c.status, 60) if c.status else ""
+            origin = ""
+            if templated:
+                origin = f" {_cell(c.origin.replace('.', ', ', 1), 80)} |" if c.origin else " |"
             out.append(f"| {_code(c.key)} | {_cell(c.title)} | {parent} | {status} | "
-                       f"{_where(c.location)} |")
+                       f"{_where(c.location)} |{origin}")
         out += more(len(plan.creates), "to create")
         if tree:
             out += ["", tree]
@@ -349,12 +369,6 @@ def _in_a_tree(plan: Plan) -> set[str]:
     return linked
 
 
-def _group(key: str) -> str | None:
-    """A template instance's group (``onboarding.alice`` of ``onboarding.alice.laptop``)."""
-    parts = key.split(".")
-    return ".".join(parts[:2]) if len(parts) >= 3 else None
-
-
 def mermaid_lines(plan: Plan, *, max_nodes: int = MERMAID_NODES, prefix: str = "n",
                   indent: str = "    ") -> list[str]:
     """The statements of the tree of tickets to create (without ``flowchart``), so that
@@ -374,7 +388,7 @@ def mermaid_lines(plan: Plan, *, max_nodes: int = MERMAID_NODES, prefix: str = "
     nodes: dict[str | None, list[str]] = {}
     edges: list[str] = []
     for c in shown:
-        nodes.setdefault(_group(c.key), []).append(f"{ids[c.key]}[{_node_text(c.key, c.title)}]")
+        nodes.setdefault(c.origin, []).append(f"{ids[c.key]}[{_node_text(c.key, c.title)}]")
         parent_id = c.body.get("parent_id")
         if c.parent is not None and c.parent in ids:
             edges.append(f"{ids[c.parent]} --> {ids[c.key]}")

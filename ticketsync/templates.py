@@ -26,7 +26,6 @@ and the item (where its key is written), all at once like every other input prob
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -75,6 +74,8 @@ def expand(doc: Document, templates: Mapping[str, Any]) -> tuple[list[Generated]
                             f"'{{{used}}}' is not a placeholder: write a name, such as "
                             "{item}; {{ and }} are literal braces (no expressions)")))
                     elif used not in known:
+                        import difflib  # only on this error: validate's start-up is lean
+
                         close = difflib.get_close_matches(used, sorted(known), n=1)
                         hint = f" (did you mean {{{close[0]}}}?)" if close else ""
                         problems.append(Problem(where, _dotted(path), (

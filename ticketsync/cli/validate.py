@@ -29,7 +29,9 @@ def validate(ctx: click.Context, paths: tuple[str, ...], output_format: str) -> 
     """
     project = load_tickets(ctx, get_config(ctx), paths, github=output_format == "github")
     tickets, files = len(project.tickets), len(project.files)
-    click.echo(f"{_count(tickets, 'ticket')} in {_count(files, 'file')} OK")
+    made = sum(1 for ticket in project.tickets.values() if ticket.origin is not None)
+    note = f" ({made} made by templates)" if made else ""
+    click.echo(f"{_count(tickets, 'ticket')} in {_count(files, 'file')} OK{note}")
 
 
 def _count(n: int, noun: str) -> str:
