@@ -219,3 +219,53 @@ def test_an_export_of_2000_tickets_through_short_pages_and_faults_round_trips(
     assert " 429 " in log and "dropped" in log  # the faults really fired
     state = read_state(project / "ticketsync.state.json")
     assert len({e.id for e in state.tickets.values()}) == 2000
+
+
+def test_with_a_directory_references_are_written_by_name_and_still_round_trip(
+    server: SandboxProcess, project: Path
+) -> None:
+    made = tracker_holds(server)
+    with TicketStore(server.db_path) as store:  # assigned to someone who has left
+        made["Left"] = store.create({"title": "Left", "project_id": "project-001",
+                                     "assignees": ["user-001", "user-112"]}).id
+    assert invoke("directory", "pull")[0] == 0
+    code, out, err = invoke("export", "--project", "Platform")  # a project by name
+    assert code == 0, out + err
+    written = yamlio.read_document(project / "tickets" / "exported.yaml", "x").data["tickets"]
+    by_title = {fields["title"]: (key, fields) for key, fields in written.items()}
+    key, every = by_title["Every field"]
+    assert every == {
+        "title": "Every field", "description": "Line one.\nLine two.\n", "priority": "high",
+        "tags": ["platform", "yes"], "organization_id": "org-001",
+        "project": "Platform", "type": "Task", "components": ["API"],
+        "creator": "dan@example.com", "assignees": ["alice@example.com"],
+        "reporters": ["bob@example.com", "carol@example.com"],
+        "unified_custom_fields": {"ref": "REF-1", "points": 3}, "status": "In Review",
+    }
+    assert by_title["A child"][1]["parent"] == key
+    left_key, left = by_title["Left"]
+    assert "assignees" not in left and left["project"] == "Platform"
+    assert err.splitlines() == [
+        f"{left_key}: not written, assignees: 'user-112' is a deactivated user: user-112 "
+        "(Morgan Fischer, morgan.fischer@example.com); name an active user (if they are "
+        "back, run `ticketsync directory pull`)"]
+    assert "Elsewhere" not in by_title
+    assert invoke("validate")[0] == 0
+    assert invoke("plan", "--refresh") == (0, "No changes.\n", "")
+    assert invoke("apply", "--yes") == (0, "No changes.\n", "")
+    # The tracker keeps the departed assignee: nothing declared, nothing sent.
+    stored = {t.id: t.fields for t in stored_tickets(server.db_path)}
+    assert stored[made["Left"]]["assignees"] == ["user-001", "user-112"]
+
+
+def test_a_project_name_needs_to_resolve(server: SandboxProcess, project: Path) -> None:
+    tracker_holds(server)
+    assert invoke("directory", "pull")[0] == 0
+    code, out, err = invoke("export", "--project", "Platfrom")
+    assert code == 64 and "Invalid value for '--project': 'Platfrom' is not a project" in err
+    assert "did you mean" in err and "Traceback" not in err
+    assert invoke("directory", "pull")[0] == 0
+    (project / "ticketsync.directory.json").unlink()
+    code, out, err = invoke("export", "--project", "Platform")  # no directory: ids only
+    assert code == 0 and out.startswith("Nothing to export: none of the ")
+    assert "by name with a directory file" in out

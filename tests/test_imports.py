@@ -52,10 +52,10 @@ LAYERS: dict[str, int] = {
     "ticketsync.directory": 3,
     # the pure planner; the journal and the lock; the HTTP client
     "ticketsync.plan": 4, "ticketsync.journal": 4, "ticketsync.lock": 4,
-    "ticketsync.discovery": 4, "ticketsync.client": 4, "ticketsync.export": 4,
+    "ticketsync.discovery": 4, "ticketsync.client": 4,
     "ticketsync.names": 4, "ticketsync.completion": 4,
     "ticketsync.planfile": 5, "ticketsync.recovery": 5, "ticketsync.loader": 5,
-    "ticketsync.sender": 5, "ticketsync.pull": 5, "ticketsync.explain": 5,
+    "ticketsync.sender": 5, "ticketsync.pull": 5, "ticketsync.explain": 5, "ticketsync.export": 5,
     "ticketsync.render": 6,
     "ticketsync.apply": 6,
     "ticketsync.workspace": 7,

@@ -11,6 +11,11 @@ as a word, ``parent`` as a key when the parent is exported too, ``status`` by na
 as the body the loader will read back from it (what the state records as applied). Only
 declarable fields are written; what StackOne computes (number, URL, dates) goes to the
 state. Pure: the CLI lists the tickets, journals the entries and writes the file.
+
+With a directory file, people, the project, the type and the components are written by
+name (:class:`Namer`), each name checked to resolve back to its very id, so the round
+trip holds by construction; a value the directory does not accept (a deactivated user,
+an id it does not hold) cannot be declared, and its field is left out, saying why.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any
 
 from ticketsync.api import RemoteTicket
 from ticketsync.model import State, StateEntry, is_valid_key
+from ticketsync.names import Resolver
 from ticketsync.reconcile import remote_project_ids
 from ticketsync.remote import remote_values, status_of
 
@@ -39,6 +45,8 @@ class Exported:
     fields: dict[str, Any]
     entry: StateEntry
     tracked: bool = False  # already in the state (an interrupted export): written only
+    #: The fields left out of the file, with why (see :class:`Namer`).
+    left_out: tuple[str, ...] = ()
 
 
 @dataclass
@@ -51,6 +59,46 @@ class Export:
     @property
     def recorded(self) -> list[Exported]:
         return [t for t in self.tickets if not t.tracked]
+
+
+#: An id -> the names it goes by (a type or a component id may be in several projects).
+_Names = dict[str, tuple[str | None, ...]]
+
+
+class Namer:
+    """Ids as a person writes them: a user's email (else username, else name), a
+    project's, a type's or a component's name; each only if ``resolver`` (the loader's)
+    reads it back as that very id, else the id itself if it reads that back; else
+    nothing (why, in :attr:`why`)."""
+
+    def __init__(self, resolver: Resolver) -> None:
+        directory = resolver.directory
+        assert directory is not None
+        self.resolver = resolver
+        self.why = ""
+        users: _Names = {u.id: (u.email, u.username, u.name) for u in directory.users}
+        projects: _Names = {p.id: (p.name,) for p in directory.projects}
+        types: _Names = {}
+        for record in directory.ticket_types:
+            types[record.id] = (*types.get(record.id, ()), record.name)
+        components: _Names = {}
+        for component in directory.components:
+            components[component.id] = (*components.get(component.id, ()), component.name)
+        self._names: dict[str, _Names] = {"user": users, "project": projects, "type": types,
+                       "component": components}
+
+    def name(self, kind: str, value: str, project_id: str | None = None) -> str | None:
+        """``value`` (an id of a ``kind``: user, project, type, component) as written."""
+        for candidate in (*self._names[kind].get(value, ()), value):
+            if candidate and self.resolver.lookup(kind, candidate, project_id)[0] == value:
+                return candidate
+        self.why = self.resolver.lookup(kind, value, project_id)[1] or (
+            f"{value!r} has no name that reads back as it")
+        return None
+
+    def names(self, kind: str, values: list[str], project_id: str | None) -> list[str] | None:
+        named = [self.name(kind, value, project_id) for value in values]
+        return None if None in named else [n for n in named if n is not None]
 
 
 def slug(text: str) -> str:
@@ -74,6 +122,7 @@ def build_export(
     declared: Iterable[str],
     *,
     marker: str | None = None,
+    resolver: Resolver | None = None,
 ) -> Export:
     """The export of ``remote`` (already filtered) given the ``state`` and the keys the
     ticket files ``declared``.
@@ -82,8 +131,9 @@ def build_export(
     no file declares (an export interrupted between recording and writing, or a
     declaration deleted by hand) is written again under its key, and not recorded again.
     A ticket ticketsync closed (``removed: close``) is skipped: it was undeclared on
-    purpose.
+    purpose. With a ``resolver`` that has a directory, references are written by name.
     """
+    namer = Namer(resolver) if resolver is not None and resolver.directory else None
     declared_keys = set(declared)
     by_id = {entry.id: key for key, entry in state.tickets.items()}
     export = Export()
@@ -107,9 +157,9 @@ def build_export(
     key_of.update({entry.id: key for key, entry in state.tickets.items()
                    if key in declared_keys})
     for key, ticket, tracked in chosen:
-        fields, applied = _declaration(ticket, key_of, marker)
+        fields, applied, left_out = _declaration(ticket, key_of, marker, namer)
         entry = state.tickets[key] if tracked else _entry(ticket, applied)
-        export.tickets.append(Exported(key, fields, entry, tracked))
+        export.tickets.append(Exported(key, fields, entry, tracked, tuple(left_out)))
     return export
 
 
@@ -141,11 +191,14 @@ def _unique(base: str, taken: set[str]) -> str:
     return f"{key[:120]}-{n}"
 
 
-def _declaration(ticket: RemoteTicket, key_of: Mapping[str, str],
-                 marker: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(the fields as written in the file, the body the loader reads back from them)."""
+def _declaration(
+    ticket: RemoteTicket, key_of: Mapping[str, str], marker: str | None, namer: Namer | None
+) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """(the fields as written in the file, the body the loader reads back from them, the
+    fields left out with why)."""
     fields: dict[str, Any] = {}
     body: dict[str, Any] = {}
+    left_out: list[str] = []
     title = ticket.get("title")
     fields["title"] = body["title"] = (
         title if isinstance(title, str) and title.strip()
@@ -169,6 +222,8 @@ def _declaration(ticket: RemoteTicket, key_of: Mapping[str, str],
     if isinstance(components, list) and components and all(
             isinstance(c, str) for c in components):
         fields["component_ids"] = body["component_ids"] = list(components)
+    if namer is not None:
+        left_out = _by_name(namer, fields, body)
     custom = ticket.get("unified_custom_fields")
     if isinstance(custom, Mapping):
         kept = {k: v for k, v in custom.items() if k != marker and v is not None}
@@ -184,7 +239,40 @@ def _declaration(ticket: RemoteTicket, key_of: Mapping[str, str],
     status = status_of(ticket)
     if status and isinstance(status.get("name"), str) and status["name"].strip():
         fields["status"] = body["status"] = status["name"]
-    return fields, dict(sorted(body.items()))
+    return fields, dict(sorted(body.items())), left_out
+
+
+#: Field as the API names it -> (the kind of name, the field written with names).
+_NAMED = {"project_id": ("project", "project"), "type": ("type", "type"),
+          "component_ids": ("component", "components"), "creator_id": ("user", "creator"),
+          "assignees": ("user", "assignees"), "reporters": ("user", "reporters")}
+
+
+def _by_name(namer: Namer, fields: dict[str, Any], body: dict[str, Any]) -> list[str]:
+    """Rewrite the references of ``fields`` by name, in the order the loader resolves
+    them (the project first: it scopes the type and the components); drop from both
+    ``fields`` and ``body`` what cannot be declared. The fields left out, with why."""
+    left_out: list[str] = []
+    scope: str | None = None
+    for api, (kind, written) in _NAMED.items():
+        if api not in fields:
+            continue
+        value = fields.pop(api)
+        named = (namer.names(kind, value, scope) if isinstance(value, list)
+                 else namer.name(kind, value, scope))
+        if named is None:
+            del body[api]
+            left_out.append(f"{written}: {namer.why}")
+            continue
+        # An id stays under the API's field when it is not a name the shorthand takes.
+        fields[written if named != value or written in _SAME_FIELD else api] = named
+        if api == "project_id":
+            scope = value
+    return left_out
+
+
+#: The fields whose name and id are written under the same field.
+_SAME_FIELD = ("type", "assignees", "reporters")
 
 
 def _content(parts: Any, fields: dict[str, Any], body: dict[str, Any]) -> None:

@@ -65,7 +65,7 @@ def load_project(config: Config, paths: Sequence[str] = (), *, cwd: Path | None 
     parent_at: dict[str, Location] = {}
     digest = hashlib.sha256()
     names = [_display(path, here) for path in files]
-    resolver, directory_bytes = _resolver(config, here)
+    resolver, directory_bytes = resolver_for(config, here)
     if directory_bytes is not None:  # an input too: a pull may change what a name means
         digest.update(b"\0directory\0" + directory_bytes)
     with _collector_held_off():
@@ -115,7 +115,7 @@ def _collector_held_off() -> Iterator[None]:
         gc.enable()
 
 
-def _resolver(config: Config, cwd: Path) -> tuple[Resolver, bytes | None]:
+def resolver_for(config: Config, cwd: Path) -> tuple[Resolver, bytes | None]:
     """The names of the project's directory file (none if there is no such file), and
     the file's bytes.
 

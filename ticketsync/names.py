@@ -123,11 +123,7 @@ class Resolver:
              issues: list[Issue]) -> Any:
         if not isinstance(value, str):  # the schema said so already
             return value
-        key = (kind, value, project_id)
-        known = self._memo.get(key)
-        if known is None:
-            known = self._memo[key] = self._resolve(kind, value, project_id)
-        found, why = known
+        found, why = self.lookup(kind, value, project_id)
         if found is None:
             issues.append(Issue(path, why))
             return value
@@ -139,6 +135,17 @@ class Resolver:
             return values
         return [self._one(kind, v, project_id, (name, at), issues) for at, v in
                 enumerate(values)]
+
+    def lookup(self, kind: str, value: str,
+               project_id: str | None = None) -> tuple[str | None, str]:
+        """What ``value`` written as ``kind`` (``user``, ``user_id``, ``project``,
+        ``project_id``, ``type``, ``component``, ``component_id``) resolves to in
+        ``project_id``: (its id, "") or (None, why not). Needs a directory."""
+        key = (kind, value, project_id)
+        known = self._memo.get(key)
+        if known is None:
+            known = self._memo[key] = self._resolve(kind, value, project_id)
+        return known
 
     def _resolve(self, kind: str, value: str, project_id: str | None) -> tuple[str | None, str]:
         index = self._index

@@ -5,10 +5,15 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ticketsync.cli.common import get_config, sandbox_option, shown
+
+if TYPE_CHECKING:
+    from ticketsync.api import RemoteTicket, TicketApi
+    from ticketsync.names import Resolver
 
 
 def _parse_date(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
@@ -24,8 +29,9 @@ def _parse_date(ctx: click.Context, param: click.Parameter, value: str | None) -
 
 
 @click.command()
-@click.option("--project", "projects", multiple=True, metavar="ID",
-              help="Only the tickets of this project (repeatable; default: every project).")
+@click.option("--project", "projects", multiple=True, metavar="NAME_OR_ID",
+              help="Only the tickets of this project: a name needs the directory file "
+                   "(repeatable; default: every project).")
 @click.option("--updated-after", callback=_parse_date, metavar="DATE", default=None,
               help="Only the tickets updated after DATE (ISO 8601; a date is midnight UTC).")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -48,17 +54,18 @@ def export(
 
     Every page of StackOne's listing is read (under the rate limit); the tickets the
     state tracks and a file declares are skipped, saying so. Right after, `ticketsync
-    plan` says "No changes.". Safe to run again if interrupted.
+    plan` says "No changes.". Safe to run again if interrupted. With a directory file,
+    people, projects, types and components are written by name.
 
     \b
-    Example: ticketsync export --project project-001 --out tickets/platform.yaml
+    Example: ticketsync export --project Platform --out tickets/platform.yaml
     """
     from ticketsync import yamlio
-    from ticketsync.cli.apply import is_terminal, open_api
+    from ticketsync.cli.apply import open_api
     from ticketsync.errors import ConfigError, InputError
-    from ticketsync.export import build_export, document, wanted
+    from ticketsync.export import build_export, document
     from ticketsync.limiter import RateLimiter
-    from ticketsync.loader import load_project
+    from ticketsync.loader import load_project, resolver_for
     from ticketsync.state import atomic_write_text
     from ticketsync.workspace import Workspace
 
@@ -69,6 +76,8 @@ def export(
         declared = set()
     except InputError:
         raise  # every problem, located: the files must be valid to know what is declared
+    resolver = resolver_for(config, Path.cwd())[0]
+    wanted_ids = {_project_id(resolver, p) for p in projects} if projects else None
     target = out if out is not None else _default_out(config.root, config.tickets)
     if not dry_run and target.exists():
         raise ConfigError(f"{shown(target)} exists: export never overwrites a file; choose "
@@ -77,18 +86,14 @@ def export(
     with workspace.session("ticketsync export") as session:
         limiter = RateLimiter(config.rate_limit)
         with open_api(config, sandbox=sandbox, limiter=limiter) as api:
-            listed = []
-            live = is_terminal(sys.stderr)
-            for ticket in api.list_tickets(updated_after=updated_after):
-                if wanted(ticket, set(projects) if projects else None):
-                    listed.append(ticket)
-                if live and len(listed) % 100 == 0:
-                    click.echo(f"\rlisted {len(listed)} tickets...", nl=False, err=True)
-            if live:
-                click.echo("\r\x1b[2K", nl=False, err=True)
-            result = build_export(listed, session.state, declared, marker=config.marker_field)
+            listed, seen_count = _listing(api, updated_after, wanted_ids)
+            result = build_export(listed, session.state, declared, marker=config.marker_field,
+                                  resolver=resolver)
             for key, ticket_id in result.skipped:
                 click.echo(f"skipped {ticket_id}: already tracked as {key}", err=True)
+            for exported in result.tickets:
+                for why in exported.left_out:
+                    click.echo(f"{exported.key}: not written, {why}", err=True)
             text = yamlio.dump(document(result), header=_header(config.account_id,
                                                                  len(result.tickets)))
             if dry_run:
@@ -97,7 +102,7 @@ def export(
                            f"{shown(target)}; nothing was recorded.", err=True)
                 return
             if not result.tickets:
-                click.echo("Nothing to export: every listed ticket is tracked already.")
+                click.echo(_nothing(seen_count, len(listed), projects))
                 return
             # Recorded first, then written: killed in between, the tickets are tracked
             # (never created again) and a second export writes them.
@@ -113,6 +118,46 @@ def export(
     note = f" ({again} tracked already, written again)" if again else ""
     click.echo(f"Exported {len(result.tickets)} tickets to {shown(target)}{note}; "
                f"{len(result.skipped)} skipped (already declared).")
+
+
+def _listing(api: TicketApi, updated_after: datetime | None,
+             projects: set[str] | None) -> tuple[list[RemoteTicket], int]:
+    """The listed tickets of ``projects`` (ids; None: all) and how many were listed,
+    with progress on a terminal."""
+    from ticketsync.cli.apply import is_terminal
+    from ticketsync.export import wanted
+
+    listed: list[RemoteTicket] = []
+    seen = 0
+    live = is_terminal(sys.stderr)
+    for ticket in api.list_tickets(updated_after=updated_after):
+        seen += 1
+        if wanted(ticket, projects):
+            listed.append(ticket)
+        if live and seen % 100 == 0:
+            click.echo(f"\rlisted {seen} tickets...", nl=False, err=True)
+    if live:
+        click.echo("\r\x1b[2K", nl=False, err=True)
+    return listed, seen
+
+
+def _project_id(resolver: Resolver, value: str) -> str:
+    """``--project``'s value as a project id: a name through the directory file."""
+    if resolver.directory is None:
+        return value  # ids only; a project named without a directory matches nothing
+    found, why = resolver.lookup("project", value)
+    if found is None:
+        raise click.BadParameter(why, param_hint="'--project'")
+    return found
+
+
+def _nothing(seen: int, kept: int, projects: tuple[str, ...]) -> str:
+    if kept:
+        return "Nothing to export: every listed ticket is tracked already."
+    if seen and projects:
+        return (f"Nothing to export: none of the {seen} listed tickets is in "
+                f"{', '.join(projects)} (a project by id, or by name with a directory file).")
+    return "Nothing to export: the tracker listed no tickets."
 
 
 def _default_out(root: Path, tickets: tuple[str, ...]) -> Path:
