@@ -146,3 +146,50 @@ def _plain_runs(message: str) -> list[str]:
             runs.append(" ".join(run).rstrip(",:;"))
         run = []
     return runs
+
+
+def _ticket_file_blocks() -> list[tuple[str, str]]:
+    """The README's ticket files: the YAML blocks that start with ``# tickets/NAME``."""
+    blocks = re.findall(r"```yaml\n(# (tickets/[\w.-]+\.yaml)\n.*?)```", README, re.S)
+    return [(name, text) for text, name in blocks]
+
+
+@pytest.mark.parametrize(("name", "text"), _ticket_file_blocks())
+def test_the_readmes_ticket_files_are_valid_with_the_quickstarts_directory(
+    name: str, text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    quickstart = README_PATH.parent / "examples" / "quickstart"
+    (tmp_path / "tickets").mkdir()
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    (tmp_path / "ticketsync.directory.json").write_bytes(
+        (quickstart / "ticketsync.directory.json").read_bytes())
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["validate"])
+    assert result.exit_code == 0, result.output
+
+
+def test_the_readmes_template_session_is_what_ticketsync_prints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    [(name, text)] = [(n, t) for n, t in _ticket_file_blocks() if "templates:" in t]
+    session = README[README.index(text):]
+    session = session[session.index("```console\n") + 11 : session.index("\n```\n", 20)]
+    quickstart = README_PATH.parent / "examples" / "quickstart"
+    (tmp_path / "tickets").mkdir()
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    (tmp_path / "ticketsync.directory.json").write_bytes(
+        (quickstart / "ticketsync.directory.json").read_bytes())
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    for command in re.split(r"^\$ ", session, flags=re.M)[1:]:
+        typed, *shown = command.rstrip("\n").split("\n")
+        args = typed.split()[1:] + (["--sandbox"] if typed.endswith(" plan") else [])
+        output = runner.invoke(main, args).stdout.splitlines()
+        assert [line for line in shown if line != "..."] == [
+            line for line in output[: len(shown)] if line in shown
+        ], typed
+        assert shown[0] == output[0]
