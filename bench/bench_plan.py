@@ -2,6 +2,8 @@
 
     python bench/bench_plan.py [--tickets 10000] [--files 100] [--repeat 5]
     python bench/bench_plan.py --tickets 100000 --files 1000 --repeat 3 --linearity
+    python bench/bench_plan.py --templates
+
 
 Both sides are whole processes, interpreter start-up included, because that is what a
 user (or a CI step) waits for. The plan runs over a state that tracks 90% of the tickets
@@ -18,6 +20,12 @@ size:
 With ``--linearity`` the same is measured at a tenth of the size too, the runs of both
 sizes interleaved, and the growth of the plan's wall time from there is compared with
 linear (target: within 10%).
+
+With ``--templates`` the tickets are made by templates (a template per file, ten tickets
+per item, :func:`gen.generate_templated`), and the baseline is the bare parse of the same
+tickets written out one by one, as a team would without templates: what templates cost is
+then the plan's ratio against that, next to the ratio of the plain project. The parse of
+the (much smaller) template files themselves is printed too.
 """
 
 from __future__ import annotations
@@ -58,11 +66,17 @@ with open(sys.argv[1], "rb") as f:
 """
 
 
-def _generate(folder: Path, tickets: int, files: int) -> list[Path]:
+def _generate(folder: Path, tickets: int, files: int,
+              templates: bool) -> tuple[list[Path], list[Path]]:
+    """The ticket files, and the files the baseline parses (the same ones, or with
+    ``templates`` the same tickets written out)."""
     sys.path.insert(0, str(HERE))
-    from gen import generate  # bench/gen.py, shared with the validate benchmark
+    from gen import generate, generate_templated  # bench/gen.py, shared with bench_validate
 
-    return generate(folder, tickets, files)
+    if templates:
+        return generate_templated(folder, folder.parent / "written-out", tickets, files)
+    paths = generate(folder, tickets, files)
+    return paths, paths
 
 
 def _write_state(root: Path) -> None:
@@ -142,6 +156,8 @@ class Figures:
     plan: tuple[float, float, int]
     holding_rss: int  # KiB
     split: dict[str, float]
+    templates: bool = False
+    template_parse: float = 0.0  # median wall s of the bare parse of the template files
 
 
 @dataclass
@@ -151,14 +167,16 @@ class Project:
     root: Path
     tickets: int
     files: int
+    templates: bool
     paths: list[Path]
+    baseline_paths: list[Path]
     parse_argv: list[str]
     plan_argv: list[str]
 
 
-def _prepare(root: Path, tickets: int, files: int) -> Project:
+def _prepare(root: Path, tickets: int, files: int, templates: bool) -> Project:
     (root / "ticketsync.yaml").write_text("tickets: [tickets/]\n", encoding="utf-8")
-    paths = _generate(root / "tickets", tickets, files)
+    paths, baseline_paths = _generate(root / "tickets", tickets, files, templates)
     # In a child: Linux carries a process's peak RSS across fork and exec, so a parent
     # that had loaded the project would inflate every measured child's figure.
     subprocess.run([sys.executable, __file__, "--write-state", str(root)], check=True)
@@ -166,8 +184,10 @@ def _prepare(root: Path, tickets: int, files: int) -> Project:
         root,
         tickets,
         files,
+        templates,
         paths,
-        [sys.executable, "-c", BASELINE, *map(str, paths)],
+        baseline_paths,
+        [sys.executable, "-c", BASELINE, *map(str, baseline_paths)],
         [sys.executable, "-m", "ticketsync", "plan", "--detailed-exitcode"],
     )
 
@@ -181,13 +201,17 @@ def _measure(projects: list[Project], repeat: int) -> list[Figures]:
     runs: dict[tuple[int, int], list[tuple[float, float, int]]] = {}
     for _ in range(repeat):
         for n, project in enumerate(projects):
-            for side, argv in enumerate((project.parse_argv, project.plan_argv)):
+            sides = [project.parse_argv, project.plan_argv]
+            if project.templates:
+                sides.append([sys.executable, "-c", BASELINE, *map(str, project.paths)])
+            for side, argv in enumerate(sides):
                 runs.setdefault((n, side), []).append(_run(argv, project.root))
     figures = []
     for n, project in enumerate(projects):
         root, state_file = project.root, project.root / "ticketsync.state.json"
         holding = _run(
-            [sys.executable, "-c", HOLDING, str(state_file), *map(str, project.paths)], root
+            [sys.executable, "-c", HOLDING, str(state_file), *map(str, project.baseline_paths)],
+            root,
         )
         summary = subprocess.run(
             [*project.plan_argv, "--format", "json"], cwd=root, capture_output=True, check=False
@@ -208,6 +232,8 @@ def _measure(projects: list[Project], repeat: int) -> list[Figures]:
                 plan=_medians(runs[n, 1]),
                 holding_rss=holding[2],
                 split=json.loads(split.stdout),
+                templates=project.templates,
+                template_parse=_medians(runs[n, 2])[0] if project.templates else 0.0,
             )
         )
     return figures
@@ -222,9 +248,13 @@ def _medians(runs: list[tuple[float, float, int]]) -> tuple[float, float, int]:
 
 
 def _report(f: Figures, repeat: int) -> None:
-    print(f"{f.tickets} tickets in {f.files} files ({f.size:.1f} MB); state of "
+    made = "made by templates, " if f.templates else ""
+    print(f"{f.tickets} tickets {made}in {f.files} files ({f.size:.1f} MB); state of "
           f"{f.state_entries} entries ({f.state_size:.1f} MB); plan summary {f.summary}")
     print(f"  medians of {repeat} runs:     wall      cpu   peak RSS")
+    if f.templates:
+        print(f"  (bare parse of the template files themselves: {f.template_parse * 1000:.0f} "
+              "ms wall; the baseline below parses the same tickets written out)")
     sides = (("bare CSafeLoader parse", f.parse), ("ticketsync plan", f.plan))
     for name, (wall, cpu, rss) in sides:
         print(f"  {name:22} {wall * 1000:6.0f} ms {cpu * 1000:6.0f} ms {rss / 1024:7.1f} MiB")
@@ -248,6 +278,10 @@ def main() -> int:
     parser.add_argument(
         "--linearity", action="store_true", help="measure at a tenth of the size too"
     )
+    parser.add_argument(
+        "--templates", action="store_true",
+        help="measure the same tickets made by templates too, against the plain project",
+    )
     parser.add_argument("--write-state", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--split", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -257,19 +291,29 @@ def main() -> int:
     if args.split:
         _split(args.split)
         return 0
-    sizes = [(args.tickets, args.files)]
+    sizes = [(args.tickets, args.files, False)]
     if args.linearity:
-        sizes.insert(0, (args.tickets // 10, max(1, args.files // 10)))
+        sizes.insert(0, (args.tickets // 10, max(1, args.files // 10), False))
+    if args.templates:
+        sizes.append((args.tickets, args.files, True))
     with tempfile.TemporaryDirectory() as tmp:
         projects = []
-        for n, (tickets, files) in enumerate(sizes):
+        for n, (tickets, files, templates) in enumerate(sizes):
             (Path(tmp) / str(n)).mkdir()
-            projects.append(_prepare(Path(tmp) / str(n), tickets, files))
+            projects.append(_prepare(Path(tmp) / str(n), tickets, files, templates))
         figures = _measure(projects, args.repeat)
     for figure in figures:
         _report(figure, args.repeat)
+    if args.templates:
+        plain, templated = figures[-2], figures[-1]
+        plain_ratio = plain.plan[0] / plain.parse[0]
+        templated_ratio = templated.plan[0] / templated.parse[0]
+        print(f"templates: plan at {templated_ratio:.2f}x the bare parse of the tickets "
+              f"written out, the plain project at {plain_ratio:.2f}x: "
+              f"{templated_ratio / plain_ratio:.2f} of today's ratio (target <= 1.10) "
+              f"{'OK' if templated_ratio / plain_ratio <= 1.10 else 'OVER'}")
     if args.linearity:
-        small, big = figures
+        small, big = figures[0], figures[1]
         scale = big.tickets / small.tickets
         growth = big.plan[0] / small.plan[0]
         parse_growth = big.parse[0] / small.parse[0]
