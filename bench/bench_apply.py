@@ -118,7 +118,8 @@ def _run(folder: Path, *, latency_ms: float, server_limit: int | None, rate: int
         apply_module._Run._read_back_writes = lambda self: None  # type: ignore[method-assign]
     if not bookkeeping:
         workspace_module.Journal = NoJournal  # type: ignore[misc]
-        Session.commit = lambda self, state=None, *, as_of=None: self.state  # type: ignore[method-assign]
+        # Nothing written: keyword arguments (as_of, seen, ...) are the real commit's.
+        Session.commit = lambda self, state=None, **_: self.state  # type: ignore[method-assign]
     try:
         with _server(folder, *options) as (url, log):
             limiter = RateLimiter(rate)
