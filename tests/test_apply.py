@@ -395,3 +395,34 @@ def test_a_first_send_refused_closes_its_intent(tmp_path: Path) -> None:
     run = Run(tmp_path, FakeApi(on_create=lambda b, n: "reject"))
     assert run(creates("a")).failed == 1
     assert recover(new_state("acc-1"), run.jpath)[1] == []
+
+
+def test_many_uncertain_creates_are_looked_up_together_whatever_their_number(
+    tmp_path: Path,
+) -> None:
+    # A third of 300 creates lose their answer: each lookup lists the run so far, so a
+    # lookup per so-many of them would make list requests per create grow with the run.
+    api = FakeApi(on_create=lambda b, n: "lost" if n % 3 == 0 else None)
+    run = Run(tmp_path, api)
+    result = run(creates(*(f"t{n:03d}" for n in range(300))), concurrency=8)
+    assert (result.created + result.adopted, result.failed) == (300, 0)
+    assert len(api.tickets) == 300
+    assert api.lists == 3  # the lookup before, one for every lost answer, the read-back
+
+
+def test_uncertain_creates_wait_at_most_the_settle_interval(tmp_path: Path) -> None:
+    listed_after: list[int] = []
+    api = FakeApi(latency=0.01, on_create=lambda b, n: "lost" if n == 2 else None)
+    real = api.list_tickets
+
+    def list_tickets(updated_after: datetime | None = None) -> Any:
+        listed_after.append(api.creates)
+        return real(updated_after)
+
+    api.list_tickets = list_tickets  # type: ignore[method-assign]
+    run = Run(tmp_path, api)
+    result = run(creates(*(f"t{n:03d}" for n in range(80))), concurrency=1,
+                 settle_interval=0.2)
+    assert (result.created + result.adopted, result.failed, len(api.tickets)) == (80, 0, 80)
+    # Looked up while creates were still being sent, not only once they were all done.
+    assert listed_after[0] == 0 and 2 < listed_after[1] < 80

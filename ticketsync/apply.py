@@ -662,11 +662,12 @@ class _Run:
     ) -> None:
         """Start one lookup for every create left uncertain, when it is worth a listing.
 
-        Each lookup lists everything updated since the oldest first send it covers, so
-        they are batched: once the oldest has waited ``settle_delay``, when there is
-        nothing else to do (typically the end of the run), when ``settle_batch`` wait, or
-        when the oldest has waited ``settle_interval`` (its children wait with it). A
-        run with a few percent of lost answers then lists about once, whatever its size.
+        Each lookup lists everything updated since the oldest first send it covers (less
+        the skew margin), so they are batched: once the oldest has waited
+        ``settle_delay``, when there is nothing else to do (typically the end of the run),
+        or when the oldest has waited ``settle_interval`` (its children wait with it). A
+        run with a few percent of lost answers then lists about once per interval (and
+        once more per generation of children of uncertain parents), whatever its size.
         """
         if not self.pending or self.settling:
             return
@@ -675,8 +676,7 @@ class _Run:
         if now - oldest < self.options.settle_delay:
             return
         idle = not ready and len(in_flight) == 0
-        if not (idle or len(self.pending) >= self.options.settle_batch
-                or now - oldest >= self.options.settle_interval):
+        if not (idle or now - oldest >= self.options.settle_interval):
             return
         batch = list(self.pending.values())
         self.pending.clear()

@@ -70,9 +70,10 @@ class ApplyOptions:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     #: Wait before looking up an uncertain create: a provider may still be finishing it.
     settle_delay: float = 1.0
-    #: Uncertain creates are looked up together: when this many wait, or the oldest has
-    #: waited ``settle_interval`` seconds, or there is nothing else to do.
-    settle_batch: int = 50
+    #: Uncertain creates are looked up together: when the oldest has waited
+    #: ``settle_interval`` seconds, or there is nothing else to do. (Not when some number
+    #: of them wait: each lookup lists the run so far, so a count would make the lookups
+    #: of a run grow with its size, and the list requests per create with them.)
     settle_interval: float = 120.0
     #: After a stop, how long requests in flight may take to answer before the run ends.
     drain_seconds: float = 1.5
