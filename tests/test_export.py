@@ -16,7 +16,7 @@ import pytest
 from cli_helpers import enter_project, invoke
 from sandbox_helpers import SandboxProcess, spawn_sandbox, stored_tickets
 
-from ticketsync import yamlio
+from ticketsync import __version__, yamlio
 from ticketsync.sandbox import TicketStore
 from ticketsync.sandbox.shapes import statuses
 from ticketsync.state import read_state
@@ -133,7 +133,9 @@ def test_dry_run_prints_the_file_and_records_nothing(server: SandboxProcess,
     tracker_holds(server)
     before = (project / "ticketsync.state.json").read_bytes()
     code, out, err = invoke("export", "--dry-run", "--updated-after", "2000-01-01")
-    assert code == 0 and out.startswith("# yaml-language-server: $schema=")
+    assert code == 0 and out.startswith(  # no directory: the shipped schema at this version
+        "# yaml-language-server: $schema=https://raw.githubusercontent.com/ticketsync/"
+        f"ticketsync/v{__version__}/schemas/ticket-file.schema.json\n")
     assert "tickets:\n" in out and "would be written to tickets/exported.yaml" in err
     assert (project / "ticketsync.state.json").read_bytes() == before
     assert not (project / "tickets" / "exported.yaml").exists()
@@ -231,6 +233,10 @@ def test_with_a_directory_references_are_written_by_name_and_still_round_trip(
     assert invoke("directory", "pull")[0] == 0
     code, out, err = invoke("export", "--project", "Platform")  # a project by name
     assert code == 0, out + err
+    first = (project / "tickets" / "exported.yaml").read_text().splitlines()[0]
+    # The project's own schema, with the account's names as suggestions.
+    assert first == "# yaml-language-server: $schema=../ticket-file.schema.json"
+    assert (project / "tickets" / "../ticket-file.schema.json").is_file()
     written = yamlio.read_document(project / "tickets" / "exported.yaml", "x").data["tickets"]
     by_title = {fields["title"]: (key, fields) for key, fields in written.items()}
     key, every = by_title["Every field"]

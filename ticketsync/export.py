@@ -84,8 +84,8 @@ class Namer:
         components: _Names = {}
         for component in directory.components:
             components[component.id] = (*components.get(component.id, ()), component.name)
-        self._names: dict[str, _Names] = {"user": users, "project": projects, "type": types,
-                       "component": components}
+        self._names: dict[str, _Names] = {
+            "user": users, "project": projects, "type": types, "component": components}
 
     def name(self, kind: str, value: str, project_id: str | None = None) -> str | None:
         """``value`` (an id of a ``kind``: user, project, type, component) as written."""

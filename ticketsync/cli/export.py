@@ -94,8 +94,9 @@ def export(
             for exported in result.tickets:
                 for why in exported.left_out:
                     click.echo(f"{exported.key}: not written, {why}", err=True)
-            text = yamlio.dump(document(result), header=_header(config.account_id,
-                                                                 len(result.tickets)))
+            schema = _schema_for(target, config.directory_path)
+            text = yamlio.dump(document(result), header=_header(
+                config.account_id, len(result.tickets), schema))
             if dry_run:
                 click.echo(text, nl=False)
                 click.echo(f"Dry run: {len(result.tickets)} tickets would be written to "
@@ -168,10 +169,28 @@ def _default_out(root: Path, tickets: tuple[str, ...]) -> Path:
     return folder / "exported.yaml"
 
 
-def _header(account: str | None, count: int) -> str:
+#: The shipped ticket-file schema, at this version's tag: for a project without its own.
+SCHEMA_URL = ("https://raw.githubusercontent.com/ticketsync/ticketsync/v{version}/schemas/"
+              "ticket-file.schema.json")
+
+
+def _schema_for(target: Path, directory_path: Path) -> str:
+    """The modeline's schema: the project's own (names as suggestions, written by
+    ``directory pull``) relative to ``target``, else the shipped one at this version."""
+    import os
+
+    from ticketsync import __version__
+    from ticketsync.completion import editor_schema_path
+
+    own = editor_schema_path(directory_path)
+    if own.is_file():
+        return Path(os.path.relpath(own.resolve(), target.resolve().parent)).as_posix()
+    return SCHEMA_URL.format(version=__version__)
+
+
+def _header(account: str | None, count: int, schema: str) -> str:
     return (
-        "yaml-language-server: $schema=https://github.com/ticketsync/ticketsync/schemas/"
-        "ticket-file.schema.json\n"
+        f"yaml-language-server: $schema={schema}\n"
         f"Exported by `ticketsync export` from account {account}: {count} tickets.\n"
         "Each key is tracked in the state: rename one with `ticketsync state mv OLD NEW`."
     )
