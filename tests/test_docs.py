@@ -154,18 +154,24 @@ def _ticket_file_blocks() -> list[tuple[str, str]]:
     return [(name, text) for text, name in blocks]
 
 
+def _project_of(name: str, text: str, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A project in ``folder`` (entered) with one ticket file and the quickstart's
+    directory, whose names the README's examples use."""
+    quickstart = README_PATH.parent / "examples" / "quickstart"
+    (folder / "tickets").mkdir()
+    (folder / name).write_text(text, encoding="utf-8")
+    (folder / "ticketsync.directory.json").write_bytes(
+        (quickstart / "ticketsync.directory.json").read_bytes())
+    monkeypatch.chdir(folder)
+
+
 @pytest.mark.parametrize(("name", "text"), _ticket_file_blocks())
 def test_the_readmes_ticket_files_are_valid_with_the_quickstarts_directory(
     name: str, text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from click.testing import CliRunner
 
-    quickstart = README_PATH.parent / "examples" / "quickstart"
-    (tmp_path / "tickets").mkdir()
-    (tmp_path / name).write_text(text, encoding="utf-8")
-    (tmp_path / "ticketsync.directory.json").write_bytes(
-        (quickstart / "ticketsync.directory.json").read_bytes())
-    monkeypatch.chdir(tmp_path)
+    _project_of(name, text, tmp_path, monkeypatch)
     result = CliRunner().invoke(main, ["validate"])
     assert result.exit_code == 0, result.output
 
@@ -178,12 +184,7 @@ def test_the_readmes_template_session_is_what_ticketsync_prints(
     [(name, text)] = [(n, t) for n, t in _ticket_file_blocks() if "templates:" in t]
     session = README[README.index(text):]
     session = session[session.index("```console\n") + 11 : session.index("\n```\n", 20)]
-    quickstart = README_PATH.parent / "examples" / "quickstart"
-    (tmp_path / "tickets").mkdir()
-    (tmp_path / name).write_text(text, encoding="utf-8")
-    (tmp_path / "ticketsync.directory.json").write_bytes(
-        (quickstart / "ticketsync.directory.json").read_bytes())
-    monkeypatch.chdir(tmp_path)
+    _project_of(name, text, tmp_path, monkeypatch)
     runner = CliRunner()
     for command in re.split(r"^\$ ", session, flags=re.M)[1:]:
         typed, *shown = command.rstrip("\n").split("\n")

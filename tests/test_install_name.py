@@ -24,10 +24,12 @@ DISTRIBUTION = METADATA["metadata"]["name"]
 REPOSITORY = METADATA["metadata"]["url"]  # https://github.com/OWNER/NAME
 OWNER_NAME = REPOSITORY.removeprefix("https://github.com/")
 
-#: What users copy from: every file of these places.
+#: What users copy from: every file of these places (not what running them leaves in
+#: hidden folders: the README's first command applies the quickstart in place).
 SOURCES = sorted(
     [path for folder in ("examples", "docs") for path in (ROOT / folder).rglob("*")
-     if path.is_file()]
+     if path.is_file() and not any(part.startswith(".")
+                                   for part in path.relative_to(ROOT / folder).parts)]
     + [ROOT / "action.yml", ROOT / ".pre-commit-hooks.yaml", ROOT / "README.md"]
 )
 
