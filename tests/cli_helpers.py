@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,14 @@ def enter_project(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ENV_VARS:
         monkeypatch.delenv(name, raising=False)
     return folder
+
+
+def copy_example(source: Path, dest: Path) -> Path:
+    """A copy of the example project ``source`` as the repository holds it: without what
+    running it in place left behind (the README's first command applies the quickstart
+    there, leaving its sandbox state in ``.ticketsync/``)."""
+    shutil.copytree(source, dest, ignore=shutil.ignore_patterns(".ticketsync", "__pycache__"))
+    return dest
 
 
 def invoke(*args: str) -> tuple[int, str, str]:

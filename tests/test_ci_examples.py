@@ -7,7 +7,6 @@ Users copy these files unchanged, so a command or option they name that does not
 from __future__ import annotations
 
 import shlex
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 import click
 import pytest
 import yaml
+from cli_helpers import copy_example
 
 from ticketsync.cli import main
 
@@ -195,7 +195,7 @@ def test_merge_request_half_runs_against_the_quickstart(tmp_path: Path) -> None:
     import os
 
     project = tmp_path / "quickstart"
-    shutil.copytree(ROOT / "examples" / "quickstart", project)
+    copy_example(ROOT / "examples" / "quickstart", project)
     [line] = _load(GITLAB)["plan"]["script"]
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "LANG": "C.UTF-8",
            "TICKETSYNC_ARGS": "--sandbox"}

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 import pytest
+from cli_helpers import copy_example
 
 from ticketsync.cli import main
 
@@ -90,14 +91,13 @@ def test_ci_runs_exactly_the_readmes_test_command() -> None:
 def test_the_readmes_demo_ends_with_no_changes(tmp_path: Path) -> None:
     # The first command minus its install step, run as written on a copy of the repo's
     # quickstart: validate, plan, apply and a second plan against the built-in sandbox.
-    import shutil
     import subprocess
     import sys
 
     demo, _ = _two_commands()
     run = demo[demo.index("(cd examples/quickstart") :]
     quickstart = Path("examples") / "quickstart"
-    shutil.copytree(README_PATH.parent / quickstart, tmp_path / quickstart)
+    copy_example(README_PATH.parent / quickstart, tmp_path / quickstart)
     bindir = Path(sys.executable).parent
     env = {"PATH": f"{bindir}:/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
     assert (bindir / "ticketsync").exists(), "the ticketsync script is installed beside python"

@@ -26,6 +26,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+from cli_helpers import copy_example
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = sorted(path.name for path in (ROOT / "schemas").glob("*.json"))
@@ -197,7 +198,7 @@ def test_the_wheel_installs_in_a_fresh_venv_and_runs_the_quickstart(
     )
     assert install.returncode == 0, install.stderr
     project = tmp_path / "quickstart"
-    shutil.copytree(ROOT / "examples" / "quickstart", project)
+    copy_example(ROOT / "examples" / "quickstart", project)
     script = ("ticketsync --version && ticketsync validate && ticketsync plan --sandbox && "
               "ticketsync apply --sandbox --yes && ticketsync plan --sandbox && "
               "python -c 'import ticketsync; print(ticketsync.__file__)'")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-from cli_helpers import enter_project, invoke
+from cli_helpers import copy_example, enter_project, invoke
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICKSTART = ROOT / "examples" / "quickstart"
@@ -15,7 +14,7 @@ QUICKSTART = ROOT / "examples" / "quickstart"
 @pytest.fixture
 def quickstart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "quickstart"
-    shutil.copytree(QUICKSTART, folder)
+    copy_example(QUICKSTART, folder)
     return enter_project(folder, monkeypatch)
 
 
