@@ -23,7 +23,7 @@ from ticketsync.directory import load_directory
 from ticketsync.discovery import find_files, where_tickets_go
 from ticketsync.errors import ConfigError, InputError
 from ticketsync.model import Location, Problem, Project, Ticket, is_valid_key
-from ticketsync.names import Issue, Resolver
+from ticketsync.names import Issue, Resolver, one_edit
 
 SCHEMA = "ticket-file"
 PRIORITIES = ("lowest", "low", "medium", "high", "highest")
@@ -629,7 +629,7 @@ class KeyHints:
 
     def closest(self, word: str) -> str | None:
         """The declared key that ``word`` most likely meant, or None."""
-        near = sorted(key for key in _one_edit(word) if key in self._keys)
+        near = sorted(key for key in one_edit(word, _KEY_CHARS) if key in self._keys)
         if near:
             import difflib
 
@@ -643,14 +643,3 @@ class KeyHints:
 
 def _fold(key: str) -> str:
     return key.lower().translate(_SEPARATORS)
-
-
-def _one_edit(word: str) -> set[str]:
-    """Every string one deletion, insertion, substitution or swap away from ``word``."""
-    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
-    found = {a + b[1:] for a, b in splits if b}
-    found.update(a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1)
-    found.update(a + c + b[1:] for a, b in splits if b for c in _KEY_CHARS)
-    found.update(a + c + b for a, b in splits for c in _KEY_CHARS)
-    found.discard(word)
-    return found

@@ -408,7 +408,7 @@ class _Hints:
         folded = word.casefold()
         if folded in self.folded:
             return self.folded[folded]
-        near = sorted(w for w in _one_edit(folded, self.alphabet) if w in self.folded)
+        near = sorted(w for w in one_edit(folded, self.alphabet) if w in self.folded)
         if not near and len(self.folded) <= self.SMALL:
             near = difflib.get_close_matches(folded, list(self.folded), n=1, cutoff=0.75)
         if not near:
@@ -417,8 +417,11 @@ class _Hints:
         return self.folded[best]
 
 
-def _one_edit(word: str, alphabet: str) -> set[str]:
-    """Every string one deletion, insertion, substitution or swap away from ``word``."""
+def one_edit(word: str, alphabet: str) -> set[str]:
+    """Every string one deletion, insertion, substitution or swap away from ``word``
+    (inserted and substituted letters from ``alphabet``): the candidates of a "did you
+    mean" that costs the same however many words there are (names here, keys in the
+    loader)."""
     splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
     found = {a + b[1:] for a, b in splits if b}
     found.update(a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1)
