@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,24 @@ def enter_project(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(folder)
     for name in ENV_VARS:
         monkeypatch.delenv(name, raising=False)
+    return folder
+
+
+def write(path: Path, text: str) -> None:
+    """Write the dedented ``text`` at ``path``, making its folders."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+
+
+def enter_sandbox_project(folder: Path, url: str, api_key: str, account: str,
+                          monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``folder`` (made and entered) as a project that talks to the sandbox server at
+    ``url`` as ``account``, with ``api_key`` in the environment."""
+    folder.mkdir(parents=True, exist_ok=True)
+    enter_project(folder, monkeypatch)
+    monkeypatch.setenv("STACKONE_API_KEY", api_key)
+    monkeypatch.setenv("STACKONE_ACCOUNT_ID", account)
+    monkeypatch.setenv("STACKONE_BASE_URL", url)
     return folder
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import textwrap
 from pathlib import Path
 
 import pytest
+from cli_helpers import write
 from test_action_runner import (
     ROOT,
     TOKEN,
@@ -45,11 +45,6 @@ MOBILE = """\
         title: App crashes on start
         project_id: project-002
     """
-
-
-def write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
 
 
 @pytest.fixture

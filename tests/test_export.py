@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_helpers import enter_project, invoke
+from cli_helpers import enter_sandbox_project, invoke
 from sandbox_helpers import SandboxProcess, spawn_sandbox, stored_tickets
 
 from ticketsync import __version__, yamlio
@@ -36,11 +36,7 @@ def server(tmp_path: Path) -> Iterator[SandboxProcess]:
 
 @pytest.fixture
 def project(tmp_path: Path, server: SandboxProcess, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "p").mkdir()
-    folder = enter_project(tmp_path / "p", monkeypatch)
-    monkeypatch.setenv("STACKONE_API_KEY", API_KEY)
-    monkeypatch.setenv("STACKONE_ACCOUNT_ID", ACCOUNT)
-    monkeypatch.setenv("STACKONE_BASE_URL", server.url)
+    folder = enter_sandbox_project(tmp_path / "p", server.url, API_KEY, ACCOUNT, monkeypatch)
     (folder / "ticketsync.yaml").write_text(
         f"account_id: {ACCOUNT}\nmarker: {{custom_field: ticketsync_key}}\n")
     assert invoke("init")[0] == 0

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_helpers import enter_project, invoke
+from cli_helpers import enter_sandbox_project, invoke
 from sandbox_helpers import SandboxProcess, spawn_sandbox, stored_tickets
 
 from ticketsync.sandbox import TicketStore
@@ -32,11 +32,7 @@ def server(tmp_path: Path) -> Iterator[SandboxProcess]:
 
 @pytest.fixture
 def project(tmp_path: Path, server: SandboxProcess, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "p").mkdir()
-    folder = enter_project(tmp_path / "p", monkeypatch)
-    monkeypatch.setenv("STACKONE_API_KEY", API_KEY)
-    monkeypatch.setenv("STACKONE_ACCOUNT_ID", ACCOUNT)
-    monkeypatch.setenv("STACKONE_BASE_URL", server.url)
+    folder = enter_sandbox_project(tmp_path / "p", server.url, API_KEY, ACCOUNT, monkeypatch)
     (folder / "tickets").mkdir()
     assert invoke("init")[0] == 0
     return folder

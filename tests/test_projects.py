@@ -7,11 +7,10 @@ summary and one exit code, and a failure in one project never stops or touches a
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
 import pytest
-from cli_helpers import enter_project, invoke
+from cli_helpers import enter_project, invoke, write
 from sandbox_helpers import MakeSandbox
 
 from ticketsync.ci.projects import find_projects, shown, touched_projects
@@ -33,11 +32,6 @@ MOBILE = """\
         title: App crashes on start
         project_id: project-002
     """
-
-
-def write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
 
 
 @pytest.fixture
