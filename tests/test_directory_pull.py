@@ -293,6 +293,8 @@ def test_the_pull_needs_the_key(project: Path, monkeypatch: pytest.MonkeyPatch) 
 
 @pytest.mark.slow
 def test_kill_9_at_any_moment_of_a_pull_leaves_the_old_file(tmp_path: Path) -> None:
+    """kill -9, SIGTERM (a CI cancel) or SIGINT (Ctrl-C) at any moment: the old file or
+    the new one, whole; never a half-written one."""
     path = tmp_path / "ticketsync.directory.json"
     old = dump_directory(Directory.of(ACCOUNT, SOME_TIME, users=[User("u-old", "Old")]))
     env = {**os.environ, "STACKONE_API_KEY": API_KEY, "STACKONE_ACCOUNT_ID": ACCOUNT}
@@ -301,16 +303,20 @@ def test_kill_9_at_any_moment_of_a_pull_leaves_the_old_file(tmp_path: Path) -> N
     with spawn_sandbox(tmp_path / "s.db", "--latency-ms", "5", "--page-cap", "10",
                        "--quiet") as server:
         env["STACKONE_BASE_URL"] = server.url
-        for moment in [rng.uniform(0.05, 1.0) for _ in range(4)] + [0.0]:
+        signals = [signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGKILL, None]
+        for moment, sig in zip([rng.uniform(0.05, 1.0) for _ in range(4)] + [0.0], signals,
+                               strict=True):
             path.write_text(old)
             command = [sys.executable, "-m", "ticketsync", "directory", "pull"]
             started = time.monotonic()
             process = subprocess.Popen(command, cwd=tmp_path, env=env,
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            if moment:
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                       text=True)
+            if sig is not None:
                 time.sleep(moment)
-                process.send_signal(signal.SIGKILL)
-            process.wait(30)
+                process.send_signal(sig)
+            _, err = process.communicate(timeout=30)
+            assert "Traceback" not in err
             text = path.read_text()
             if text == old:
                 outcomes.add("old")

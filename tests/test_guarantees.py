@@ -115,9 +115,10 @@ def assert_one_each(server: SandboxProcess, folder: Path, keys: list[str], marke
 
 
 def kill_at_random_moment(process: subprocess.Popen[str], journal: Path, rng: random.Random,
-                          count: int) -> None:
-    """kill -9 ``process`` at a random time, or once the journal holds a random number of
-    records (which lands inside the create phase, where it hurts most)."""
+                          count: int, sig: int = signal.SIGKILL) -> None:
+    """Send ``sig`` (kill -9 by default) to ``process`` at a random time, or once the
+    journal holds a random number of records (which lands inside the create phase, where
+    it hurts most); wait for it to end."""
     deadline = time.monotonic() + 20
     if rng.random() < 0.5:
         target = rng.randint(0, 2 * count)
@@ -130,7 +131,7 @@ def kill_at_random_moment(process: subprocess.Popen[str], journal: Path, rng: ra
             time.sleep(0.001)
     else:
         time.sleep(rng.uniform(0.0, 1.8))
-    process.send_signal(signal.SIGKILL)
+    process.send_signal(sig)
     process.communicate(timeout=TIMEOUT)
 
 

@@ -200,14 +200,16 @@ def test_the_state_links_each_ticket_and_the_markdown_plan_shows_the_links(
         markdown)
 
 
-def test_kill_9_while_creating_updating_and_closing_converges_without_clobbering(
+def test_kill_9_or_sigterm_while_creating_updating_and_closing_converges_without_clobbering(
     tmp_path: Path,
 ) -> None:
     """Each trial: a project applied, then a person edits some tickets in the tracker, and
     the files change (new tickets, new titles, removed declarations); an apply doing all of
-    it is killed at random moments, twice; re-runs finish. Every ticket ends as declared,
+    it is stopped at random moments, twice: by kill -9, then by SIGTERM (a CI cancel, which
+    the apply answers by writing its state); re-runs finish. Every ticket ends as declared,
     one per key, closed when removed, and no field edited in the tracker is overwritten."""
     import random
+    import signal
     import subprocess
     import sys
 
@@ -252,10 +254,10 @@ def test_kill_9_while_creating_updating_and_closing_converges_without_clobbering
             final.update({k: f"New {k}" for k in keys[25:]})  # new tickets
             declare_all(final)  # keys[20:25] are removed: closed
             journal = journal_path_for(folder / "ticketsync.state.json")
-            for _ in range(2):
+            for sig in (signal.SIGKILL, signal.SIGTERM):
                 process = start(folder, server.url, "apply", "--yes", "--force")
-                kill_at_random_moment(process, journal, rng, 25)
-                hits += journal.exists()  # killed mid-run: work left in the journal
+                kill_at_random_moment(process, journal, rng, 25, sig)
+                hits += journal.exists()  # stopped mid-run: work left in the journal
             apply_until_done(folder, server.url)
             counts = count_by_marker(server.db_path)
             assert {k: counts[k] for k in keys} == dict.fromkeys(keys, 1)
