@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+from ticketsync.directory import Directory, Project
 from ticketsync.model import Create, Drift, Location, Plan, Removal, Update
 from ticketsync.planfile import plan_to_json
 from ticketsync.render import (
     MARKDOWN_LIMIT,
+    Names,
     render_github,
     render_json,
     render_markdown,
@@ -226,3 +228,44 @@ def test_one_project_reads_as_a_lone_plan() -> None:
         MIXED, diagram=True)
     assert render_markdown_projects([("platform", MIXED)], summary="").startswith(
         "## ticketsync plan: `platform`\n\n**Plan: 2 to create")
+
+
+# -- ids by name (issue #17, item 9) --------------------------------------------------------
+
+MOVING = Plan(updates=(
+    Update("a", "tkt-1", ("project_id",), {"project_id": "p-2"}, A),
+    Update("b", "tkt-2", ("project_id", "title"), {"project_id": "p-9", "title": "B"}, B),
+))
+
+
+def _names() -> Names:
+    directory = Directory.of("acc", "2026-01-01T00:00:00Z", projects=[
+        Project("p-1", "Core"), Project("p-2", "Pla`tform | <b>x</b>")])
+    return Names(directory, {"a": {"project_id": "p-1"}, "b": {"project_id": "p-1"}})
+
+
+def test_moves_between_projects_by_name_and_warned_in_every_format() -> None:
+    warning = ("2 tickets move to another project: check that the names in the files still "
+               "mean what they did (a directory pull can change what a name means)")
+    assert render_text(MOVING, _names()) == (
+        "~ update a: project_id\n"
+        '    project_id: "Core" (p-1) -> "Pla`tform | <b>x</b>" (p-2)\n'
+        "~ update b: project_id, title\n"
+        '    project_id: "Core" (p-1) -> p-9\n'  # an id the directory does not know
+        f"! {warning}\n"
+        "\n"
+        "Plan: 0 to create, 2 to update, 0 unchanged.\n")
+    # Without the directory (apply, --projects): the fields, and the warning all the same.
+    assert render_text(MOVING).splitlines()[:3] == [
+        "~ update a: project_id", "~ update b: project_id, title", f"! {warning}"]
+    markdown = render_markdown(MOVING, names=_names())
+    assert f"\n\n> [!WARNING]\n> {warning}\n" in markdown
+    # A name can neither end its code span nor its cell: a longer fence, an escaped pipe.
+    assert ('| `a` | `project_id`: `` "Core" (p-1) -> "Pla`tform \\| <b>x</b>" (p-2) `` | '
+            "`tickets/a.yaml:3` |") in markdown
+    assert render_github(MOVING).splitlines()[-2:] == [
+        f"::warning::{warning}", "Plan: 0 to create, 2 to update, 0 unchanged."]
+    # Nothing moves while updates are off, nor with nothing moving.
+    assert "move to another project" not in render_text(
+        Plan(updates=MOVING.updates, updates_enabled=False), _names())
+    assert "move to another project" not in render_text(UPDATES_ON)

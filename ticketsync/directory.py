@@ -41,6 +41,7 @@ __all__ = [
     "load_directory",
     "parse_directory",
     "parse_seed",
+    "quoted",
     "read_directory",
 ]
 
@@ -155,6 +156,37 @@ class Directory:
         """The project with this id, if the directory holds it."""
         return self._projects.get(project_id) if project_id is not None else None
 
+    @cached_property
+    def _users(self) -> dict[str, User]:
+        return {u.id: u for u in self.users}
+
+    def user(self, user_id: str | None) -> User | None:
+        """The user with this id, if the directory holds them."""
+        return self._users.get(user_id) if user_id is not None else None
+
+    @cached_property
+    def _scoped_names(self) -> dict[tuple[str, str], str | None]:
+        # A type or component id is unique in practice; were one listed in two projects,
+        # the first project's name is as good a label as any.
+        found: dict[tuple[str, str], str | None] = {}
+        for kind, records in (("ticket_types", self.ticket_types),
+                              ("components", self.components)):
+            for record in records:
+                found.setdefault((kind, record.id), record.name)
+        return found
+
+    def name_of(self, kind: str, record_id: str) -> str | None:
+        """How people know the record ``record_id`` of ``kind`` (one of :data:`KINDS`): its
+        name (a user without one: their email, else username); None when the directory
+        does not hold it or it has no name."""
+        if kind == "users":
+            user = self.user(record_id)
+            return (user.name or user.email or user.username) if user is not None else None
+        if kind == "projects":
+            project = self.project(record_id)
+            return project.name if project is not None else None
+        return self._scoped_names.get((kind, record_id))
+
     def describe_project(self, project_id: str) -> str:
         """``Platform (project-001)``, or the bare id of a project the directory lacks."""
         project = self.project(project_id)
@@ -174,6 +206,24 @@ class Directory:
             "ticket_types": [t.to_json() for t in self.ticket_types],
             "components": [c.to_json() for c in self.components],
         }
+
+
+def quoted(text: str) -> str:
+    """``text`` in double quotes, as messages and plans show a name.
+
+    Names come from the tracker, so nothing in one may end the line or the quotes, or
+    drive a terminal: quotes and backslashes are escaped, and every character that is not
+    printable (newlines, escape sequences, line separators) is written as its escape.
+    """
+    out = []
+    for char in text:
+        if char in '"\\':
+            out.append("\\" + char)
+        elif char.isprintable():
+            out.append(char)
+        else:
+            out.append(char.encode("unicode_escape").decode("ascii"))
+    return '"' + "".join(out) + '"'
 
 
 def dump_directory(directory: Directory) -> str:

@@ -35,10 +35,12 @@ from ticketsync.directory import (
     TicketType,
     User,
     dump_directory,
+    quoted,
     read_directory,
 )
 from ticketsync.errors import HaltedError, NotFoundError
 from ticketsync.limiter import RateLimiter
+from ticketsync.names import Resolver
 from ticketsync.state import atomic_write_text, format_seconds
 
 USERS = "/unified/ticketing/users"
@@ -321,3 +323,159 @@ def changes(before: Directory | None, after: Directory) -> Changes:
 
 def _keyed(records: Iterable[Any]) -> dict[tuple[str | None, str], Any]:
     return {(getattr(r, "project_id", None), r.id): r for r in records}
+
+
+#: A pull shows at most this many moved names, then counts the rest.
+MOVED_SHOWN = 20
+#: The kinds of names, as messages call them, and how the resolver looks each up.
+_LOOKUP = {"user": "user", "project": "project", "ticket type": "type",
+           "component": "component"}
+
+
+@dataclass(frozen=True)
+class Moved:
+    """A name the previous directory resolved to ``was`` and the new one to ``now``.
+
+    The one change of a pull that nothing else catches: the name still resolves, so
+    ``validate`` passes, and the next apply sends the other id (a ticket moves to another
+    project, another person is assigned). ``scopes``: where a ticket type or component
+    name was looked up (project ids; None: a ticket without a project); ``was_now``: what
+    ``was`` is in the new directory; ``keep``: what a file can write instead to keep
+    ``was`` (None: nothing can, it is gone).
+    """
+
+    kind: str  # user | project | ticket type | component
+    name: str
+    was: str
+    now: str
+    was_now: str
+    keep: str | None
+    scopes: tuple[str | None, ...] = (None,)
+
+    def message(self, directory: Directory) -> str:
+        """One line: the name, both ids, and what to do (``directory``: the new one)."""
+        name = quoted(self.name)
+        where = ""
+        projects = [s for s in self.scopes if s is not None]
+        if None not in self.scopes and projects:
+            where = (" in project " + _project_words(directory, projects[0])
+                     if len(projects) == 1 else f" in {len(projects)} projects")
+        if self.kind == "project":
+            effect = f"will move to {self.now}"
+            keep = f"to keep them in {self.was}, write {quoted(self.keep)}; " if self.keep else ""
+        else:
+            effect = f"will get {self.now}"
+            keep = f"to keep {self.was}, write {quoted(self.keep)}; " if self.keep else ""
+        return (f"! {self.kind} {name}{where} now names {self.now} (was {self.was}, "
+                f"{self.was_now}): tickets that declare {name} {effect} on the next apply; "
+                f"{keep}check `ticketsync plan`")
+
+
+def _project_words(directory: Directory, project_id: str) -> str:
+    name = directory.name_of("projects", project_id)
+    return f"{quoted(name)} ({project_id})" if name else project_id
+
+
+def moved_names(before: Directory, after: Directory) -> list[Moved]:
+    """The names (people's ids, emails, usernames and display names; projects', ticket
+    types' and components' names) that resolved to one id in ``before`` and resolve to
+    another in ``after``, by the rules ticket files are resolved by
+    (:class:`~ticketsync.names.Resolver`). A name that no longer resolves is left out:
+    ``validate`` reports it.
+
+    Cost: one lookup per name, and a name absent from ``after`` is not looked up there
+    (a failed lookup computes a "did you mean"); types and components are compared in
+    each project both directories hold.
+    """
+    old, new = Resolver(before), Resolver(after)
+    present = _words(after)
+    found: dict[tuple[str, str, str, str], list[str | None]] = {}
+
+    def compare(kind: str, name: str, scope: str | None) -> None:
+        if name.casefold() not in present[kind]:
+            return
+        was = old.lookup(_LOOKUP[kind], name, scope)[0]
+        if was is None or was == name:  # an id names itself, whatever else it matches
+            return
+        now = new.lookup(_LOOKUP[kind], name, scope)[0]
+        if now is not None and now != was:
+            found.setdefault((kind, name, was, now), []).append(scope)
+
+    for user in before.users:
+        for word in dict.fromkeys(w for w in (user.email, user.username, user.name) if w):
+            compare("user", word, None)
+    for project in before.projects:
+        if project.name:
+            compare("project", project.name, None)
+    kept = [p.id for p in before.projects if after.project(p.id) is not None]
+    for kind, records in (("ticket type", before.ticket_types),
+                          ("component", before.components)):
+        for scope in (None, *kept):
+            names = {r.name for r in records if r.name and r.project_id in (scope, None)}
+            for name in sorted(names if scope is not None else
+                               {r.name for r in records if r.name}):
+                compare(kind, name, scope)
+    return [Moved(kind, name, was, now, _now_of(after, kind, was),
+                  _keep(new, after, kind, was, scopes[0]), tuple(scopes))
+            for (kind, name, was, now), scopes in found.items()]
+
+
+def _words(directory: Directory) -> dict[str, set[str]]:
+    """Every word each kind of name may be written as in ``directory`` (case-folded:
+    a superset of what resolves), and the ids."""
+    users = {w.casefold() for u in directory.users for w in (u.id, u.email, u.username, u.name)
+             if w}
+    projects = {w.casefold() for p in directory.projects for w in (p.id, p.name) if w}
+    types = {w.casefold() for t in directory.ticket_types for w in (t.id, t.name) if w}
+    components = {w.casefold() for c in directory.components for w in (c.id, c.name) if w}
+    return {"user": users, "project": projects, "ticket type": types, "component": components}
+
+
+_KIND = {"user": "users", "project": "projects", "ticket type": "ticket_types",
+         "component": "components"}
+
+
+def _listed(directory: Directory, kind: str, record_id: str) -> bool:
+    if kind == "user":
+        return directory.user(record_id) is not None
+    if kind == "project":
+        return directory.project(record_id) is not None
+    return any(r.id == record_id for r in getattr(directory, _KIND[kind]))
+
+
+def _now_of(directory: Directory, kind: str, record_id: str) -> str:
+    """What ``record_id`` is in ``directory``: ``now named "Core"``, deactivated, or gone."""
+    if not _listed(directory, kind, record_id):
+        return "no longer listed"
+    user = directory.user(record_id) if kind == "user" else None
+    if user is not None and not user.active:
+        return "now deactivated"
+    name = directory.name_of(_KIND[kind], record_id)
+    return f"now named {quoted(name)}" if name is not None else "now without a name"
+
+
+def _keep(resolver: Resolver, directory: Directory, kind: str, record_id: str,
+          scope: str | None) -> str | None:
+    """What a ticket file can write to keep ``record_id``: one of its names that resolves
+    to it in ``directory``, else the id itself if it does; None if nothing does."""
+    if not _listed(directory, kind, record_id):
+        return None
+    user = directory.user(record_id) if kind == "user" else None
+    words = ([user.email, user.username, user.name] if user is not None
+             else [directory.name_of(_KIND[kind], record_id)])
+    for word in [*words, record_id]:
+        if word and resolver.lookup(_LOOKUP[kind], word, scope)[0] == record_id:
+            return word
+    return None
+
+
+def moved_lines(moved: Iterable[Moved], directory: Directory,
+                shown: int = MOVED_SHOWN) -> list[str]:
+    """One line per moved name (at most ``shown``, then one that counts the rest)."""
+    order = list(_LOOKUP)
+    ordered = sorted(moved, key=lambda m: (order.index(m.kind), m.name, m.was, m.now))
+    lines = [m.message(directory) for m in ordered[:shown]]
+    if len(ordered) > shown:
+        lines.append(f"! and {len(ordered) - shown} more names that now name another id: "
+                     "check `ticketsync plan`")
+    return lines

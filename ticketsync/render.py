@@ -5,8 +5,11 @@ GitHub Actions annotations. Pure string functions: the CLI decides where they go
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
+from ticketsync.directory import Directory, quoted
 from ticketsync.model import Create, Location, Plan, Problem, Update
 from ticketsync.plan import over_max_creates, over_max_removals
 from ticketsync.planfile import dump_plan, summary_counts
@@ -56,6 +59,92 @@ def _fields(names: tuple[str, ...]) -> str:
     return ", ".join(names)
 
 
+# --- ids by name -------------------------------------------------------------------------
+
+#: The fields that hold ids the directory names, and the kind of record each one holds.
+REFERENCES = {"project_id": "projects", "type": "ticket_types", "component_ids": "components",
+              "assignees": "users", "reporters": "users", "creator_id": "users"}
+#: A name longer than this is cut where a plan shows it.
+_NAME = 80
+
+
+@dataclass(frozen=True)
+class Names:
+    """What lets a plan show ids by name (SPEC §5.1): the directory, and the body each
+    tracked ticket was last applied with (the state's ``applied``, ids resolved), by key.
+    Without it, plans show the fields' names only."""
+
+    directory: Directory
+    applied: Mapping[str, Mapping[str, Any]]
+
+
+def reference_changes(update: Update, fields: Iterable[str], names: Names) -> list[str]:
+    """For each of ``fields`` of ``update`` that holds ids, its change by name through the
+    directory, from the value last applied to the declared one:
+    ``project_id: "Core" (project-001) -> "Platform" (project-003)``, or for a list
+    ``assignees: + "Dan Evans" (user-004)  - "Bob Chen" (user-002)``.
+
+    The names are the directory's *now*: after a pull that gave a project's name to
+    another, the line shows the ticket leaving the project that was renamed, by its new
+    name, which is what a reviewer needs to see. Names are quoted and escaped, and cut:
+    nothing in one can forge a plan line.
+    """
+    return [f"{field}: {change}" for field, change in _reference_pairs(update, fields, names)]
+
+
+def _reference_pairs(update: Update, fields: Iterable[str], names: Names
+                     ) -> list[tuple[str, str]]:
+    applied = names.applied.get(update.key)
+    if applied is None:
+        return []
+    pairs = []
+    for field in fields:
+        kind = REFERENCES.get(field)
+        if kind is None:
+            continue
+        before, after = applied.get(field), update.body.get(field)
+        if isinstance(before, list) or isinstance(after, list):
+            old = before if isinstance(before, list) else []
+            new = after if isinstance(after, list) else []
+            change = "  ".join(
+                [f"+ {_named(names.directory, kind, v)}" for v in new if v not in old]
+                + [f"- {_named(names.directory, kind, v)}" for v in old if v not in new]
+            ) or "the same, in another order"
+        else:
+            change = (f"{_named(names.directory, kind, before)} -> "
+                      f"{_named(names.directory, kind, after)}")
+        pairs.append((field, change))
+    return pairs
+
+
+def _named(directory: Directory, kind: str, value: Any) -> str:
+    """``"Platform" (project-003)``; a bare id the directory does not name; ``(none)``."""
+    if value is None:
+        return "(none)"
+    if not isinstance(value, str):
+        return quoted(str(value))
+    name = directory.name_of(kind, value)
+    shown = quoted(value)[1:-1]  # an id is the tracker's text too
+    if not name:
+        return shown
+    if len(name) > _NAME:
+        name = name[: _NAME - 1] + "…"
+    return f"{quoted(name)} ({shown})"
+
+
+def moving(plan: Plan) -> int:
+    """How many tickets the plan moves to another project (an update of ``project_id``)."""
+    if not plan.updates_enabled:
+        return 0
+    return sum(1 for u in plan.updates if "project_id" in u.fields)
+
+
+def moves_message(count: int) -> str:
+    tickets = "1 ticket moves" if count == 1 else f"{count} tickets move"
+    return (f"{tickets} to another project: check that the names in the files still mean "
+            "what they did (a directory pull can change what a name means)")
+
+
 def _by_origin(creates: Sequence[Create]) -> list[tuple[str | None, list[Create]]]:
     """The creates grouped as plans show them: declared tickets first, then each template
     instance's (``TEMPLATE.ITEM``), each group in plan order."""
@@ -65,8 +154,14 @@ def _by_origin(creates: Sequence[Create]) -> list[tuple[str | None, list[Create]
     return [(origin, found) for origin, found in groups.items() if found]
 
 
-def _text_lines(plan: Plan) -> list[str]:
+def _text_lines(plan: Plan, names: Names | None = None) -> list[str]:
     lines: list[str] = []
+
+    def values(u: Update, fields: tuple[str, ...]) -> list[str]:
+        if names is None:
+            return []
+        return [f"    {line}" for line in reference_changes(u, fields, names)]
+
     for origin, creates in _by_origin(plan.creates):
         if origin is not None:
             template, item = origin.split(".", 1)
@@ -78,16 +173,20 @@ def _text_lines(plan: Plan) -> list[str]:
             if changed:
                 lines.append(f"! changed {u.key}: {_fields(changed)} (not applied: updates "
                              "are off)")
+                lines += values(u, changed)
             continue
         if u.fields:
             lines.append(f"~ update {u.key}: {_fields(u.fields)}")
+            lines += values(u, u.fields)
         if u.conflicts:
             lines.append(f"! conflict {u.key}: {_fields(u.conflicts)} (changed in the files "
                          "and in the tracker; nothing is sent for this ticket unless apply "
                          "--overwrite)")
+            lines += values(u, u.conflicts)
         if u.fixed:
             lines.append(f"! cannot update {u.key}: {_fields(u.fixed)} (StackOne cannot "
                          "change it once the ticket exists)")
+            lines += values(u, u.fixed)
     for r in plan.removals:
         if r.action == "close":
             lines.append(f'- close {r.key}  "{r.title}"')
@@ -116,12 +215,14 @@ def _text_lines(plan: Plan) -> list[str]:
         lines.append(f"! max_creates: {brake_message(plan)}")
     if over_max_removals(plan):
         lines.append(f"! max_removals: {removals_brake_message(plan)}")
+    if moving(plan):
+        lines.append(f"! {moves_message(moving(plan))}")
     return lines
 
 
-def render_text(plan: Plan) -> str:
-    """The plan as ``ticketsync plan`` prints it."""
-    lines = _text_lines(plan)
+def render_text(plan: Plan, names: Names | None = None) -> str:
+    """The plan as ``ticketsync plan`` prints it (``names``: ids shown by name too)."""
+    lines = _text_lines(plan, names)
     if lines:
         lines.append("")
     lines.append(summary_line(plan))
@@ -160,8 +261,29 @@ def _ticket(key: str, number: str | None, url: str | None) -> str:
     return _code(key)
 
 
+def _code_cell(text: str) -> str:
+    """``text`` as code in a table cell: a fence longer than any run of backticks in it,
+    pipes escaped (GitHub splits cells before it reads code), one line."""
+    text = text.replace("\r", " ").replace("\n", " ").replace("|", "\\|")
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if longest else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _warnings(plan: Plan) -> list[str]:
+    """What a reviewer must not miss: the brakes, and tickets moving between projects."""
+    found = [brake_message(plan)] if over_max_creates(plan) else []
+    if over_max_removals(plan):
+        found.append(removals_brake_message(plan))
+    if moving(plan):
+        found.append(moves_message(moving(plan)))
+    return found
+
+
 def _markdown(plan: Plan, limit: int | None, *, tree: str = "",
-              heading: str = "## ticketsync plan", level: int = 3) -> str:
+              heading: str = "## ticketsync plan", level: int = 3,
+              names: Names | None = None) -> str:
     """The comment with at most ``limit`` rows per section (None: all).
 
     ``tree``: a block shown after the table of creates (the Mermaid diagram);
@@ -179,10 +301,8 @@ def _markdown(plan: Plan, limit: int | None, *, tree: str = "",
         return ["", f"… and {count - shown} more {noun} (see `ticketsync plan --format json`)."]
 
     out = [heading, "", f"**{summary_line(plan)}**"]
-    if over_max_creates(plan):
-        out += ["", f"> [!WARNING]\n> {brake_message(plan)}"]
-    if over_max_removals(plan):
-        out += ["", f"> [!WARNING]\n> {removals_brake_message(plan)}"]
+    for warning in _warnings(plan):
+        out += ["", f"> [!WARNING]\n> {warning}"]
     if not plan.refreshed and (plan.updates or plan.drift or plan.removals):
         out += ["", "_Not read back from the tracker: edits made there since the last apply "
                 "are not shown (`ticketsync plan --refresh`)._"]
@@ -219,7 +339,9 @@ def _markdown(plan: Plan, limit: int | None, *, tree: str = "",
         out += ["", f"{h} {title} ({len(rows)})", "",
                 f"| ticket | {column} | declared in |", "| --- | --- | --- |"]
         for u in rows[: cut(len(rows))]:
-            fields = ", ".join(_code(f) for f in picked(u))
+            by_name = dict(_reference_pairs(u, picked(u), names) if names is not None else ())
+            fields = ", ".join(_code(f) + (f": {_code_cell(by_name[f])}" if f in by_name else "")
+                               for f in picked(u))
             out.append(f"| {_ticket(u.key, u.number, u.url)} | {fields} | "
                        f"{_where(u.location)} |")
         out += more(len(rows), "tickets")
@@ -257,17 +379,18 @@ def render_markdown(
     diagram: bool = False,
     heading: str = "## ticketsync plan",
     level: int = 3,
+    names: Names | None = None,
 ) -> str:
     """The plan as a pull-request comment, summarised to stay under ``max_chars``.
 
     ``diagram``: also show the tree of the tickets to create as a Mermaid diagram (when
     some have a parent), within a share of ``max_chars``. ``heading`` and ``level`` nest
-    the comment as one project's section of a larger one.
+    the comment as one project's section of a larger one. ``names``: ids shown by name.
     """
     tree = _tree_block(plan, min(MERMAID_CHARS, max_chars // 3)) if diagram else ""
 
     def markdown(limit: int | None) -> str:
-        return _markdown(plan, limit, tree=tree, heading=heading, level=level)
+        return _markdown(plan, limit, tree=tree, heading=heading, level=level, names=names)
 
     full = markdown(None)
     if len(full) < max_chars:
@@ -524,5 +647,7 @@ def render_github(plan: Plan) -> str:
         lines.append(_gh("warning", None, brake_message(plan)))
     if over_max_removals(plan):
         lines.append(_gh("warning", None, removals_brake_message(plan)))
+    if moving(plan):
+        lines.append(_gh("warning", None, moves_message(moving(plan))))
     lines.append(summary_line(plan))
     return "\n".join(lines) + "\n"

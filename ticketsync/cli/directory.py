@@ -39,9 +39,11 @@ def pull(ctx: click.Context, *, rate_limit: int | None, concurrency: int | None,
     ticket-file.schema.json beside it for editor completion. Needs the key.
 
     Commit both, like the state. Pull again when people join or leave, or projects, types or
-    components change: a pull that finds nothing new leaves the file as it is. A file that
-    is corrupt, of another account or of a newer version is refused, never overwritten; an
-    interrupted pull leaves the previous file intact.
+    components change: a pull that finds nothing new leaves the file as it is. A name the
+    ticket files may use that now means another id (a project renamed, another one given
+    its old name) is pointed out, one line each: the next apply would act on the new one.
+    A file that is corrupt, of another account or of a newer version is refused, never
+    overwritten; an interrupted pull leaves the previous file intact.
 
     \b
     Example: STACKONE_API_KEY=... ticketsync directory pull
@@ -57,6 +59,8 @@ def pull(ctx: click.Context, *, rate_limit: int | None, concurrency: int | None,
         DirectoryApi,
         changes,
         existing_directory,
+        moved_lines,
+        moved_names,
         pull_directory,
         save_directory,
     )
@@ -83,6 +87,10 @@ def pull(ctx: click.Context, *, rate_limit: int | None, concurrency: int | None,
     if changed:
         what = str(changes(previous, pulled)) if previous is not None else ""
         click.echo(f"Wrote {shown(path)}: {counts}" + (f" ({what})" if what else "") + ".")
+        if previous is not None:
+            # The change nothing else catches: a name that still resolves, to another id.
+            for line in moved_lines(moved_names(previous, pulled), pulled):
+                click.echo(line)
         click.echo(f"Editor completion: {schema_file} (commit both).")
     else:
         click.echo(f"No changes: {shown(path)} is up to date ({counts}).")

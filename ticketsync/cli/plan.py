@@ -19,7 +19,8 @@ from ticketsync.cli.common import (
 
 if TYPE_CHECKING:
     from ticketsync.config import Config
-    from ticketsync.model import Plan, Project
+    from ticketsync.model import Plan, Project, State
+    from ticketsync.render import Names
 
 FORMATS = ("text", "json", "markdown", "github", "mermaid")
 
@@ -90,8 +91,8 @@ def plan(
         return
     config = get_config(ctx, sandbox=sandbox)
     project = load_tickets(ctx, config, paths, github=fmt == "github")
-    result = make_plan(config, project, refresh=refresh, sandbox=sandbox)
-    click.echo(render_plan(result, fmt), nl=False)
+    result, names = plan_with_names(config, project, refresh=refresh, sandbox=sandbox)
+    click.echo(render_plan(result, fmt, names), nl=False)
     if out is not None:
         from ticketsync.planfile import save_plan
 
@@ -105,6 +106,12 @@ def plan(
 def make_plan(config: Config, project: Project, *, refresh: bool, sandbox: bool) -> Plan:
     """The plan of one project: its state (with a crashed apply's journal folded in,
     read-only), read back first with ``refresh``, diffed against the loaded tickets."""
+    return plan_with_names(config, project, refresh=refresh, sandbox=sandbox)[0]
+
+
+def plan_with_names(config: Config, project: Project, *, refresh: bool, sandbox: bool
+                    ) -> tuple[Plan, Names | None]:
+    """:func:`make_plan`, and what its renderings need to show ids by name."""
     from dataclasses import replace
 
     from ticketsync.cli.common import shown
@@ -138,19 +145,38 @@ def make_plan(config: Config, project: Project, *, refresh: bool, sandbox: bool)
 
         with open_api(config, sandbox=sandbox) as api:
             state = read_back(api, state)[0]
-    return build_plan(project, state, updates=config.updates, removed=config.removed,
-                      max_creates=config.max_creates, max_removals=config.max_removals,
-                      refreshed=refresh, marker=config.marker_field)
+    result = build_plan(project, state, updates=config.updates, removed=config.removed,
+                        max_creates=config.max_creates, max_removals=config.max_removals,
+                        refreshed=refresh, marker=config.marker_field)
+    return result, plan_names(config, result, state)
 
 
-def render_plan(result: Plan, fmt: str) -> str:
-    """One project's plan in ``fmt``."""
+def plan_names(config: Config, plan: Plan, state: State) -> Names | None:
+    """The directory and the ids last applied, for the updates that change a field holding
+    ids (a project, people...); None when there are none, or no directory file (most plans
+    do not pay for reading it twice)."""
+    from ticketsync.loader import resolver_for
+    from ticketsync.render import REFERENCES, Names
+
+    changing = [u.key for u in plan.updates if u.key in state.tickets and any(
+        f in REFERENCES for f in (*u.fields, *u.conflicts, *u.fixed))]
+    if not changing:
+        return None
+    directory = resolver_for(config, Path.cwd())[0].directory
+    if directory is None:
+        return None
+    return Names(directory, {key: state.tickets[key].applied for key in changing})
+
+
+def render_plan(result: Plan, fmt: str, names: Names | None = None) -> str:
+    """One project's plan in ``fmt`` (``names``: ids shown by name, where formats do)."""
     from ticketsync import render
 
     if fmt == "markdown":
-        return render.render_markdown(result, diagram=True)
+        return render.render_markdown(result, diagram=True, names=names)
+    if fmt == "text":
+        return render.render_text(result, names)
     renderers = {
-        "text": render.render_text,
         "json": render.render_json,
         "github": render.render_github,
         "mermaid": render.render_mermaid,

@@ -13,7 +13,8 @@ Platform, Onboarding, Mobile, Data, Security, Support, Design), 4 account-wide t
 Support's "Incident" among them), and 15 components (``component-000`` ... ``component-014``;
 Platform and Mobile each have an "API"). ``--seed FILE`` replaces it with a directory file's
 records (a pulled ``ticketsync.directory.json`` works as it is). The directory is the
-sandbox's configuration, like its faults: it is not stored in the database.
+sandbox's configuration, like its faults: it is not stored in the database; a test renames
+a record with :meth:`SandboxDirectory.rename` between two pulls.
 
 Which ids are checked (``--check-ids``):
 
@@ -92,6 +93,17 @@ class SandboxDirectory:
         users, projects, types, components = (
             [dict(r) for r in data.get(kind) or []] for kind in KINDS)
         return cls(users, projects, types, components, check_ids=check_ids)
+
+    def rename(self, kind: str, record_id: str, name: str) -> None:
+        """Rename a record of ``kind`` (one of :data:`KINDS`), as an admin would in the
+        tracker: the next pull sees the new name (ids, and what they are checked against,
+        do not change). ``KeyError``: no such record."""
+        records = [r for r in getattr(self, kind) if r["id"] == record_id] \
+            if kind in KINDS else []
+        if not records:
+            raise KeyError(f"{kind}: no record {record_id!r}")
+        for record in records:  # a type's or component's id may be listed per project
+            record["name"] = name
 
     # -- the list endpoints ----------------------------------------------------------------
 
