@@ -58,6 +58,24 @@ def test_projects_are_the_folders_holding_a_config(repo: Path) -> None:
         find_projects([Path("nowhere")])
 
 
+def test_projects_whose_state_settings_name_one_file_are_refused_naming_both(
+    repo: Path,
+) -> None:
+    """Issue #17 item 7: each would see the other's tickets as no longer declared."""
+    write(repo / "mobile" / "ticketsync.yaml", "state: ../platform/ticketsync.state.json\n")
+    write(repo / "docs" / "broken" / "ticketsync.yaml", "tickets: {oops: 1}\n")
+    with pytest.raises(ConfigError) as caught:
+        find_projects([repo])
+    assert str(caught.value) == (
+        "mobile/ticketsync.yaml and platform/ticketsync.yaml both keep their state in "
+        "platform/ticketsync.state.json: two projects sharing a state file would close each "
+        "other's tickets; give each project a `state:` file of its own"
+    )
+    # One of them alone is fine; a config that does not load is left to its own run.
+    assert [p.name for p in find_projects([repo / "mobile", repo / "docs"])] == [
+        "broken", "mobile"]
+
+
 def test_a_changed_file_touches_the_deepest_project_holding_it(repo: Path) -> None:
     write(repo / "platform" / "sub" / "ticketsync.yaml", "tickets: [t/]\n")
     write(repo / "ticketsync.yaml", "tickets: [tickets/]\n")

@@ -7,6 +7,8 @@ import json
 import multiprocessing
 import os
 import signal
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +16,14 @@ import pytest
 
 from ticketsync.errors import StateError
 from ticketsync.state import (
+    MAX_CLOCK_SKEW,
+    STATE_VERSION,
     State,
     StateEntry,
     dump_state,
     new_state,
+    parse_time,
+    project_of,
     read_state,
     renamed,
     with_entry,
@@ -30,15 +36,16 @@ ENTRY = StateEntry("tkt-1", "PROJ-1", "2024-05-01T12:00:00Z", {"title": "First"}
 
 
 def make_state(**tickets: StateEntry) -> State:
-    return State(2, LINEAGE, 3, "2024-05-01T12:00:00Z", "acc-1", tickets)
+    return State(3, LINEAGE, 3, "2024-05-01T12:00:00Z", "acc-1", tickets)
 
 
 def test_dump_is_sorted_indented_and_ends_with_a_newline() -> None:
-    text = dump_state(make_state(b=ENTRY, a=ENTRY))
+    text = dump_state(replace(make_state(b=ENTRY, a=ENTRY), project="ticketsync.yaml"))
     assert text == (
         "{\n"
         '  "account_id": "acc-1",\n'
         '  "lineage": "0b7a3c3e-5d1c-4a53-9f55-3b6c1a2d9e10",\n'
+        '  "project": "ticketsync.yaml",\n'
         '  "refreshed_at": null,\n'
         '  "serial": 3,\n'
         '  "tickets": {\n'
@@ -59,7 +66,7 @@ def test_dump_is_sorted_indented_and_ends_with_a_newline() -> None:
         '      "remote_id": "PROJ-1"\n'
         "    }\n"
         "  },\n"
-        '  "version": 2,\n'
+        '  "version": 3,\n'
         '  "written_at": "2024-05-01T12:00:00Z"\n'
         "}\n"
     )
@@ -78,12 +85,57 @@ def test_write_then_read_round_trips_and_bumps_the_serial(tmp_path: Path) -> Non
 def test_new_state_is_empty_valid_and_fresh(tmp_path: Path) -> None:
     state = new_state("acc-9")
     assert (state.version, state.serial, state.account_id, dict(state.tickets)) == (
-        2, 0, "acc-9", {}
+        STATE_VERSION, 0, "acc-9", {}
     )
     assert new_state(None).lineage != state.lineage
     path = tmp_path / "s.json"
     write_state(path, state)
     assert read_state(path, account_id="acc-9").lineage == state.lineage
+
+
+def test_a_new_state_is_dated_an_hour_before_this_machine_s_clock() -> None:
+    """Issue #17 item 12: a state fresh from ``init`` never talked to StackOne, whose clock
+    may be up to an hour behind: its ``written_at`` must be earlier than StackOne's time
+    whatever the skew, or the first apply's lookup misses what a killed run created."""
+    before = datetime.now(UTC).replace(microsecond=0)
+    written = parse_time(new_state(None).written_at)
+    after = datetime.now(UTC)
+    assert MAX_CLOCK_SKEW.total_seconds() == 3600
+    assert before - MAX_CLOCK_SKEW <= written <= after - MAX_CLOCK_SKEW
+
+
+def test_project_of_is_the_config_relative_to_the_state_folder(tmp_path: Path) -> None:
+    assert project_of(tmp_path / "s.json", tmp_path / "ticketsync.yaml") == "ticketsync.yaml"
+    assert project_of(tmp_path / "shared.json", tmp_path / "p1" / "ticketsync.yaml") == (
+        "p1/ticketsync.yaml")
+    assert project_of(tmp_path / "p1" / "s.json", tmp_path / "p2" / "ci.yaml") == (
+        "../p2/ci.yaml")
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    assert project_of(tmp_path / "link" / "s.json", tmp_path / "real" / "ticketsync.yaml") == (
+        "ticketsync.yaml")
+
+
+def test_a_state_of_another_project_is_refused_by_name_and_left_byte_identical(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "shared.state.json"
+    write_state(path, replace(new_state("acc-1"), project="p1/ticketsync.yaml"))
+    raw = path.read_bytes()
+    assert read_state(path, project="p1/ticketsync.yaml").project == "p1/ticketsync.yaml"
+    with pytest.raises(StateError) as caught:
+        read_state(path, project="p2/ticketsync.yaml")
+    assert str(caught.value) == (
+        "state file shared.state.json belongs to the project of p1/ticketsync.yaml, not "
+        "p2/ticketsync.yaml: give each project a `state:` file of its own in its config (if "
+        'that config was moved here, set "project": "p2/ticketsync.yaml" in the state file); '
+        "it was left as it is"
+    )
+    assert path.read_bytes() == raw
+    # Not bound yet (an older state): any project reads it (its first write binds it).
+    write_state(path, new_state("acc-1"))
+    assert read_state(path, project="p2/ticketsync.yaml").project is None
 
 
 def test_one_new_ticket_is_a_few_added_lines() -> None:
@@ -131,8 +183,8 @@ BAD_FILES: dict[str, tuple[bytes, str]] = {
         r"corrupt \(tickets",
     ),
     "newer version": (
-        json.dumps({**_valid(), "version": 3, "future": True}).encode(),
-        r"written by a newer ticketsync \(state version 3, this one reads 2\): upgrade",
+        json.dumps({**_valid(), "version": 4, "future": True}).encode(),
+        r"written by a newer ticketsync \(state version 4, this one reads 3\): upgrade",
     ),
     "other account": (
         json.dumps({**_valid(), "account_id": "acc-other"}).encode(),
@@ -212,7 +264,7 @@ def test_kill_9_between_write_and_rename_leaves_the_old_file_intact(tmp_path: Pa
 
 
 def test_a_version_1_state_is_read_and_upgraded_on_the_next_write(tmp_path: Path) -> None:
-    """SPEC §1: older states are read and upgraded; the version is written as 2 only when
+    """SPEC §1: older states are read and upgraded; the version is written as 3 only when
     the file is written again."""
     path = tmp_path / "ticketsync.state.json"
     old = {
@@ -224,10 +276,11 @@ def test_a_version_1_state_is_read_and_upgraded_on_the_next_write(tmp_path: Path
     raw = json.dumps(old, indent=2).encode()
     path.write_bytes(raw)
     state = read_state(path)
-    assert (state.version, state.refreshed_at, state.tickets["a"].remote) == (2, None, {})
+    assert (state.version, state.refreshed_at, state.tickets["a"].remote) == (3, None, {})
+    assert state.project is None  # bound by the next commit of a session (test_binding.py)
     assert path.read_bytes() == raw  # reading changes nothing
     written = write_state(path, state)
-    assert json.loads(path.read_text())["version"] == 2 and read_state(path) == written
+    assert json.loads(path.read_text())["version"] == 3 and read_state(path) == written
 
 
 def test_what_was_read_back_survives_a_round_trip_and_defaults_stay_out(tmp_path: Path) -> None:

@@ -51,6 +51,12 @@ class Config:
         return self.state if self.state.is_absolute() else self.root / self.state
 
     @property
+    def config_path(self) -> Path:
+        """The project's config file: the one read, else where ``ticketsync.yaml`` would be
+        (a project of defaults is its folder's). What its state file is bound to."""
+        return self.config_file or self.root / CONFIG_FILE
+
+    @property
     def directory_path(self) -> Path:
         return self.directory if self.directory.is_absolute() else self.root / self.directory
 

@@ -142,6 +142,9 @@ class State:
     ticketsync created: the next run's pre-create lookup starts there (minus a margin).
     ``refreshed_at`` is StackOne's time of the start of the last read-back of the tracked
     tickets (None before the first): the next one lists what was updated since.
+    ``account_id`` and ``project`` bind the state to one account and one project config:
+    ids of one account mean nothing in another, and two projects sharing a state would
+    each see the other's tickets as removed.
     """
 
     version: int
@@ -151,9 +154,12 @@ class State:
     account_id: str | None
     tickets: Mapping[str, StateEntry]
     refreshed_at: str | None = None
+    #: The project config this state belongs to, as a POSIX path relative to the state
+    #: file's folder (None: not bound yet, a state older than format 3).
+    project: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        doc = {
             "version": self.version,
             "lineage": self.lineage,
             "serial": self.serial,
@@ -162,6 +168,9 @@ class State:
             "account_id": self.account_id,
             "tickets": {key: entry.to_json() for key, entry in self.tickets.items()},
         }
+        if self.project is not None:
+            doc["project"] = self.project
+        return doc
 
 
 @dataclass(frozen=True)

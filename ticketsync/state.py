@@ -4,7 +4,8 @@ The state is the only thing that stands between a re-run and a duplicate ticket,
 module is strict in both directions:
 
 * reading refuses anything it does not fully understand (not JSON, not the schema, a
-  newer ``version``, another account) with a message naming the file, and never "repairs"
+  newer ``version``, another account, another project's config) with a message naming the
+  file, and never "repairs"
   it: the caller stops, the file stays byte-identical, the user restores it from git;
 * writing is atomic (temp file in the same folder, fsync, ``os.replace``, fsync the
   folder), so the file on disk is always either the old or the new complete document,
@@ -23,7 +24,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +32,22 @@ from ticketsync.errors import StateError
 from ticketsync.model import State, StateEntry, is_valid_key
 
 #: The state format this ticketsync writes; it reads this one and every older one (1:
-#: before read-back, SPEC §5.2), upgrading them on the next write.
-STATE_VERSION = 2
+#: before read-back, SPEC §5.2; 2: before ``project``), upgrading them on the next write.
+#: 3 only adds the optional ``project``, but readers of 2 refuse any unknown field as
+#: corruption ("restore it from git"): the bump makes them say "upgrade ticketsync".
+STATE_VERSION = 3
+
+#: How far the runner's clock may be from StackOne's (SPEC §4.1: the guarantees hold up to
+#: an hour either way). A state made by ``init`` has never talked to StackOne, so the
+#: runner's clock is all it has; dated this much earlier, its ``written_at`` is a time
+#: StackOne's clock had certainly passed at ``init``. A first apply killed mid-way and
+#: re-run from that state must look back to every ticket it made: dated by the runner's
+#: clock alone, a runner 15 minutes ahead looked from after they were made and made them
+#: again (issue #17). Earlier is always true of an empty state, so nothing is lost.
+MAX_CLOCK_SKEW = timedelta(hours=1)
 
 __all__ = [
+    "MAX_CLOCK_SKEW",
     "STATE_VERSION",
     "State",
     "StateEntry",
@@ -45,6 +58,7 @@ __all__ = [
     "fsync_dir",
     "new_state",
     "parse_time",
+    "project_of",
     "read_state",
     "renamed",
     "utc_now",
@@ -70,21 +84,39 @@ def parse_time(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def new_state(account_id: str | None) -> State:
+def new_state(account_id: str | None, *, project: str | None = None) -> State:
     """A fresh, empty state with a new lineage (what ``ticketsync init`` writes).
 
-    Nothing exists yet, so it is complete as of any time: ``written_at`` is this machine's
-    time, the one moment a state is dated by it (the first apply lists from there, minus a
-    margin, and from then on every date is StackOne's).
+    Nothing exists yet, so it is complete as of any time, and ``written_at`` is the one
+    date of a state not taken from StackOne: this machine's time minus
+    :data:`MAX_CLOCK_SKEW`, so that it is earlier than StackOne's time however the two
+    clocks disagree (the first apply lists from there, minus a margin; from then on every
+    date is StackOne's). ``project``: see :func:`project_of`.
     """
     return State(
         version=STATE_VERSION,
         lineage=str(uuid.uuid4()),
         serial=0,
-        written_at=utc_now(),
+        written_at=format_seconds(datetime.now(UTC) - MAX_CLOCK_SKEW),
         account_id=account_id,
         tickets={},
+        project=project,
     )
+
+
+def project_of(state_path: Path, config_path: Path) -> str:
+    """The ``project`` a state at ``state_path`` records for the config at ``config_path``:
+    the config's path relative to the state file's folder, POSIX (symlinks resolved).
+
+    Relative, so that it stays the same in every checkout of the repository, wherever it
+    lies; ``config_path`` need not exist (a project of defaults is bound to where its
+    ``ticketsync.yaml`` would be, that is to its folder).
+    """
+    config, folder = Path(config_path).resolve(), Path(state_path).resolve().parent
+    try:
+        return Path(os.path.relpath(config, folder)).as_posix()
+    except ValueError:  # pragma: no cover - Windows: another drive has no relative path
+        return config.as_posix()
 
 
 def display_path(path: Path) -> str:
@@ -95,12 +127,17 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-def read_state(path: Path, *, account_id: str | None = None) -> State:
+def read_state(
+    path: Path, *, account_id: str | None = None, project: str | None = None
+) -> State:
     """Read and check the state file at ``path``.
 
     ``account_id`` is the account this run works in: a state bound to another one is
-    refused (ids of one account mean nothing in another). Raises :class:`StateError`
-    naming the file for a missing, unreadable, corrupt, schema-invalid or newer file.
+    refused (ids of one account mean nothing in another). ``project`` is this run's
+    config (:func:`project_of`): a state bound to another config is refused (two projects
+    sharing a state would each close the other's tickets as removed). Raises
+    :class:`StateError` naming the file for a missing, unreadable, corrupt,
+    schema-invalid or newer file, or one bound to another account or project.
     """
     shown = display_path(path)
     try:
@@ -161,7 +198,25 @@ def read_state(path: Path, *, account_id: str | None = None) -> State:
             f"state file {shown} belongs to account {state.account_id}, not {account_id}: "
             "check STACKONE_ACCOUNT_ID and account_id in ticketsync.yaml; it was left as it is"
         )
+    if project is not None and state.project is not None and state.project != project:
+        # Shown from the working folder even when outside it (`-C p2` with a state in ..).
+        folder = path.resolve().parent
+        owner, this = _from_here(folder / state.project), _from_here(folder / project)
+        raise StateError(
+            f"state file {_from_here(path)} belongs to the project of {owner}, not {this}: "
+            "give each project a `state:` file of its own in its config (if that config "
+            f'was moved here, set "project": "{project}" in the state file); it was left as '
+            "it is"
+        )
     return state
+
+
+def _from_here(path: Path) -> str:
+    """``path`` relative to the working folder, ``..`` included (else as is)."""
+    try:
+        return Path(os.path.relpath(Path(path).resolve(), Path.cwd().resolve())).as_posix()
+    except (ValueError, OSError):  # pragma: no cover - another drive; no working folder
+        return str(path)
 
 
 @contextlib.contextmanager
@@ -183,7 +238,7 @@ def _collector_off() -> Iterator[None]:
 
 def _state_from_json(data: dict[str, Any]) -> State:
     """The state of a checked document, upgraded to this version (a version 1 file simply
-    has nothing read back yet)."""
+    has nothing read back yet, a version 2 file no ``project``: bound at the next write)."""
     return State(
         version=STATE_VERSION,
         lineage=data["lineage"],
@@ -192,6 +247,7 @@ def _state_from_json(data: dict[str, Any]) -> State:
         account_id=data["account_id"],
         refreshed_at=data.get("refreshed_at"),
         tickets={key: _entry(e) for key, e in data["tickets"].items()},
+        project=data.get("project"),
     )
 
 

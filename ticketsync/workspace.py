@@ -90,14 +90,19 @@ class Workspace:
         return recover(state, self.journal_path)[0]
 
     def init(self, account_id: str | None) -> State:
-        """Write a new, empty state file (``ticketsync init``); refuse to replace one."""
+        """Write a new, empty state file (``ticketsync init``), bound to this project's
+        config (the sandbox's own state excepted); refuse to replace one."""
+        from ticketsync.state import project_of
+
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        project = None if self.sandbox else project_of(self.state_path,
+                                                       self.config.config_path)
         with StateLock(self.state_path, command="ticketsync init"):
             if self.exists():
                 raise StateError(
                     f"{display_path(self.state_path)} already exists: refusing to overwrite it"
                 )
-            return write_state(self.state_path, new_state(account_id))
+            return write_state(self.state_path, new_state(account_id, project=project))
 
     @contextmanager
     def session(
@@ -130,10 +135,18 @@ class Session:
     """
 
     def __init__(self, workspace: Workspace) -> None:
+        from ticketsync.state import project_of
+
         self.workspace = workspace
         self.config = workspace.config
         path = workspace.state_path
-        self.as_read = self.on_disk = read_state(path, account_id=self.config.account_id)
+        #: The project config this state belongs to: a state bound to another is refused
+        #: (two projects sharing one would each close the other's tickets as removed), an
+        #: unbound one is bound at the first commit. The sandbox's own state is one per
+        #: project folder, and stays unbound.
+        self.project = None if workspace.sandbox else project_of(path, self.config.config_path)
+        self.as_read = self.on_disk = read_state(path, account_id=self.config.account_id,
+                                                 project=self.project)
         records = list(read_records(workspace.journal_path))
         folded, uncertain = fold(self.on_disk, records)
         self.state = self.on_disk
@@ -165,6 +178,11 @@ class Session:
         """
         folded, uncertain = recover(self.state if state is None else state,
                                     self.workspace.journal_path)
+        # A state not bound yet (``init`` without an account, an older format) is bound at
+        # its first write to the account this run works in and to this project's config;
+        # read_state refuses any other from then on.
+        folded = replace(folded, account_id=folded.account_id or self.config.account_id,
+                         project=folded.project or self.project)
         if seen:
             folded = with_read_back(folded, seen.values(), refreshed_at=self.refreshed_at)
         if if_changed and folded.tickets == self.on_disk.tickets and (

@@ -2,7 +2,9 @@
 
 Teams keep ``platform/`` and ``mobile/`` side by side, each with its own config, state file
 and StackOne account. ``plan`` and ``apply --projects PATH`` run every project found at or
-under PATH; the CI steps plan the projects a pull request touches.
+under PATH; the CI steps plan the projects a pull request touches. Two projects whose
+``state:`` settings name one file are refused before any of them runs: each would see the
+other's tickets as no longer declared, and ``removed: close`` would close them.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ def find_projects(roots: Sequence[Path]) -> list[Path]:
 
     Absolute, resolved, each once, in the order of their paths. Hidden folders and
     :data:`SKIPPED` are not searched. Raises :class:`ConfigError` for a root that does not
-    exist or holds no project: more often a mistyped folder than an empty one.
+    exist or holds no project (more often a mistyped folder than an empty one), and for
+    two projects that share a state file (:func:`check_state_files`).
     """
     found: dict[Path, None] = {}
     for root in roots:
@@ -37,7 +40,38 @@ def find_projects(roots: Sequence[Path]) -> list[Path]:
                 "project folder, or name the folders that hold one"
             )
         found.update(dict.fromkeys(projects))
-    return sorted(found, key=lambda path: path.parts)
+    ordered = sorted(found, key=lambda path: path.parts)
+    check_state_files(ordered)
+    return ordered
+
+
+def check_state_files(projects: Sequence[Path]) -> None:
+    """Refuse two of ``projects`` (folders holding a ``ticketsync.yaml``) whose state
+    settings resolve to one file, naming both configs.
+
+    A project whose config does not load is left to its own run, which reports it where
+    it belongs. (A run of one project refuses a state bound to another project's config
+    too: see :func:`ticketsync.state.read_state`.)
+    """
+    from ticketsync.config import load_config
+    from ticketsync.errors import TicketSyncError
+    from ticketsync.state import display_path
+
+    owners: dict[Path, Path] = {}
+    for folder in projects:
+        try:
+            config = load_config(None, cwd=folder, env={})  # `state:` needs no environment
+        except TicketSyncError:
+            continue
+        state = config.state_path.resolve()
+        first = owners.setdefault(state, config.config_path)
+        if first != config.config_path:
+            raise ConfigError(
+                f"{display_path(first)} and {display_path(config.config_path)} both keep "
+                f"their state in {display_path(state)}: two projects sharing a state file "
+                "would close each other's tickets; give each project a `state:` file of "
+                "its own"
+            )
 
 
 def _walk(root: Path) -> Iterable[tuple[str, list[str], list[str]]]:

@@ -56,6 +56,8 @@ def init(ctx: click.Context, account_id: str | None, sandbox: bool) -> None:
     """Start a project: write ticketsync.yaml (if absent) and an empty state file.
 
     An existing state file is never overwritten: it is what prevents duplicate tickets.
+    The state belongs to this project's config and to its account (without one, the
+    first apply binds it): another project or account is refused from then on.
 
     \b
     Example: ticketsync init --account-id acc-123
@@ -71,7 +73,7 @@ def init(ctx: click.Context, account_id: str | None, sandbox: bool) -> None:
             "the tickets already created); "
             f"`ticketsync state list{' --sandbox' if sandbox else ''}` shows what it tracks"
         )
-    config_path = config.config_file or config.root / "ticketsync.yaml"
+    config_path = config.config_path  # the state is bound to it (see Workspace.init)
     if sandbox:
         pass  # the sandbox needs no project config of its own
     elif Path(config_path).exists():
@@ -84,7 +86,8 @@ def init(ctx: click.Context, account_id: str | None, sandbox: bool) -> None:
         )
         click.echo(f"Wrote {shown(config_path)} (every setting is commented).")
     state = Workspace(config, sandbox=sandbox).init(account_id or config.account_id)
-    bound = f"account {state.account_id}" if state.account_id else "no account yet"
+    bound = (f"account {state.account_id}" if state.account_id
+             else "no account yet: the first apply binds it")
     advice = "" if sandbox else " Commit it with your ticket files."
     click.echo(f"Wrote {shown(state_path)} (empty, {bound}).{advice}")
 
