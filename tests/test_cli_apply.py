@@ -306,8 +306,8 @@ def test_format_json_lists_each_tickets_fate_for_the_next_step(project: Path) ->
     assert doc["ok"] is False and doc["interrupted"] is False and doc["halted"] is None
     assert doc["state_file"] == ".ticketsync/sandbox.state.json"
     assert doc["summary"] == {"created": 3, "adopted": 0, "updated": 0, "closed": 0,
-                              "forgotten": 0, "failed": 1, "skipped": 0, "not_started": 0,
-                              "unsettled": 0}
+                              "forgotten": 0, "settled": 0, "failed": 1, "skipped": 0,
+                              "not_started": 0, "unsettled": 0}
     assert doc["created"] == [
         {"key": key, "id": state.tickets[key].id, "number": state.tickets[key].ticket_number,
          "url": state.tickets[key].ticket_url} for key in ("child", "other", "parent")]

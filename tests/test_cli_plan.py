@@ -104,7 +104,7 @@ def test_the_json_document_is_pinned_and_valid(project_dir: Path) -> None:
          "parent": None, "status": None, "file": "tickets/a.yaml", "line": 4, "col": 3},
     ]
     assert doc["summary"] == {"create": 2, "update": 0, "conflict": 0, "close": 0,
-                              "forget": 0, "keep": 0, "drift": 0, "unchanged": 1,
+                              "forget": 0, "keep": 0, "settle": 0, "drift": 0, "unchanged": 1,
                               "changed_not_applied": 0}
     assert (doc["serial"], len(doc["lineage"]), doc["inputs_digest"] != "") == (1, 36, True)
 

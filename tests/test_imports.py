@@ -46,12 +46,12 @@ LAYERS: dict[str, int] = {
     # leaves that talk to one library or one concern
     "ticketsync.api": 2, "ticketsync.schema": 2, "ticketsync.yamlio": 2, "ticketsync.clock": 2,
     "ticketsync.retry": 2, "ticketsync.limiter": 2, "ticketsync.sandbox.server": 2,
-    # the state, the config, the read shape, the matcher
+    # the state, the config, the read shape
     "ticketsync.state": 3, "ticketsync.config": 3, "ticketsync.remote": 3,
-    "ticketsync.reconcile": 3, "ticketsync.sandbox": 3, "ticketsync.templates": 3,
-    "ticketsync.directory": 3,
-    # the pure planner; the journal and the lock; the HTTP client
-    "ticketsync.plan": 4, "ticketsync.journal": 4, "ticketsync.lock": 4,
+    "ticketsync.sandbox": 3, "ticketsync.templates": 3, "ticketsync.directory": 3,
+    # the pure planner and matcher; the journal and the lock; the HTTP client
+    "ticketsync.plan": 4, "ticketsync.reconcile": 4, "ticketsync.journal": 4,
+    "ticketsync.lock": 4,
     "ticketsync.discovery": 4, "ticketsync.client": 4,
     "ticketsync.names": 4, "ticketsync.completion": 4,
     "ticketsync.planfile": 5, "ticketsync.recovery": 5, "ticketsync.loader": 5,

@@ -60,8 +60,10 @@ def test_the_marker_wins_over_the_title() -> None:
 
 
 def test_wanted_from_a_create_body() -> None:
-    assert wanted_from_body("k", {"title": "T", "project_id": "p"}) == Wanted("k", "T", "p")
-    assert wanted_from_body("k", {"title": None, "project_id": 3}) == Wanted("k", "", None)
+    body = {"title": "T", "project_id": "p"}
+    assert wanted_from_body("k", body) == Wanted("k", "T", "p", body=body)
+    odd = {"title": None, "project_id": 3}
+    assert wanted_from_body("k", odd) == Wanted("k", "", None, body=odd)
 
 
 def test_one_candidate_is_adopted_none_is_none() -> None:

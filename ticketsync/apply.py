@@ -43,9 +43,10 @@ from typing import Any
 
 from ticketsync.api import RemoteTicket, TicketApi
 from ticketsync.errors import ApiError, ClockError, HaltedError
-from ticketsync.journal import Intent, Journal
-from ticketsync.model import Create, Plan, Removal, State, Update
+from ticketsync.journal import Intent, Journal, body_digest
+from ticketsync.model import Body, Create, Plan, Removal, State, Update
 from ticketsync.reconcile import Match, RemoteIndex, Verdict, Wanted, updated_at, wanted_from_body
+from ticketsync.remote import sent_values, status_is, status_of
 from ticketsync.sender import ApplyOptions, Event, Outcome, Sender, body_for
 
 __all__ = ["ApplyOptions", "ApplyResult", "Event", "apply_plan", "list_remote", "lookup_since"]
@@ -71,6 +72,8 @@ class ApplyResult:
     updated: int = 0
     closed: int = 0
     forgotten: int = 0
+    #: Undeclared tickets found closed or deleted in the tracker: recorded, nothing sent.
+    settled: int = 0
     failed: int = 0
     skipped: int = 0
     not_started: int = 0
@@ -229,6 +232,8 @@ class _Run:
                 self.children.setdefault(create.parent, []).append(create)
         self.index = index if index is not None else RemoteIndex()
         self.verdicts: dict[str, Match] = {}
+        #: The body recorded as applied for each key adopted in this run.
+        self.adopted: dict[str, Body] = {}
         #: StackOne's time of this run's first write: the read-back after it lists from there.
         self.first_write: datetime | None = None
         self.read_back_started = False
@@ -292,6 +297,10 @@ class _Run:
             if removal.action == "forget":
                 self.journal.record_outcome("forgotten", removal.key, wait=False)
                 self._done(Outcome("forgotten", removal.key, removal.id))
+            elif removal.action == "settle":
+                entry = self.state.tickets[removal.key]
+                why = "deleted in the tracker" if entry.deleted else "already closed in the tracker"
+                self._done(self.sender.settle(removal, entry.applied, why))
             else:
                 work.append(removal)
         return work
@@ -346,7 +355,7 @@ class _Run:
         self.result.listings += 1
         list_remote(self.api, since, self.index)
 
-    def _lookup(self) -> list[Create]:
+    def _lookup(self) -> list[Work]:
         """Settle uncertain intents and adopt existing tickets; return the creates to send."""
         if not self.plan.creates and not self.uncertain:
             return []
@@ -354,13 +363,21 @@ class _Run:
         covered = self.index.covered_from
         if covered is None or covered > since:  # not already listed by the read-back
             self._list(since)
-        # An uncertain key is looked for as it was sent, which may predate an edit.
+        # Only a ticket created inside the window can be one this state's runs made.
         margin = self.options.skew_margin
-        wanted = {c.key: wanted_from_body(c.key, c.body) for c in self.plan.creates}
-        wanted.update({i.key: Wanted(i.key, i.title, i.project_id, i.at - margin)
-                       for i in self.uncertain})
+        wanted = {c.key: wanted_from_body(c.key, body_for(c, self.ids), since)
+                  for c in self.plan.creates}
+        for intent in self.uncertain:
+            # Looked for as it was sent, which may predate an edit: with the body only if
+            # it is the one sent (a child's parent_id, say, is not known yet).
+            now = wanted.get(intent.key)
+            sent = now.body if now is not None and now.body is not None \
+                and body_digest(now.body) == intent.digest else None
+            wanted[intent.key] = Wanted(intent.key, intent.title, intent.project_id,
+                                        intent.at - margin, sent)
         verdicts = self.index.match(list(wanted.values()), marker_field=self.options.marker_field,
                                     exclude_ids=self.sender.owned_ids())
+        self._note_strangers(verdicts.values())
         # Kept for the whole run: a child is routed when its parent exists, and a child that
         # a lost run created must be adopted then, not sent again.
         self.verdicts = verdicts
@@ -369,7 +386,7 @@ class _Run:
         for intent in self.uncertain:
             if intent.key not in declared:  # no longer declared: settle it, create nothing
                 self._settle_undeclared(verdicts[intent.key])
-        to_send: list[Create] = []
+        to_send: list[Work] = []
         for create in self.plan.creates:
             # Children wait for their parent; plan order puts an adopted parent first. A
             # parent that already exists (tracked: a saved plan made before a crashed run
@@ -380,6 +397,17 @@ class _Run:
             if create.parent is None or create.parent in self.state.tickets:
                 to_send.extend(self._route(create))
         return to_send
+
+    def _note_strangers(self, verdicts: Iterable[Match]) -> None:
+        """Say which tickets were passed over: they look like a key's but this state did
+        not make them (a person's, another project's, or older than the window)."""
+        for match in verdicts:
+            if match.strangers and match.verdict is not Verdict.ADOPT:
+                ids = ", ".join(match.strangers)
+                self._emit(Event("note", match.key, None, (
+                    f"note: {match.key}: not adopted: {ids} (its title or marker, but not "
+                    "created by this state's runs); `ticketsync state import "
+                    f"{match.key} ID` tracks an existing ticket on purpose")))
 
     def _hold_written_at(self, verdicts: Iterable[Match]) -> None:
         """An ambiguous key stays unresolved: the next run's lookup must list its candidates
@@ -405,7 +433,7 @@ class _Run:
         else:
             self._done(Outcome("failed", match.key, None, match.message))
 
-    def _route(self, create: Create) -> list[Create]:
+    def _route(self, create: Create) -> list[Work]:
         """Act on the lookup's verdict for a create whose parent exists; return what to send.
 
         Adopting a ticket makes its children ready at once, so they are routed too.
@@ -416,11 +444,25 @@ class _Run:
         if match.verdict is Verdict.AMBIGUOUS or match.remote is None:
             self._done(Outcome("failed", create.key, None, match.message))
             return []
-        ticket_id = self.sender.adopt(create.key, match.remote, body_for(create, self.ids))
-        to_send: list[Create] = []
+        ticket_id, to_send = self._adopt(create, match.remote)
         for child in self._done(Outcome("adopted", create.key, ticket_id, match.message)):
             to_send.extend(self._route(child))
         return to_send
+
+    def _adopt(self, create: Create, remote: RemoteTicket) -> tuple[str, list[Work]]:
+        """Track ``remote`` as ``create``'s ticket; with the PATCH of its declared status
+        when it lacks it (a run killed between a create and its status PATCH converges in
+        one re-run)."""
+        body = body_for(create, self.ids)
+        status = create.status
+        settled = status is not None and status_is(status, status_of(remote))
+        applied = {**body, "status": status} if settled else body
+        ticket_id = self.sender.adopt(create.key, remote, applied)
+        self.adopted[create.key] = applied
+        if status is None or settled:
+            return ticket_id, []
+        return ticket_id, [Update(create.key, ticket_id, ("status",), {**body, "status": status},
+                                  create.location, title=create.title)]
 
     def _settle(self, pending: list[_Pending]) -> dict[str, Match] | ApiError:
         """One listing for every create uncertain now (runs on a worker thread)."""
@@ -530,7 +572,7 @@ class _Run:
             elif isinstance(item, Update):
                 fields = item.fields + (item.conflicts if self.options.overwrite else ())
                 self.journal.record_updating(
-                    item.key, item.id, {f: item.body.get(f) for f in fields}, wait=False)
+                    item.key, item.id, sent_values(item.body, fields), wait=False)
                 batch.append((item, fields))
             else:
                 self.journal.record_updating(item.key, item.id, {"status": "closed"},
@@ -542,8 +584,8 @@ class _Run:
         for item, extra in batch:
             token = next(tokens)
             in_flight[token] = item
-            applied = self.state.tickets[item.key].applied if item.key in self.state.tickets \
-                else {}
+            entry = self.state.tickets.get(item.key)
+            applied = entry.applied if entry is not None else self.adopted.get(item.key, {})
             if isinstance(item, Create):
                 self.sends[item.key] = self.sends.get(item.key, 0) + 1
                 pool.submit(token, _call(self.sender.create, item, extra))
@@ -571,16 +613,21 @@ class _Run:
     ) -> None:
         """Start the read-back once every write has gone out and none waits for a lookup.
 
-        Only creates may still be waiting for their answers then: a listing that overtook
-        an update would record the value it replaced as the tracker's, which the next plan
-        would call a tracker edit. (A create it overtakes is read back at the end.)
+        Only creates without a declared status may still be waiting for their answers then:
+        a listing that overtook an update would record the value it replaced as the
+        tracker's, which the next plan would call a tracker edit. (A create it overtakes is
+        read back at the end.)
         """
         if (self.read_back_started or ready or self.pending or self.settling
                 or self.first_write is None):
             return
         flying = [item for item in in_flight.values() if not isinstance(item, str | list)]
-        if any(not isinstance(item, Create) or item.key in self.children for item in flying):
-            return  # an update or close in flight, or a parent: its children are to come
+        if any(not isinstance(item, Create) or item.key in self.children
+               or item.status is not None for item in flying):
+            # An update or close in flight, a parent (its children are to come), or a
+            # create whose status PATCH follows it: a listing that overtook that PATCH
+            # would record the tracker's default status, and the next plan call it drift.
+            return
         wrote = (self.result.created or self.result.adopted or self.result.updated
                  or self.result.closed)
         if not (wrote or flying):
@@ -702,8 +749,8 @@ class _Run:
                 continue
             match = verdicts[key]
             if match.verdict is Verdict.ADOPT and match.remote is not None:
-                ticket_id = self.sender.adopt(key, match.remote,
-                                              body_for(item.create, self.ids))
+                ticket_id, follow = self._adopt(item.create, match.remote)
+                ready.extend(follow)
                 message = f"adopted {key} (id {ticket_id}): created despite {item.error}"
                 for child in self._done(Outcome("adopted", key, ticket_id, message)):
                     ready.extend(self._route(child))
@@ -743,10 +790,8 @@ class _Run:
             self.result.failed += 1
             self._skip_descendants(outcome.key)
             return []
-        if outcome.kind in ("updated", "closed", "forgotten"):
-            counts = {"updated": "updated", "closed": "closed", "forgotten": "forgotten"}
-            name = counts[outcome.kind]
-            setattr(self.result, name, getattr(self.result, name) + 1)
+        if outcome.kind in ("updated", "closed", "forgotten", "settled"):
+            setattr(self.result, outcome.kind, getattr(self.result, outcome.kind) + 1)
             return []
         if outcome.kind == "created":
             self.result.created += 1

@@ -290,7 +290,6 @@ def _content(parts: Any, fields: dict[str, Any], body: dict[str, Any]) -> None:
 
 def _entry(ticket: RemoteTicket, applied: dict[str, Any]) -> StateEntry:
     remote_id, created = ticket.get("remote_id"), ticket.get("created_at")
-    custom = applied.get("unified_custom_fields")
     number, url = ticket.get("ticket_number"), ticket.get("ticket_url")
     return StateEntry(
         id=str(ticket["id"]),
@@ -300,6 +299,5 @@ def _entry(ticket: RemoteTicket, applied: dict[str, Any]) -> StateEntry:
         ticket_number=number if isinstance(number, str) else None,
         ticket_url=url if isinstance(url, str) else None,
         status=status_of(ticket),
-        remote=remote_values(ticket, [f for f in applied if f != "status"],
-                             custom if isinstance(custom, Mapping) else ()),
+        remote=remote_values(ticket),
     )

@@ -26,7 +26,7 @@ Records (one JSON object per line):
   the values it sets. Left open (a crash mid-request), the state keeps them as the entry's
   ``pending``: read back equal, they are our own write, not an edit made in the tracker.
 * ``updated`` {key, id, applied}: a PATCH went through; the state's ``applied`` follows.
-* ``update-failed`` {key}: the PATCH was refused or never sent (closes ``updating``).
+* ``update-failed`` {key}: the PATCH was never sent (closes ``updating``).
 * ``closed`` {key, applied}: the ticket was closed because no file declares it (``removed:
   close``); ``forgotten`` {key}: it was dropped from the state (``removed: forget``);
   ``deleted`` {key}: StackOne answered that it no longer exists.

@@ -203,6 +203,11 @@ class Update:
     ``conflicts`` changed in the files *and* in the tracker, and are sent only when the
     user says to overwrite; ``fixed`` changed in the files but cannot be changed through
     StackOne's update (``type``, ``creator_id``, ``organization_id``).
+
+    Each custom field is a field of its own, named ``unified_custom_fields.KEY``; as a
+    provider may replace the whole map on a PATCH, ``custom_base`` is the tracker's map as
+    last read, sent back with the changed keys so that keys people set survive.
+    ``reopen``: the ticket was closed by ``removed: close`` and is declared again.
     """
 
     key: str
@@ -215,6 +220,8 @@ class Update:
     title: str = ""
     number: str | None = None
     url: str | None = None
+    custom_base: Mapping[str, Any] = field(default_factory=dict)
+    reopen: bool = False
 
 
 @dataclass(frozen=True)
@@ -239,7 +246,8 @@ class Drift:
 class Removal:
     """A tracked key that no file declares any more, and what ``removed:`` does with it:
     ``keep`` (reported), ``close`` (set to a closed status), ``forget`` (dropped from the
-    state; the ticket is left alone)."""
+    state; the ticket is left alone), or ``settle`` (``removed: close`` of a ticket already
+    closed or deleted in the tracker: nothing is sent, the state marks it closed)."""
 
     key: str
     id: str
@@ -282,6 +290,8 @@ class Plan:
 
     @property
     def acting_removals(self) -> tuple[Removal, ...]:
+        """The removals apply acts on: closes and forgets (counted by the brake) and
+        settles (recorded without a request)."""
         return tuple(r for r in self.removals if r.action != "keep")
 
     @property

@@ -25,7 +25,16 @@ from ticketsync.model import (
     Ticket,
     Update,
 )
-from ticketsync.remote import same, status_is
+from ticketsync.remote import (
+    CUSTOM,
+    complete,
+    custom_key,
+    flat,
+    is_empty,
+    same,
+    settle_pending,
+    status_is,
+)
 
 #: What ``removed:`` may say (SPEC §5.2).
 REMOVED = ("keep", "close", "forget")
@@ -79,9 +88,10 @@ def build_plan(
         elif seen is None or not seen.deleted:
             unchanged += 1
     removals = [
-        Removal(key, entry.id, "keep" if entry.closed and removed == "close" else removed,
-                str(entry.applied.get("title", "")), entry.ticket_number, entry.ticket_url)
+        Removal(key, entry.id, action, str(entry.applied.get("title", "")),
+                entry.ticket_number, entry.ticket_url)
         for key, entry in sorted(tracked.items()) if key not in project.tickets
+        for action in [_removal(entry, removed)] if action is not None
     ]
     return Plan(
         creates=_parents_first(creates),
@@ -104,9 +114,36 @@ def over_max_creates(plan: Plan) -> bool:
     return len(plan.creates) > plan.max_creates
 
 
+def removal_count(plan: Plan) -> int:
+    """How many tickets ``plan`` closes or forgets: what ``max_removals`` brakes. (A forget
+    sends nothing, but a file moved away by mistake must not drop the state's record of
+    every ticket: moving it back would create them all again.)"""
+    return sum(r.action in ("close", "forget") for r in plan.removals)
+
+
 def over_max_removals(plan: Plan) -> bool:
-    """Whether ``plan`` closes more than ``max_removals`` tickets (refused without --force)."""
-    return sum(r.action == "close" for r in plan.removals) > plan.max_removals
+    """Whether ``plan`` closes or forgets more than ``max_removals`` tickets (refused
+    without --force)."""
+    return removal_count(plan) > plan.max_removals
+
+
+def _removal(entry: StateEntry, removed: str) -> str | None:
+    """What ``removed`` does with an undeclared tracked ticket (None: nothing to say).
+
+    Only ``close`` sends anything, and never to a ticket that is already closed or gone:
+    one closed in the tracker keeps the status a person chose ("Won't Do" is not turned
+    into "Done"), one deleted there needs nothing; both are settled (marked closed in the
+    state, never closed again). One ticketsync closed is settled already.
+    """
+    if removed == "forget":
+        return "forget"
+    if entry.closed:
+        return None
+    if removed == "keep":
+        return "keep"
+    if entry.deleted or (entry.status is not None and entry.status.get("type") == "closed"):
+        return "settle"
+    return "close"
 
 
 def _create(ticket: Ticket, project: Project, state: State) -> Create:
@@ -147,36 +184,59 @@ def desired_body(ticket: Ticket, project: Project, state: State,
     return body
 
 
+def _reopened(body: Body, entry: StateEntry) -> Body:
+    """A ticket that ``removed: close`` closed, declared again: back to its declared status,
+    or to ``to-do`` when none is declared (the close was ticketsync's, so is the reopen)."""
+    if not entry.closed or body.get("status") not in (None, "closed"):
+        return body
+    return {**body, "status": "to-do"}
+
+
 def _compare(
     ticket: Ticket, entry: StateEntry, project: Project, state: State, marker: str | None
 ) -> tuple[Update | None, Drift | None]:
-    """The three-way comparison of one tracked, declared ticket."""
+    """The three-way comparison of one tracked, declared ticket, field by field (each
+    custom field on its own): declared (files), applied (state), tracker (last read).
+
+    * declared = applied: nothing to send; a tracker value that differs is drift.
+    * declared != applied: sent when the tracker still holds what was applied, or holds
+      the declared value already, or (a field ticketsync never set) holds nothing;
+      otherwise a person changed it too: a conflict, never sent over their edit.
+    * a tracker value never read (a ticket not read back since it was made by an older
+      ticketsync): sent as declared; apply reads such tickets first
+      (:func:`ticketsync.workspace.read_back`), so this only happens offline.
+    """
     desired = _without_marker(desired_body(ticket, project, state, entry.applied),
                               entry.applied, marker)
-    applied = _applied(entry)
+    desired = _reopened(desired, entry)
     number, url = entry.ticket_number, entry.ticket_url
     if entry.deleted:
         return None, Drift(ticket.key, (), ticket.location, deleted=True, title=ticket.title,
                            number=number, url=url)
-    remote = {**entry.remote, **({"status": entry.status} if entry.status else {})}
-    known = bool(entry.remote)  # never read back: no tracker edit can be known
+    mine_all, applied = flat(desired), flat(_applied(entry))
+    remote = flat(entry.remote)
+    whole = complete(entry.remote)
     fields, conflicts, fixed, drifted = [], [], [], []
-    for name in sorted(desired.keys() | applied.keys()):
-        mine, before = desired.get(name), applied.get(name)
-        theirs_changed = known and name in remote and not same(name, before, remote[name])
-        if name == "status" and before is None:
-            theirs_changed = False  # never set: the tracker's default is nobody's edit
+    for name in sorted(mine_all.keys() | applied.keys()):
+        mine, before = mine_all.get(name), applied.get(name)
+        if name == "status":
+            known, theirs = entry.status is not None, entry.status
+        else:
+            known = name in remote or (whole and custom_key(name) is not None)
+            theirs = remote.get(name)
         if mine == before:
-            if theirs_changed:
+            if known and before is not None and not same(name, before, theirs):
                 drifted.append(name)
             continue
         if name in FIXED_FIELDS:
             fixed.append(name)
-        elif theirs_changed and not same(name, mine, remote[name]):
-            conflicts.append(name)
-        else:  # changed here only, or the tracker already says the same: sent (harmless)
+        elif (not known or same(name, mine, theirs)
+              or (same(name, before, theirs) if before is not None else is_empty(name, theirs))):
             fields.append(name)
+        else:
+            conflicts.append(name)
     closed_there = bool(entry.status and entry.status.get("type") == "closed"
+                        and not entry.closed  # closed by ticketsync: reopened above
                         and not (isinstance(desired.get("status"), str)
                                  and status_is(desired["status"], entry.status)))
     if "status" in drifted and closed_there:
@@ -187,8 +247,30 @@ def _compare(
                       title=ticket.title, number=number, url=url)
     if not (fields or conflicts or fixed):
         return None, drift
+    base = entry.remote.get(CUSTOM) if whole else None
     return Update(ticket.key, entry.id, tuple(fields), desired, ticket.location,
-                  tuple(conflicts), tuple(fixed), ticket.title, number, url), drift
+                  tuple(conflicts), tuple(fixed), ticket.title, number, url,
+                  custom_base=dict(base) if isinstance(base, Mapping) else {},
+                  reopen=entry.closed and "status" in fields), drift
+
+
+def unread(project: Project, state: State, marker: str | None = None) -> list[str]:
+    """The tracked, declared keys whose declaration changed a field whose tracker value
+    was never read (a ticket last read by an older ticketsync, which kept only the fields
+    it had applied): apply reads these tickets before planning, so that a field a person
+    filled in is never replaced unseen. Sorted."""
+    keys = []
+    for key, ticket in project.tickets.items():
+        entry = state.tickets.get(key)
+        if entry is None or entry.deleted or complete(entry.remote):
+            continue
+        desired = flat(_reopened(_without_marker(
+            desired_body(ticket, project, state, entry.applied), entry.applied, marker), entry))
+        applied, remote = flat(_applied(entry)), flat(entry.remote)
+        if any(desired.get(name) != applied.get(name) and name not in remote
+               and name != "status" for name in desired.keys() | applied.keys()):
+            keys.append(key)
+    return sorted(keys)
 
 
 def _without_marker(desired: Body, applied: Mapping[str, Any], marker: str | None) -> Body:
@@ -206,14 +288,12 @@ def _without_marker(desired: Body, applied: Mapping[str, Any], marker: str | Non
     return trimmed
 
 
-def _applied(entry: StateEntry) -> dict[str, Any]:
+def _applied(entry: StateEntry) -> Mapping[str, Any]:
     """What was last applied, counting an update whose outcome was unknown as applied
     where the tracker now shows exactly what it sent (that write was ours)."""
-    applied = dict(entry.applied)
-    for name, value in entry.pending.items():
-        if name in entry.remote and same(name, value, entry.remote[name]):
-            applied[name] = value
-    return applied
+    if not entry.pending:
+        return entry.applied
+    return settle_pending(entry.applied, entry.pending, entry.remote, entry.status)[0]
 
 
 def _parents_first(creates: Mapping[str, Create]) -> tuple[Create, ...]:

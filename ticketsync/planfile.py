@@ -115,6 +115,7 @@ def summary_counts(plan: Plan) -> dict[str, int]:
         "close": sum(r.action == "close" for r in plan.removals),
         "forget": sum(r.action == "forget" for r in plan.removals),
         "keep": sum(r.action == "keep" for r in plan.removals),
+        "settle": sum(r.action == "settle" for r in plan.removals),
         "drift": len(plan.drift),
         "unchanged": plan.unchanged,
         "changed_not_applied": 0 if plan.updates_enabled else sum(

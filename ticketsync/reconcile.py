@@ -11,6 +11,12 @@ remote tickets and recognise ours. Two ways, in order of trust:
   The read shape differs from the create body (``projects`` list instead of
   ``project_id``), so the comparison is written across the two shapes here, once.
 
+Either way, a candidate must be one this state's own runs may have made (SPEC §4.1): created
+(not merely updated) inside the lookup's window, in the declared project, and holding what
+the create would have sent (:func:`holds_body`). A ticket a person made by hand, another
+project's, or one that merely shares a title is never adopted: it is reported as a
+``stranger`` and adopting it on purpose is ``ticketsync state import``.
+
 Remote tickets already tracked by the state (by ``id``) are never candidates: they belong
 to another key. A remote ticket that matches two keys at once is ambiguous for both
 (declaring two tickets with the same title in one project without a marker), because
@@ -32,27 +38,50 @@ from typing import Any
 
 from ticketsync.api import RemoteTicket
 from ticketsync.model import Body
+from ticketsync.remote import flat, is_empty, remote_values, same
 
 
 @dataclass(frozen=True)
 class Wanted:
     """A key we are looking for remotely, with what identifies its ticket.
 
-    ``since``: only tickets updated after it can be this key's (its first send, minus the
-    skew margin); None accepts any (the pre-create lookup of a key never sent).
+    ``since``: only tickets created after it can be this key's (the lookup's window: the
+    state's ``written_at`` or the key's first send, minus the skew margin); None accepts
+    any. ``body``: the create body it was (or would be) sent with; None when unknown (an
+    intent of a key no longer declared: its title and project must do).
     """
 
     key: str
     title: str
     project_id: str | None = None
     since: datetime | None = None
+    body: Body | None = None
 
 
 def wanted_from_body(key: str, body: Body, since: datetime | None = None) -> Wanted:
     """What identifies the ticket that ``body`` creates (the create request's shape)."""
     project = body.get("project_id")
     return Wanted(key, str(body.get("title") or ""),
-                  project if isinstance(project, str) else None, since)
+                  project if isinstance(project, str) else None, since, body)
+
+
+#: Fields a provider may fill in by itself (the API user as creator, its organisation):
+#: told apart only when the tracker holds another value, not when it holds none.
+_PROVIDER_SET = ("creator_id", "organization_id")
+
+
+def holds_body(remote: RemoteTicket, body: Body) -> bool:
+    """Whether the read ticket ``remote`` holds every value of the create ``body`` (read
+    and write shapes compared like with like; custom fields key by key)."""
+    read = flat(remote_values(remote))
+    for name, value in flat(body).items():
+        theirs = read.get(name)
+        if same(name, value, theirs):
+            continue
+        if name in _PROVIDER_SET and is_empty(name, theirs):
+            continue
+        return False
+    return True
 
 
 class Verdict(Enum):
@@ -69,6 +98,9 @@ class Match:
     verdict: Verdict
     remote: RemoteTicket | None = None
     candidates: tuple[str, ...] = field(default=())
+    #: Tickets with the key's title and project (or marker) that this state did not make:
+    #: created before the window, or holding other values. Never adopted.
+    strangers: tuple[str, ...] = field(default=())
 
     @property
     def message(self) -> str:
@@ -108,9 +140,10 @@ def marker_of(remote: RemoteTicket, marker_field: str) -> Any:
     return fields.get(marker_field) if isinstance(fields, Mapping) else None
 
 
-def updated_at(remote: RemoteTicket) -> datetime | None:
-    """The remote ticket's ``updated_at`` (aware), or None if absent or unreadable."""
-    text = remote.get("updated_at")
+def updated_at(remote: RemoteTicket, name: str = "updated_at") -> datetime | None:
+    """The remote ticket's ``updated_at`` (or ``name``) as an aware time; None if absent or
+    unreadable."""
+    text = remote.get(name)
     if not isinstance(text, str):
         return None
     try:
@@ -138,8 +171,9 @@ def match_remote(
     """The verdict for every wanted key against the ``remote`` tickets, in linear time.
 
     ``exclude_ids`` are remote ids already tracked (or adopted earlier in the run): they
-    are someone else's ticket and never a candidate. A remote ticket updated before a
-    key's ``since`` cannot be that key's. Each key gets exactly one verdict.
+    are someone else's ticket and never a candidate. A remote ticket created before a
+    key's ``since``, in another project, or not holding its body cannot be that key's
+    (a stranger). Each key gets exactly one verdict.
     """
     by_marker: dict[str, list[Wanted]] = {}
     by_title: dict[tuple[str, str | None], list[Wanted]] = {}
@@ -149,6 +183,7 @@ def match_remote(
         else:
             by_title.setdefault((item.title.strip(), item.project_id), []).append(item)
     candidates: dict[str, dict[str, RemoteTicket]] = {item.key: {} for item in wanted}
+    strangers: dict[str, set[str]] = {item.key: set() for item in wanted}
     claimed_by: dict[str, set[str]] = {}
     for ticket in remote:
         ticket_id = ticket.get("id")
@@ -161,9 +196,10 @@ def match_remote(
             hits = [item for tk in _title_keys(ticket) for item in by_title.get(tk, ())]
         if not hits:
             continue
-        moment = updated_at(ticket)
+        moment = updated_at(ticket, "created_at") or updated_at(ticket)
         for item in hits:
-            if item.since is not None and moment is not None and moment <= item.since:
+            if not _made_by_us(item, ticket, moment):
+                strangers[item.key].add(ticket_id)
                 continue
             # A listing can repeat a ticket across pages when it changes mid-listing: by id.
             candidates[item.key][ticket_id] = ticket
@@ -172,14 +208,26 @@ def match_remote(
     for item in wanted:
         found = candidates[item.key]
         ids = tuple(sorted(found))
+        others = tuple(sorted(strangers[item.key] - found.keys()))
         shared = any(len(claimed_by[ticket_id]) > 1 for ticket_id in ids)
         if len(found) == 1 and not shared:
-            verdicts[item.key] = Match(item.key, Verdict.ADOPT, found[ids[0]], ids)
+            verdicts[item.key] = Match(item.key, Verdict.ADOPT, found[ids[0]], ids, others)
         elif not found:
-            verdicts[item.key] = Match(item.key, Verdict.NONE)
+            verdicts[item.key] = Match(item.key, Verdict.NONE, strangers=others)
         else:
-            verdicts[item.key] = Match(item.key, Verdict.AMBIGUOUS, None, ids)
+            verdicts[item.key] = Match(item.key, Verdict.AMBIGUOUS, None, ids, others)
     return verdicts
+
+
+def _made_by_us(item: Wanted, ticket: RemoteTicket, created: datetime | None) -> bool:
+    """Whether ``ticket`` (whose title or marker matches ``item``) may be the ticket this
+    state's create of ``item`` made: created inside the window, in the declared project,
+    holding the body. A ticket without a readable creation time is judged by the rest."""
+    if item.since is not None and created is not None and created <= item.since:
+        return False
+    if item.project_id is not None and item.project_id not in remote_project_ids(ticket):
+        return False
+    return item.body is None or holds_body(ticket, item.body)
 
 
 class RemoteIndex:

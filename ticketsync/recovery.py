@@ -17,6 +17,7 @@ from typing import Any
 from ticketsync.errors import StateError
 from ticketsync.journal import Intent, base_record, is_record, parse_time
 from ticketsync.model import State, StateEntry
+from ticketsync.remote import flat, nest
 from ticketsync.state import atomic_write_text, fsync_dir
 
 
@@ -106,20 +107,23 @@ def fold(state: State, records: Iterable[dict[str, Any]]) -> tuple[State, list[I
         elif op == "failed":
             pending.pop(key, None)
         elif op == "updating":
-            patching.setdefault(key, {}).update(record.get("fields") or {})
+            patching.setdefault(key, {}).update(flat(record.get("fields") or {}))
         elif op in ("update-failed", "updated", "closed"):
             patching.pop(key, None)
             if op != "update-failed" and key in tickets and not stale:
                 entry = tickets[key]
-                tickets[key] = replace(entry, applied=dict(record.get("applied") or {}),
-                                       pending={}, closed=entry.closed or op == "closed")
+                applied = dict(record.get("applied") or {})
+                # Closed by ticketsync until a PATCH sets another status (a reopen).
+                closed = op == "closed" or (entry.closed and applied.get("status") == "closed")
+                tickets[key] = replace(entry, applied=applied, pending={}, closed=closed)
         elif op == "deleted" and key in tickets and not stale:
             tickets[key] = replace(tickets[key], deleted=True)
         elif op == "forgotten" and not stale:
             tickets.pop(key, None)
     for key, fields in patching.items():
         if key in tickets and not stale:
-            tickets[key] = replace(tickets[key], pending={**tickets[key].pending, **fields})
+            sent = nest({**flat(tickets[key].pending), **flat(fields)})
+            tickets[key] = replace(tickets[key], pending=sent)
     # An intent for a key the state already tracks was settled another way (for example
     # `ticketsync state import KEY ID` after an ambiguous reconciliation).
     uncertain = [intent for key, intent in pending.items() if key not in tickets]

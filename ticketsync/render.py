@@ -11,7 +11,7 @@ from typing import Any
 
 from ticketsync.directory import Directory, quoted
 from ticketsync.model import Create, Location, Plan, Problem, Update
-from ticketsync.plan import over_max_creates, over_max_removals
+from ticketsync.plan import over_max_creates, over_max_removals, removal_count
 from ticketsync.planfile import dump_plan, summary_counts
 
 #: GitHub refuses comments over 65,536 characters; stay well under (SPEC §2: 60,000).
@@ -32,8 +32,8 @@ def summary_line(plan: Plan) -> str:
         return "No changes."
     parts = [f"{counts['create']} to create", f"{counts['update']} to update"]
     parts += [f"{counts[kind]} {label}" for kind, label in (
-        ("close", "to close"), ("forget", "to forget"), ("conflict", "in conflict"))
-        if counts[kind]]
+        ("close", "to close"), ("forget", "to forget"), ("settle", "to settle"),
+        ("conflict", "in conflict")) if counts[kind]]
     line = f"Plan: {', '.join(parts)}, {counts['unchanged']} unchanged."
     if pending:
         line = line[:-1] + f"; {pending} changed but not applied (updates are off)."
@@ -48,9 +48,11 @@ def brake_message(plan: Plan) -> str:
 
 
 def removals_brake_message(plan: Plan) -> str:
-    closes = sum(r.action == "close" for r in plan.removals)
+    actions = {r.action for r in plan.removals} & {"close", "forget"}
+    verb = " or ".join(f"{a}s" if a == "forget" else "closes" for a in sorted(actions))
     return (
-        f"this plan closes {closes} tickets, more than max_removals ({plan.max_removals}): "
+        f"this plan {verb} {removal_count(plan)} tickets, more than max_removals "
+        f"({plan.max_removals}): "
         "apply refuses it without --force"
     )
 
@@ -176,7 +178,9 @@ def _text_lines(plan: Plan, names: Names | None = None) -> list[str]:
                 lines += values(u, changed)
             continue
         if u.fields:
-            lines.append(f"~ update {u.key}: {_fields(u.fields)}")
+            verb = "reopen" if u.reopen else "update"
+            lines.append(f"~ {verb} {u.key}: {_fields(u.fields)}" + (
+                " (closed by `removed: close`, declared again)" if u.reopen else ""))
             lines += values(u, u.fields)
         if u.conflicts:
             lines.append(f"! conflict {u.key}: {_fields(u.conflicts)} (changed in the files "
@@ -193,6 +197,9 @@ def _text_lines(plan: Plan, names: Names | None = None) -> list[str]:
         elif r.action == "forget":
             lines.append(f'- forget {r.key}  "{r.title}" (dropped from the state; the ticket '
                          "is left as it is)")
+        elif r.action == "settle":
+            lines.append(f'= settle {r.key}  "{r.title}" (closed or deleted in the tracker '
+                         "already: recorded as closed, nothing is sent)")
     for d in plan.drift:
         if d.deleted:
             lines.append(f"? deleted {d.key}: deleted in the tracker; not re-created "
@@ -346,7 +353,9 @@ def _markdown(plan: Plan, limit: int | None, *, tree: str = "",
                        f"{_where(u.location)} |")
         out += more(len(rows), "tickets")
     for action, title in (("close", "To close (declared in no file; `removed: close`)"),
-                          ("forget", "To forget (declared in no file; `removed: forget`)")):
+                          ("forget", "To forget (declared in no file; `removed: forget`)"),
+                          ("settle", "To settle (declared in no file, closed or deleted in "
+                                     "the tracker already; nothing is sent)")):
         rows_r = [r for r in plan.removals if r.action == action]
         if rows_r:
             out += ["", f"{h} {title} ({len(rows_r)})", "", "| ticket | title |",
@@ -641,6 +650,8 @@ def render_github(plan: Plan) -> str:
     for r in plan.removals:
         said = {"close": f"close {r.key} (declared in no file)",
                 "forget": f"forget {r.key} (declared in no file)",
+                "settle": f"settle {r.key} (declared in no file, closed or deleted in the "
+                          "tracker already: nothing is sent)",
                 "keep": f"{r.key} is in the state but declared in no file; left alone"}
         lines.append(_gh("notice", None, said[r.action]))
     if over_max_creates(plan):

@@ -12,9 +12,11 @@ A create is sent exactly once per call. Its answer decides:
 
 A PATCH is resent by the client itself when uncertain (setting the same fields twice does no
 harm, :mod:`ticketsync.retry`). Its ``updating`` intent is journaled by the scheduler before
-it goes out; here its outcome is: ``updated`` (the state's ``applied`` follows), refused
-(``update-failed``), 404 (``deleted``: the ticket is gone from the tracker and is never
-re-created), or nothing (still uncertain: the state keeps the values as ``pending``).
+it goes out; here its outcome is: ``updated`` (the state's ``applied`` follows), a status
+the ticket cannot take (``update-failed``: nothing was sent), 404 (``deleted``: the ticket
+is gone from the tracker and is never re-created), or nothing for any other error (an
+earlier attempt may have acted: the state keeps the values as ``pending``, recognised as
+ticketsync's own write whenever the tracker shows them).
 
 A declared status is set by a PATCH right after the create (a create body has none). The
 statuses a ticket can take depend on its project and type, so they are fetched once per
@@ -47,7 +49,7 @@ from ticketsync.journal import Journal, format_time
 from ticketsync.limiter import RateLimiter
 from ticketsync.model import Body, Create, Removal, Update
 from ticketsync.reconcile import Wanted, wanted_from_body
-from ticketsync.remote import STATUS_TYPES
+from ticketsync.remote import CUSTOM, STATUS_TYPES, sent_values, with_values
 from ticketsync.retry import RetryPolicy
 
 
@@ -98,7 +100,7 @@ class Event:
 class Outcome:
     """How one send ended, as a worker thread saw it."""
 
-    kind: str  # created | updated | closed | uncertain | failed | not_started
+    kind: str  # created | updated | closed | settled | uncertain | failed | not_started
     key: str
     id: str | None = None
     message: str = ""
@@ -260,15 +262,18 @@ class Sender:
     def set_status(self, key: str, ticket_id: str, body: Body, declared: str) -> str:
         """PATCH a new ticket's declared status; "" when done, else why it was not.
 
-        Not journaled as an intent: an interrupted one leaves ``applied`` without a status,
-        so the next run sets it again (a PATCH of the same status does no harm).
+        Journaled like every write: the ``updating`` record (made durable with the
+        ``created`` one before it, so the ticket is never lost to a kill here) leaves the
+        status pending if the answer is lost; the next read-back that shows it settles it.
         """
         try:
             status = self.statuses.resolve(ticket_id, body, declared)
-            self.api.update_ticket(ticket_id, {"status": status})
-        except StatusError as exc:
+        except (StatusError, ApiError) as exc:
             return f"failed to set the status of {key}: {exc}"
-        except ApiError as exc:
+        self.journal.record_updating(key, ticket_id, {"status": declared})
+        try:
+            self.api.update_ticket(ticket_id, {"status": status})
+        except ApiError as exc:  # left pending, as in _patch_failed
             return f"failed to set the status of {key}: {exc}"
         self.journal.record_updated(key, ticket_id, {**body, "status": declared}, wait=False)
         return ""
@@ -276,15 +281,22 @@ class Sender:
     def update(self, update: Update, fields: Sequence[str], applied: Body) -> Outcome:
         """PATCH ``fields`` of ``update`` (its ``updating`` intent already durable); a field
         gone from the declaration is cleared with null. ``applied``: the state's body
-        last applied, which the sent fields then replace."""
+        last applied, which the sent fields then replace.
+
+        Custom fields go as one map: the tracker's as last read (``custom_base``) with the
+        changed keys, so that a provider that replaces the map keeps the keys people set.
+        """
+        values = sent_values(update.body, fields)
         patch: dict[str, object] = {}
         try:
-            for name in fields:
+            for name, value in values.items():
                 if name == "status":
                     patch["status"] = self.statuses.resolve(
-                        update.id, {**applied, **update.body}, str(update.body["status"]))
+                        update.id, {**applied, **update.body}, str(value))
+                elif name == CUSTOM:
+                    patch[CUSTOM] = {**update.custom_base, **value}
                 else:
-                    patch[name] = update.body.get(name)
+                    patch[name] = value
             self.api.update_ticket(update.id, patch)
         except StatusError as exc:
             self.journal.record_outcome("update-failed", update.key, wait=False)
@@ -292,13 +304,8 @@ class Sender:
                            f"failed to update {update.key}: {exc}")
         except ApiError as exc:
             return self._patch_failed(update.key, update.id, "update", exc)
-        after = dict(applied)
-        for name in fields:
-            if name in update.body:
-                after[name] = update.body[name]
-            else:
-                after.pop(name, None)
-        self.journal.record_updated(update.key, update.id, after, wait=False)
+        self.journal.record_updated(update.key, update.id, with_values(applied, values),
+                                    wait=False)
         return Outcome("updated", update.key, update.id)
 
     def close(self, removal: Removal, applied: Body) -> Outcome:
@@ -311,15 +318,32 @@ class Sender:
             self.journal.record_outcome("update-failed", removal.key, wait=False)
             return Outcome("failed", removal.key, removal.id,
                            f"failed to close {removal.key}: {exc}")
+        except NotFoundError:
+            # Gone from the tracker: nothing is left to close, and nothing ever will be.
+            self.journal.record_outcome("deleted", removal.key, wait=False)
+            return self.settle(removal, applied, "deleted in the tracker")
         except ApiError as exc:
             return self._patch_failed(removal.key, removal.id, "close", exc)
         self.journal.record_outcome("closed", removal.key, applied={**applied, "status": "closed"},
                                     wait=False)
         return Outcome("closed", removal.key, removal.id)
 
+    def settle(self, removal: Removal, applied: Body, why: str) -> Outcome:
+        """Record a ticket no file declares as closed without sending anything: it is
+        closed or deleted in the tracker already (``removed: close``)."""
+        self.journal.record_outcome("closed", removal.key, applied={**applied, "status": "closed"},
+                                    wait=False)
+        return Outcome("settled", removal.key, removal.id,
+                       f"settled {removal.key}: {why}; nothing was sent")
+
     def _patch_failed(self, key: str, ticket_id: str, what: str, exc: ApiError) -> Outcome:
+        """A PATCH that did not come back done. Its ``updating`` record is left open
+        whatever the error: the client resends a PATCH after an uncertain answer, so the
+        last error (a refusal, a 429, a stop during the back-off) says nothing of an
+        earlier attempt that may have acted. The values stay pending, and the tracker
+        showing them later marks them as ticketsync's own write, never a person's edit;
+        a PATCH that never acted leaves pending values nobody will see again."""
         if isinstance(exc, HaltedError):
-            self.journal.record_outcome("update-failed", key, wait=False)
             return Outcome("not_started", key, ticket_id, error=exc)
         if isinstance(exc, NotFoundError):
             self.journal.record_outcome("deleted", key, wait=False)
@@ -327,9 +351,6 @@ class Sender:
                 f"failed to {what} {key}: it was deleted in the tracker (StackOne answered "
                 f"404); it is not re-created: `ticketsync state rm {key}` to create it again"
             ), error=exc)
-        if isinstance(exc, RejectedError | RateLimitedError | ConnectError):
-            self.journal.record_outcome("update-failed", key, wait=False)
-        # else still uncertain after the client's retries: the intent stays open (pending)
         return Outcome("failed", key, ticket_id, f"failed to {what} {key}: {exc}",
                        fatal=isinstance(exc, AuthError), error=exc)
 

@@ -45,11 +45,11 @@ from ticketsync.apply import (
     lookup_since,
 )
 from ticketsync.config import Config
-from ticketsync.errors import ClockError, StateError
+from ticketsync.errors import ClockError, NotFoundError, StateError
 from ticketsync.journal import Intent, Journal, journal_path_for
 from ticketsync.lock import StateLock
 from ticketsync.model import Body, Plan, Project, State, StateEntry, Update
-from ticketsync.plan import build_plan, over_max_creates, over_max_removals
+from ticketsync.plan import build_plan, over_max_creates, over_max_removals, unread
 from ticketsync.reconcile import RemoteIndex
 from ticketsync.recovery import compact, fold, read_records, recover
 from ticketsync.remote import with_read_back
@@ -58,6 +58,7 @@ from ticketsync.state import (
     format_seconds,
     new_state,
     parse_time,
+    project_of,
     read_state,
     with_entry,
     write_state,
@@ -86,14 +87,13 @@ class Workspace:
         """The state as it really is, read-only and without the lock: the state file with a
         crashed run's journal folded in (so ``plan`` never proposes to re-create what that
         run created)."""
-        state = read_state(self.state_path, account_id=self.config.account_id)
+        project = None if self.sandbox else project_of(self.state_path, self.config.config_path)
+        state = read_state(self.state_path, account_id=self.config.account_id, project=project)
         return recover(state, self.journal_path)[0]
 
     def init(self, account_id: str | None) -> State:
         """Write a new, empty state file (``ticketsync init``), bound to this project's
         config (the sandbox's own state excepted); refuse to replace one."""
-        from ticketsync.state import project_of
-
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
         project = None if self.sandbox else project_of(self.state_path,
                                                        self.config.config_path)
@@ -135,8 +135,6 @@ class Session:
     """
 
     def __init__(self, workspace: Workspace) -> None:
-        from ticketsync.state import project_of
-
         self.workspace = workspace
         self.config = workspace.config
         path = workspace.state_path
@@ -203,12 +201,15 @@ class Session:
 
     # -- what runs do ----------------------------------------------------------------
 
-    def read_back(self, api: TicketApi, *, margin: timedelta | None = None) -> State:
+    def read_back(self, api: TicketApi, *, margin: timedelta | None = None,
+                  project: Project | None = None) -> State:
         """Read back, in one listing, the tracked tickets StackOne says changed since the
-        last read-back (and what the pre-create lookup needs); fold them into the
-        session's state (in memory: :meth:`commit` writes it) and return it."""
+        last read-back (and what the pre-create lookup needs; with ``project``, what its
+        plan needs: see :func:`read_back`); fold them into the session's state (in memory:
+        :meth:`commit` writes it) and return it."""
         self.state, self.index, self.refreshed_at = read_back(
-            api, self.state, self.uncertain, margin)
+            api, self.state, self.uncertain, margin, project=project,
+            marker=self.config.marker_field)
         return self.state
 
     def plan(self, project: Project, *, plan_file: str | None = None) -> Plan:
@@ -362,11 +363,17 @@ def brake_message(plan: Plan, *, force: bool) -> str | None:
 
 def read_back(
     api: TicketApi, state: State, uncertain: Sequence[Intent] = (),
-    margin: timedelta | None = None,
+    margin: timedelta | None = None, *, project: Project | None = None,
+    marker: str | None = None,
 ) -> tuple[State, RemoteIndex, str]:
     """List, once, what changed since ``state``'s last read-back (and the pre-create
     lookup's window); return the state with it folded in (in memory), the listing, and
-    StackOne's time at its start (the next ``refreshed_at``)."""
+    StackOne's time at its start (the next ``refreshed_at``).
+
+    With ``project``, a tracked ticket whose declaration changed a field it was never read
+    for (:func:`ticketsync.plan.unread`: last read by an older ticketsync) is fetched too,
+    one GET each: the plan must know the tracker's side of every field it would send.
+    """
     margin = margin if margin is not None else ApplyOptions.skew_margin
     since = read_back_since(state, uncertain, margin)
     started = time.monotonic()
@@ -378,6 +385,13 @@ def read_back(
     if begun is None:  # StackOne's time now, less the listing's own duration: a lower bound
         begun = api.server_now() - timedelta(seconds=time.monotonic() - started + 1)
     refreshed_at = format_seconds(begun)
+    if project is not None:
+        state = with_read_back(state, index.tickets.values())
+        for key in unread(project, state, marker):
+            try:
+                index.add([api.get_ticket(state.tickets[key].id)])
+            except NotFoundError:  # deleted: the PATCH's 404 says so, for this ticket alone
+                continue
     return with_read_back(state, index.tickets.values(), refreshed_at=refreshed_at), index, (
         refreshed_at)
 

@@ -30,8 +30,8 @@ MARKER = "<!-- ticketsync-plan -->"
 #: The counts a plan's outputs sum over its projects.
 PLAN_COUNTS = ("create", "update", "conflict", "close", "forget", "drift", "unchanged")
 #: The counts an apply's outputs sum over its projects.
-APPLY_COUNTS = ("created", "adopted", "updated", "closed", "forgotten", "failed", "skipped",
-                "not_started", "unsettled")
+APPLY_COUNTS = ("created", "adopted", "updated", "closed", "forgotten", "settled", "failed",
+                "skipped", "not_started", "unsettled")
 COMMIT_MESSAGE = "ticketsync: record applied tickets [skip ci]"
 NO_PROJECT = ("## ticketsync plan\n\nThis change touches no ticketsync project (no file "
               "in a folder that holds a `ticketsync.yaml`): nothing to plan.\n")
@@ -197,7 +197,7 @@ class ApplyStep:
                 failed.append({"project": entry["project"], "key": None,
                                "message": entry["error"]})
         changed = sum(counts[n] for n in ("created", "adopted", "updated", "closed",
-                                          "forgotten"))
+                                          "forgotten", "settled"))
         return {
             "has-changes": _bool(changed > 0),
             "counts": _compact(counts),

@@ -104,8 +104,8 @@ class Progress:
         self._shown = False
 
     def __call__(self, event: Event) -> None:
-        if event.kind in ("created", "adopted", "updated", "closed", "forgotten", "failed",
-                          "skipped", "not_started"):
+        if event.kind in ("created", "adopted", "updated", "closed", "forgotten", "settled",
+                          "failed", "skipped", "not_started"):
             self.done += 1
         line = self._line(event)
         if self.live:
@@ -151,7 +151,8 @@ def summary(result: ApplyResult) -> str:
     adopted = f", {result.adopted} adopted" if result.adopted else ""
     counts = f"{result.created} created{adopted}, {result.updated} updated"
     counts += "".join(f", {n} {what}" for n, what in (
-        (result.closed, "closed"), (result.forgotten, "forgotten")) if n)
+        (result.closed, "closed"), (result.forgotten, "forgotten"),
+        (result.settled, "settled")) if n)
     counts += f", {result.failed} failed"
     extra = f"; {result.skipped} skipped (their parent failed)" if result.skipped else ""
     if result.unsettled:
@@ -328,7 +329,7 @@ def apply_project(
         # followed by "no API key" reads as if it had been half applied.
         limiter = RateLimiter(config.rate_limit)
         with open_api(config, sandbox=sandbox, limiter=limiter) as api:
-            session.read_back(api)  # every apply compares with the tracker as it is now
+            session.read_back(api, project=project)  # the tracker as it is now
             plan = session.plan(project, plan_file=run.plan_file)
             refused = brake_message(plan, force=run.force)
             click.echo(render.render_text(plan), nl=False, err=err)
@@ -366,8 +367,8 @@ def apply_project(
 
 
 #: The events that name a ticket's fate, as the JSON document lists them.
-_OUTCOMES = ("created", "adopted", "updated", "closed", "forgotten", "failed", "skipped",
-             "not_started")
+_OUTCOMES = ("created", "adopted", "updated", "closed", "forgotten", "settled", "failed",
+             "skipped", "not_started")
 
 
 def apply_document(applied: Applied) -> dict[str, Any]:
@@ -401,7 +402,8 @@ def apply_document(applied: Applied) -> dict[str, Any]:
         "state_file": shown(applied.state_path),
         "summary": {
             "created": result.created, "adopted": result.adopted, "updated": result.updated,
-            "closed": result.closed, "forgotten": result.forgotten, "failed": result.failed,
+            "closed": result.closed, "forgotten": result.forgotten,
+            "settled": result.settled, "failed": result.failed,
             "skipped": result.skipped, "not_started": result.not_started,
             "unsettled": result.unsettled,
         },

@@ -144,7 +144,7 @@ def plan_with_names(config: Config, project: Project, *, refresh: bool, sandbox:
         from ticketsync.workspace import read_back
 
         with open_api(config, sandbox=sandbox) as api:
-            state = read_back(api, state)[0]
+            state = read_back(api, state, project=project, marker=config.marker_field)[0]
     result = build_plan(project, state, updates=config.updates, removed=config.removed,
                         max_creates=config.max_creates, max_removals=config.max_removals,
                         refreshed=refresh, marker=config.marker_field)
