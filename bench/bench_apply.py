@@ -18,7 +18,7 @@
 2. Bookkeeping cost: 10,000 tickets against a zero-latency sandbox; the same run with the
    journal and state writes and without them (target: durability < 10% of the run).
 
-Every run drives `ticketsync apply`'s own lifecycle (:class:`ticketsync.workspace.Workspace`:
+Every run drives `ticketsync apply`'s own lifecycle (:class:`ticketsync.run.workspace.Workspace`:
 lock, state, journal, commit) in this process, so the figures are the tool's, not the
 interpreter's start-up. The sandbox runs in a process of its own, as StackOne would: in
 this one it would compete for the GIL with the apply threads and inflate every figure.
@@ -90,14 +90,14 @@ def _run(folder: Path, *, latency_ms: float, server_limit: int | None, rate: int
     """One apply of the project in ``folder`` through the workspace, as the CLI runs it
     (lock, state, journal, commit); timings. Without ``bookkeeping``, the journal and the
     state file are not written at all (the A/B baseline, unsafe)."""
-    from ticketsync import workspace as workspace_module
-    from ticketsync.apply import ApplyOptions
-    from ticketsync.client import StackOneClient
-    from ticketsync.config import load_config
-    from ticketsync.journal import Journal
-    from ticketsync.limiter import RateLimiter
-    from ticketsync.loader import load_project
-    from ticketsync.workspace import Session, Workspace
+    from ticketsync.declare.config import load_config
+    from ticketsync.declare.loader import load_project
+    from ticketsync.run import workspace as workspace_module
+    from ticketsync.run.apply import ApplyOptions
+    from ticketsync.run.workspace import Session, Workspace
+    from ticketsync.stackone.client import StackOneClient
+    from ticketsync.stackone.limiter import RateLimiter
+    from ticketsync.state.journal import Journal
 
     class NoJournal(Journal):
         def _append(self, record: object, wait: bool) -> None:
@@ -111,7 +111,7 @@ def _run(folder: Path, *, latency_ms: float, server_limit: int | None, rate: int
     if server_limit is not None:
         options += ["--rate-limit", f"{server_limit}/min"]
     commit = Session.commit
-    from ticketsync import apply as apply_module
+    from ticketsync.run import apply as apply_module
 
     reading = apply_module._Run._read_back_writes
     if not read_back:  # the run without its read-back: what the scheduling alone achieves

@@ -41,7 +41,7 @@ for name in sys.argv[1:]:
 
 
 def _directory_text(users: int, projects: int) -> str:
-    from ticketsync.directory import (
+    from ticketsync.declare.directory import (
         Component,
         Directory,
         Project,

@@ -29,13 +29,13 @@ from bench_apply import ACCOUNT, _project, _server  # noqa: E402 - the shared he
 
 
 def _apply(folder: Path, *options: str, fill: int = 0) -> dict[str, float]:
-    from ticketsync import reconcile
-    from ticketsync.apply import ApplyOptions
-    from ticketsync.client import StackOneClient
-    from ticketsync.config import load_config
-    from ticketsync.limiter import RateLimiter
-    from ticketsync.loader import load_project
-    from ticketsync.workspace import Workspace
+    from ticketsync.declare.config import load_config
+    from ticketsync.declare.loader import load_project
+    from ticketsync.run.apply import ApplyOptions
+    from ticketsync.run.workspace import Workspace
+    from ticketsync.stackone import reconcile
+    from ticketsync.stackone.client import StackOneClient
+    from ticketsync.stackone.limiter import RateLimiter
 
     spent = [0.0]
     real = reconcile.match_remote

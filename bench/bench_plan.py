@@ -84,10 +84,10 @@ def _write_state(root: Path) -> None:
     earlier version of these files would have left it; 1% of them since edited."""
     from dataclasses import replace
 
-    from ticketsync.config import load_config
-    from ticketsync.loader import load_project
-    from ticketsync.plan import build_plan
-    from ticketsync.state import StateEntry, dump_state, new_state
+    from ticketsync.declare.config import load_config
+    from ticketsync.declare.loader import load_project
+    from ticketsync.plan.build import build_plan
+    from ticketsync.state.file import StateEntry, dump_state, new_state
 
     config = load_config(None, cwd=root, env={})
     creates = build_plan(load_project(config), new_state(None), max_creates=10**9).creates
@@ -109,11 +109,11 @@ def _write_state(root: Path) -> None:
 
 def _split(root: Path) -> None:
     """One plan in this process, step by step: prints the seconds of each step as JSON."""
-    from ticketsync import render
-    from ticketsync.config import load_config
-    from ticketsync.loader import load_project
-    from ticketsync.plan import build_plan
-    from ticketsync.state import read_state
+    from ticketsync.declare.config import load_config
+    from ticketsync.declare.loader import load_project
+    from ticketsync.plan import render
+    from ticketsync.plan.build import build_plan
+    from ticketsync.state.file import read_state
 
     steps: dict[str, float] = {}
     start = time.perf_counter()

@@ -32,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
     from ticketsync.model import State, StateEntry
     from ticketsync.sandbox import TicketStore
-    from ticketsync.state import dump_state, format_seconds
+    from ticketsync.state.file import dump_state, format_seconds
 
     yesterday = datetime.now(UTC) - timedelta(days=1)
     with tempfile.TemporaryDirectory() as tmp:

@@ -32,7 +32,7 @@ json.dumps(doc)
 
 def _state(folder: Path, tickets: int) -> Path:
     from ticketsync.model import State, StateEntry
-    from ticketsync.state import dump_state
+    from ticketsync.state.file import dump_state
 
     entries = {
         f"k{i:06d}": StateEntry(

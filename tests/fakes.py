@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ticketsync.api import CreatedTicket, RemoteTicket
 from ticketsync.errors import (
     AuthError,
     ConnectError,
@@ -30,12 +29,13 @@ from ticketsync.errors import (
     UncertainError,
 )
 from ticketsync.model import Body
+from ticketsync.stackone.api import CreatedTicket, RemoteTicket
 
 CreateHook = Callable[[Body, int], str | None]
 
 
 class FakeApi:
-    """Implements :class:`ticketsync.api.TicketApi` in memory; thread-safe."""
+    """Implements :class:`ticketsync.stackone.api.TicketApi` in memory; thread-safe."""
 
     def __init__(self, *, latency: float = 0.0, on_create: CreateHook | None = None) -> None:
         self.latency = latency

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from fakes import FakeApi
 
-from ticketsync.apply import ApplyOptions, ApplyResult, Event, apply_plan, lookup_since
 from ticketsync.errors import ApiError, ConnectError, StateError
-from ticketsync.journal import Journal, journal_path_for
 from ticketsync.model import Body, Create, Plan, Update
-from ticketsync.recovery import recover
-from ticketsync.retry import RetryPolicy
-from ticketsync.state import State, StateEntry, new_state, with_entry
+from ticketsync.run.apply import ApplyOptions, ApplyResult, Event, apply_plan, lookup_since
+from ticketsync.stackone.retry import RetryPolicy
+from ticketsync.state.file import State, StateEntry, new_state, with_entry
+from ticketsync.state.journal import Journal, journal_path_for
+from ticketsync.state.recovery import recover
 
 MARK = "ticketsync_key"
 
@@ -206,7 +206,7 @@ def test_the_lookup_starts_before_the_state_was_written(tmp_path: Path) -> None:
 def test_the_lookup_also_reaches_back_to_the_oldest_uncertain_intent() -> None:
     state = new_state("acc-1")
     old = datetime(2020, 1, 1, tzinfo=UTC)
-    from ticketsync.journal import Intent
+    from ticketsync.state.journal import Intent
 
     since = lookup_since(state, [Intent("a", "d", old)], timedelta(minutes=10))
     assert since == old - timedelta(minutes=10)
@@ -315,7 +315,7 @@ def test_a_broken_journal_stops_the_run_and_is_raised(
 ) -> None:
     api = FakeApi()
     run = Run(tmp_path, api)
-    from ticketsync import journal as journal_module
+    from ticketsync.state import journal as journal_module
 
     def no_space(fd: int) -> None:
         raise OSError(28, "No space left on device")

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ticketsync.config import load_config
-from ticketsync.loader import load_project
+from ticketsync.declare.config import load_config
+from ticketsync.declare.loader import load_project
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 

@@ -31,7 +31,7 @@ from test_guarantees import (
     write_project,
 )
 
-from ticketsync.state import read_state
+from ticketsync.state.file import read_state
 
 pytestmark = pytest.mark.slow
 COUNT = 150

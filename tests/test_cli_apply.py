@@ -13,11 +13,11 @@ import pytest
 from click.testing import CliRunner, Result
 from fakes import FakeApi
 
-from ticketsync.apply import ApplyResult, Event
 from ticketsync.cli import apply as apply_cli
 from ticketsync.cli import main
-from ticketsync.journal import Journal, journal_path_for
-from ticketsync.state import read_state
+from ticketsync.run.apply import ApplyResult, Event
+from ticketsync.state.file import read_state
+from ticketsync.state.journal import Journal, journal_path_for
 
 TICKETS = """\
 defaults:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from cli_helpers import enter_project, invoke
 
-from ticketsync.state import read_state
+from ticketsync.state.file import read_state
 
 
 @pytest.fixture(autouse=True)
@@ -34,7 +34,7 @@ def test_init_writes_a_config_and_an_empty_state(project_dir: Path) -> None:
 
 
 def test_the_written_config_loads_as_the_defaults(project_dir: Path) -> None:
-    from ticketsync.config import load_config
+    from ticketsync.declare.config import load_config
 
     invoke("init")
     config = load_config(None, cwd=project_dir, env={})

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from cli_helpers import enter_project, invoke
 
-from ticketsync import schema
-from ticketsync.state import StateEntry, new_state, write_state
+from ticketsync.declare import schema
+from ticketsync.state.file import StateEntry, new_state, write_state
 
 FILES = {
     "tickets/a.yaml": """\
@@ -160,10 +160,10 @@ def test_paths_limit_the_files(project_dir: Path) -> None:
 
 
 def test_out_saves_a_plan_that_is_current(project_dir: Path) -> None:
-    from ticketsync.config import load_config
-    from ticketsync.loader import load_project
-    from ticketsync.planfile import check_plan_current, load_plan
-    from ticketsync.state import read_state
+    from ticketsync.declare.config import load_config
+    from ticketsync.declare.loader import load_project
+    from ticketsync.plan.saved import check_plan_current, load_plan
+    from ticketsync.state.file import read_state
 
     track(project_dir)
     code, out, err = invoke("plan", "--out", "plan.json")
@@ -251,7 +251,7 @@ def test_plan_after_a_crashed_apply_counts_what_its_journal_recorded(
 ) -> None:
     # The apply was killed after parent-b was created and journaled, before the state
     # file was rewritten: the plan must not offer to create parent-b again.
-    from ticketsync.journal import Journal, journal_path_for
+    from ticketsync.state.journal import Journal, journal_path_for
 
     path = track(project_dir)
     body = bodies()["parent-b"]

@@ -12,9 +12,9 @@ from cli_helpers import enter_project, invoke
 from click.testing import CliRunner
 
 from ticketsync.cli import main
-from ticketsync.journal import Intent, Journal, journal_path_for
-from ticketsync.lock import StateLock
-from ticketsync.state import StateEntry, new_state, read_state, with_entry, write_state
+from ticketsync.state.file import StateEntry, new_state, read_state, with_entry, write_state
+from ticketsync.state.journal import Intent, Journal, journal_path_for
+from ticketsync.state.lock import StateLock
 
 A = StateEntry("tkt-a", "PROJ-1", "2024-05-01T12:00:00Z", {"title": "A"})
 B = StateEntry("tkt-b", None, "2024-05-02T12:00:00Z", {"title": "B"})
@@ -38,7 +38,7 @@ def test_list_shows_numbers_statuses_and_links_once_read_back(
     state_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from ticketsync.cli import apply as apply_cli
-    from ticketsync.state import read_state
+    from ticketsync.state.file import read_state
 
     state = read_state(state_path)
     entry = StateEntry("tkt-c", "10042", "2024-05-03T12:00:00Z", {"title": "C"},
@@ -168,9 +168,9 @@ def test_rm_folds_a_crashed_applys_journal_so_the_ticket_does_not_come_back(
 ) -> None:
     # A crashed apply journaled two creates; `state rm` of one must not let the journal
     # resurrect it, and must not lose the other.
-    from ticketsync.journal import Journal, journal_path_for
-    from ticketsync.recovery import recover
-    from ticketsync.state import new_state, write_state
+    from ticketsync.state.file import new_state, write_state
+    from ticketsync.state.journal import Journal, journal_path_for
+    from ticketsync.state.recovery import recover
 
     monkeypatch.chdir(tmp_path)
     state_path = tmp_path / "ticketsync.state.json"

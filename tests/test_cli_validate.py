@@ -105,7 +105,7 @@ def test_validate_imports_only_what_it_needs(tmp_path: Path) -> None:
     # editor): no other command's module, no schema compiler, no HTTP, no --debug helper.
     unneeded = [
         "ticketsync.cli.apply", "ticketsync.cli.state", "ticketsync.cli.plan",
-        "ticketsync.cli.init", "ticketsync.cli.sandbox", "ticketsync.state",
+        "ticketsync.cli.init", "ticketsync.cli.sandbox", "ticketsync.state.file",
         "fastjsonschema", "jsonschema", "requests", "traceback", "difflib",
     ]
     code = (

@@ -27,9 +27,7 @@ from urllib3.exceptions import (
 )
 
 from ticketsync import __version__
-from ticketsync.api import CreatedTicket
-from ticketsync.client import StackOneClient, make_client
-from ticketsync.config import Config
+from ticketsync.declare.config import Config
 from ticketsync.errors import (
     ApiError,
     AuthError,
@@ -40,8 +38,10 @@ from ticketsync.errors import (
     RejectedError,
     UncertainError,
 )
-from ticketsync.limiter import RateLimiter
-from ticketsync.retry import RetryPolicy
+from ticketsync.stackone.api import CreatedTicket
+from ticketsync.stackone.client import StackOneClient, make_client
+from ticketsync.stackone.limiter import RateLimiter
+from ticketsync.stackone.retry import RetryPolicy
 
 KEY = "sk_live_T0pS3cretKeyValue"
 BASIC = base64.b64encode(f"{KEY}:".encode()).decode()

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ticketsync.clock import ServerClock, parse_http_date
 from ticketsync.errors import ClockError
+from ticketsync.stackone.clock import ServerClock, parse_http_date
 
 NOON = datetime(2026, 6, 1, 12, 0, 0, tzinfo=UTC)
 

@@ -27,12 +27,12 @@ from test_guarantees import (
     write_project,
 )
 
-from ticketsync.apply import ApplyOptions, apply_plan
-from ticketsync.client import StackOneClient
 from ticketsync.errors import ClockError
-from ticketsync.journal import Journal, journal_path_for
 from ticketsync.model import Create, Plan
-from ticketsync.state import new_state, parse_time, read_state
+from ticketsync.run.apply import ApplyOptions, apply_plan
+from ticketsync.stackone.client import StackOneClient
+from ticketsync.state.file import new_state, parse_time, read_state
+from ticketsync.state.journal import Journal, journal_path_for
 
 pytestmark = pytest.mark.slow
 

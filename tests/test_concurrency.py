@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 from sandbox_helpers import MakeSandbox
 
-from ticketsync.apply import ApplyOptions, apply_plan
-from ticketsync.client import StackOneClient
-from ticketsync.journal import Journal, journal_path_for
-from ticketsync.limiter import RateLimiter
 from ticketsync.model import Create, Plan
+from ticketsync.run.apply import ApplyOptions, apply_plan
 from ticketsync.sandbox import Faults
-from ticketsync.state import new_state
+from ticketsync.stackone.client import StackOneClient
+from ticketsync.stackone.limiter import RateLimiter
+from ticketsync.state.file import new_state
+from ticketsync.state.journal import Journal, journal_path_for
 
 pytestmark = pytest.mark.slow
 

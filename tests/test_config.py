@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ticketsync.config import Config, load_config
+from ticketsync.declare.config import Config, load_config
 from ticketsync.errors import ConfigError, InputError
 
 

@@ -26,8 +26,8 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 from sandbox_helpers import ACCOUNT_ID, API_KEY, TICKETS, MakeSandbox
 
-from ticketsync.config import Config
-from ticketsync.loader import load_project
+from ticketsync.declare.config import Config
+from ticketsync.declare.loader import load_project
 from ticketsync.sandbox import Fault, Faults, RunningSandbox
 
 ROOT = Path(__file__).resolve().parent.parent

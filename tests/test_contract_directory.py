@@ -14,9 +14,9 @@ import requests
 from sandbox_helpers import ACCOUNT_ID, API_KEY, MakeSandbox
 from test_contract import SPEC_FILE, errors, response_ref, spec
 
-from ticketsync.client import StackOneClient
-from ticketsync.pull import pull_directory
+from ticketsync.account.pull import pull_directory
 from ticketsync.sandbox import Faults, RunningSandbox
+from ticketsync.stackone.client import StackOneClient
 
 pytestmark = pytest.mark.skipif(
     not SPEC_FILE.is_file(),

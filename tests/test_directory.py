@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from cli_helpers import enter_project, invoke
 
-from ticketsync.config import Config
-from ticketsync.directory import (
+from ticketsync.declare.config import Config
+from ticketsync.declare.directory import (
     Component,
     Directory,
     DirectoryError,
@@ -22,7 +22,7 @@ from ticketsync.directory import (
     parse_seed,
     read_directory,
 )
-from ticketsync.loader import load_project
+from ticketsync.declare.loader import load_project
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = "tests/fixtures/directories"
@@ -161,7 +161,7 @@ def test_sandbox_runs_take_the_projects_directory_whatever_its_account(
 def test_the_schema_is_valid_draft_2020_12_and_its_example_a_directory() -> None:
     import jsonschema
 
-    from ticketsync import schema
+    from ticketsync.declare import schema
 
     document = json.loads((ROOT / "schemas" / "directory.schema.json").read_text())
     jsonschema.Draft202012Validator.check_schema(document)

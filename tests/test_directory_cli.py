@@ -12,11 +12,11 @@ import pytest
 from cli_helpers import enter_project, invoke
 from sandbox_helpers import API_KEY, MakeSandbox, stored_tickets
 
-from ticketsync.client import StackOneClient
-from ticketsync.completion import dump_editor_schema, editor_schema
-from ticketsync.directory import read_directory
-from ticketsync.pull import pull_directory
-from ticketsync.state import read_state
+from ticketsync.account.pull import pull_directory
+from ticketsync.declare.directory import read_directory
+from ticketsync.declare.editor_schema import dump_editor_schema, editor_schema
+from ticketsync.stackone.client import StackOneClient
+from ticketsync.state.file import read_state
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICKSTART = ROOT / "examples" / "quickstart"

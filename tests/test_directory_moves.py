@@ -10,10 +10,10 @@ import pytest
 from cli_helpers import enter_sandbox_project, invoke, write
 from sandbox_helpers import API_KEY, MakeSandbox
 
-from ticketsync.directory import Directory, Project, TicketType, User
+from ticketsync.account.pull import Moved, moved_lines, moved_names
+from ticketsync.declare.directory import Directory, Project, TicketType, User
 from ticketsync.model import Plan, Update
-from ticketsync.pull import Moved, moved_lines, moved_names
-from ticketsync.render import Names, reference_changes, render_markdown, render_text
+from ticketsync.plan.render import Names, reference_changes, render_markdown, render_text
 from ticketsync.sandbox import RunningSandbox
 
 ACCOUNT = "acc-moves"

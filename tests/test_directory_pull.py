@@ -21,13 +21,13 @@ import pytest
 from cli_helpers import enter_project, invoke
 from sandbox_helpers import API_KEY, MakeSandbox, spawn_sandbox
 
-from ticketsync.client import StackOneClient
-from ticketsync.completion import dump_editor_schema
-from ticketsync.directory import Directory, User, dump_directory, read_directory
+from ticketsync.account.pull import Progress, changes, pull_directory, save_directory
+from ticketsync.declare.directory import Directory, User, dump_directory, read_directory
+from ticketsync.declare.editor_schema import dump_editor_schema
 from ticketsync.errors import ApiError, NotFoundError
-from ticketsync.limiter import RateLimiter
-from ticketsync.pull import Progress, changes, pull_directory, save_directory
 from ticketsync.sandbox import Fault, Faults, RunningSandbox
+from ticketsync.stackone.client import StackOneClient
+from ticketsync.stackone.limiter import RateLimiter
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "acc-pull"
@@ -334,7 +334,7 @@ def test_the_chains_take_tokens_before_the_projects_listings() -> None:
     # one token in six here, and end the pull long after the rest).
     import threading
 
-    from ticketsync.pull import ChainFirstLimiter, _chain
+    from ticketsync.account.pull import ChainFirstLimiter, _chain
 
     limiter = ChainFirstLimiter(6000, burst=1)  # a token every 10 ms
     granted: list[str] = []

@@ -16,10 +16,11 @@ import pytest
 from cli_helpers import enter_sandbox_project, invoke
 from sandbox_helpers import SandboxProcess, spawn_sandbox, stored_tickets
 
-from ticketsync import __version__, yamlio
+from ticketsync import __version__
+from ticketsync.declare import yamlio
 from ticketsync.sandbox import TicketStore
 from ticketsync.sandbox.shapes import statuses
-from ticketsync.state import read_state
+from ticketsync.state.file import read_state
 
 API_KEY = "export-key"
 ACCOUNT = "acc-export"

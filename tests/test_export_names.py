@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from ticketsync.directory import Component, Directory, Project, TicketType, User
-from ticketsync.export import Namer, build_export
+from ticketsync.account.export import Namer, build_export
+from ticketsync.declare.directory import Component, Directory, Project, TicketType, User
+from ticketsync.declare.names import Resolver
 from ticketsync.model import State
-from ticketsync.names import Resolver
 
 DIRECTORY = Directory.of(
     "acc", "2026-12-01T00:00:00Z",

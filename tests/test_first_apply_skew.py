@@ -30,7 +30,7 @@ from test_guarantees import (
     write_project,
 )
 
-from ticketsync.journal import journal_path_for
+from ticketsync.state.journal import journal_path_for
 
 pytestmark = pytest.mark.slow
 

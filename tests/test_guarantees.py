@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 from sandbox_helpers import SandboxProcess, count_by_marker, count_by_title, spawn_sandbox
 
-from ticketsync.journal import journal_path_for
-from ticketsync.state import new_state, read_state, write_state
+from ticketsync.state.file import new_state, read_state, write_state
+from ticketsync.state.journal import journal_path_for
 
 #: A key distinctive enough that finding it anywhere is a leak (SPEC §4.5).
 API_KEY = "tsk-guarantee-9f3b2c7d1e8a4f60b5c2"

@@ -18,11 +18,11 @@ from cli_helpers import enter_project, invoke
 from sandbox_helpers import MakeSandbox, count_by_title, spawn_sandbox
 from test_guarantees import ACCOUNT, API_KEY, environment, run, write_project
 
-from ticketsync.client import StackOneClient
 from ticketsync.errors import ApiError, AuthError, HaltedError, UncertainError
-from ticketsync.limiter import RateLimiter
-from ticketsync.retry import RetryPolicy
 from ticketsync.sandbox import Fault, Faults
+from ticketsync.stackone.client import StackOneClient
+from ticketsync.stackone.limiter import RateLimiter
+from ticketsync.stackone.retry import RetryPolicy
 
 pytestmark = pytest.mark.slow
 
@@ -72,7 +72,7 @@ def test_a_huge_answer_is_cut_at_the_cap_and_never_held_whole(tmp_path: Path) ->
                        api_key=API_KEY) as server:
         script = textwrap.dedent(f"""
             import resource, sys, time
-            from ticketsync.client import StackOneClient
+            from ticketsync.stackone.client import StackOneClient
             from ticketsync.errors import ApiError
             api = StackOneClient({server.url!r}, {API_KEY!r}, {ACCOUNT!r})
             started = time.monotonic()
@@ -130,7 +130,7 @@ def test_apply_adopts_a_create_whose_answer_dripped(
 ) -> None:
     """A create whose answer drips past the deadline may have acted: it is looked up and
     adopted, never sent twice. (The deadline is 120 s in real use; 2 s here.)"""
-    monkeypatch.setattr("ticketsync.client.DEADLINE_SECONDS", 2.0)
+    monkeypatch.setattr("ticketsync.stackone.client.DEADLINE_SECONDS", 2.0)
     with spawn_sandbox(tmp_path / "server.db", "--fault", "drip:op=create,nth=3,every_ms=60000",
                        api_key=API_KEY) as server:
         write_project(tmp_path / "p", "d", 5, marker=True)

@@ -32,51 +32,45 @@ def test_each_module_imports_on_its_own(module: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
-# Lower layers must not import higher ones: the data flows one way (STYLE.md). Every module
-# of the package has a layer here (a new one must be placed), and may import, anywhere in
-# its code (function-level imports included), only modules of lower layers. Two packages
-# are one unit each: the CLI (its package registers the command modules, which use its
-# exit codes) and the generated validators (which share their package's helpers).
+# The data flows one way (STYLE.md), and the folders show it: each package of ticketsync
+# (and each module at its top) has a layer, lowest first. A module may import, anywhere in
+# its code (function-level imports included), the packages of lower layers, and the
+# modules of its own package, which import each other without a cycle. So no two packages
+# import each other, and packages of one layer import neither the other. A new package or
+# top-level module must be placed here.
 LAYERS: dict[str, int] = {
-    # values, the tools of the sandbox, the generated validators
+    # values and the exception-free helpers everything uses; the two parts that import
+    # nothing else of ticketsync: the sandbox (a StackOne of its own, served over loopback)
+    # and the validators generated from schemas/
     "ticketsync": 0, "ticketsync.model": 0, "ticketsync.cancel": 0,
-    "ticketsync.sandbox.faults": 0, "ticketsync.sandbox.store": 0,
-    "ticketsync.compiled_schemas": 0,
-    "ticketsync.errors": 1, "ticketsync.sandbox.shapes": 1, "ticketsync.sandbox.directory": 1,
-    # leaves that talk to one library or one concern
-    "ticketsync.api": 2, "ticketsync.schema": 2, "ticketsync.yamlio": 2, "ticketsync.clock": 2,
-    "ticketsync.retry": 2, "ticketsync.limiter": 2, "ticketsync.sandbox.server": 2,
-    # the state, the config, the read shape
-    "ticketsync.state": 3, "ticketsync.config": 3, "ticketsync.remote": 3,
-    "ticketsync.sandbox": 3, "ticketsync.templates": 3, "ticketsync.directory": 3,
-    # the pure planner and matcher; the journal and the lock; the HTTP client
-    "ticketsync.plan": 4, "ticketsync.reconcile": 4, "ticketsync.journal": 4,
-    "ticketsync.lock": 4,
-    "ticketsync.discovery": 4, "ticketsync.client": 4,
-    "ticketsync.names": 4, "ticketsync.completion": 4,
-    "ticketsync.planfile": 5, "ticketsync.recovery": 5, "ticketsync.loader": 5,
-    "ticketsync.sender": 5, "ticketsync.pull": 5, "ticketsync.explain": 5, "ticketsync.export": 5,
-    "ticketsync.render": 6,
-    "ticketsync.apply": 6,
-    "ticketsync.workspace": 7,
-    # CI: the projects of a repository (the CLI's --projects uses them); the pull-request
-    # comment over a forge's REST API; the steps of the GitHub Action and the GitLab example,
-    # which run the command in a subprocess and may use anything
-    "ticketsync.ci": 0, "ticketsync.ci.projects": 4, "ticketsync.ci.forges": 2,
-    "ticketsync.ci.steps": 8, "ticketsync.ci.github": 10, "ticketsync.ci.gitlab": 10,
-    "ticketsync.cli": 9, "ticketsync.__main__": 10,
+    "ticketsync.sandbox": 0, "ticketsync.compiled_schemas": 0,
+    # the one exception tree
+    "ticketsync.errors": 1,
+    # what a project declares, read and checked offline: config, projects, ticket files,
+    # YAML, the JSON schemas, templates, names through the directory file
+    "ticketsync.declare": 2,
+    # StackOne's API: the seam, the HTTP client with its pace, clock and retries, a ticket
+    # as read back, the matching of remote tickets to keys
+    "ticketsync.stackone": 3,
+    # what survives between runs and through a crash: the state file, the journal, the
+    # recovery that folds one into the other, the lock
+    "ticketsync.state": 4,
+    # the pure plan, saved and rendered; the other way round, the account written as files
+    # (export, directory pull)
+    "ticketsync.plan": 5, "ticketsync.account": 5,
+    # a run: the workspace's order (lock, read, fold, read back, plan, apply, commit), the
+    # applier and the sender
+    "ticketsync.run": 6,
+    # the faces: the command line, the only place that prints or exits; the CI steps, which
+    # run the command in a subprocess
+    "ticketsync.cli": 7, "ticketsync.ci": 7,
+    "ticketsync.__main__": 8,
 }
 
 
-UNITS = ("ticketsync.cli", "ticketsync.compiled_schemas")
-
-
-def _unit(module: str) -> str:
-    return next((u for u in UNITS if module == u or module.startswith(f"{u}.")), module)
-
-
-def _layer(module: str) -> int:
-    return LAYERS[_unit(module)]
+def _package(module: str) -> str:
+    """The entry of :data:`LAYERS` that holds ``module``: its package, or itself at the top."""
+    return ".".join(module.split(".")[:2])
 
 
 def _imports(path: Path) -> set[str]:
@@ -87,7 +81,7 @@ def _imports(path: Path) -> set[str]:
             node.module == "ticketsync" or node.module.startswith("ticketsync.")
         ):
             found.add(node.module)
-            for alias in node.names:  # `from ticketsync import schema` names a module
+            for alias in node.names:  # `from ticketsync.declare import schema` names a module
                 candidate = f"{node.module}.{alias.name}"
                 if candidate in ALL:
                     found.add(candidate)
@@ -107,18 +101,47 @@ def _module_path(module: str) -> Path:
 
 
 def test_every_module_has_a_layer() -> None:
-    assert sorted(m for m in ALL if _unit(m) not in LAYERS) == []
+    packages = {_package(m) for m in ALL}
+    assert sorted(packages - LAYERS.keys()) == [], "place each in LAYERS"
+    assert sorted(LAYERS.keys() - packages) == [], "no such package or module any more"
 
 
 @pytest.mark.parametrize("module", sorted(ALL))
 def test_modules_import_only_lower_layers(module: str) -> None:
-    own = _layer(module)
+    own = _package(module)
     above = sorted(
-        dep for dep in _imports(_module_path(module)) - {module}
-        if _layer(dep) >= own and _unit(dep) != _unit(module)
-        and not dep.startswith(f"{module}.")  # a package imports its own modules
+        dep for dep in _imports(_module_path(module))
+        if _package(dep) != own and LAYERS[_package(dep)] >= LAYERS[own]
     )
-    assert above == [], f"{module} (layer {own}) imports a layer at or above its own: {above}"
+    assert above == [], f"{module} ({own}, layer {LAYERS[own]}) imports its layer or above: {above}"
+
+
+def _package_modules(package: str) -> dict[str, set[str]]:
+    """The modules of ``package`` but its ``__init__``, each with those of them it imports.
+
+    A package's ``__init__`` is left out: it may import its modules (the sandbox hands them
+    on) and they it (the CLI's exit codes, the generated validators' exceptions)."""
+    modules = {m for m in MODULES if m.startswith(f"{package}.")}
+    return {m: _imports(_module_path(m)) & modules - {m} for m in modules}
+
+
+PACKAGES = sorted(p for p in LAYERS if p != "ticketsync" and _module_path(p).name == "__init__.py")
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_no_cycle_inside_a_package(package: str) -> None:
+    graph = _package_modules(package)
+    done: set[str] = set()
+
+    def visit(module: str, path: tuple[str, ...]) -> None:
+        assert module not in path, f"a cycle: {' -> '.join((*path[path.index(module):], module))}"
+        if module not in done:
+            for dep in sorted(graph[module]):
+                visit(dep, (*path, module))
+            done.add(module)
+
+    for module in sorted(graph):
+        visit(module, ())
 
 
 def test_library_modules_never_import_click() -> None:

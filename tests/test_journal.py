@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from ticketsync import journal as journal_module
-from ticketsync.config import Config
+from ticketsync.declare.config import Config
 from ticketsync.errors import StateError
-from ticketsync.journal import Journal, body_digest, journal_path_for
-from ticketsync.recovery import compact, read_records, recover
-from ticketsync.state import State, StateEntry, new_state, with_entry, write_state
-from ticketsync.workspace import Workspace
+from ticketsync.run.workspace import Workspace
+from ticketsync.state import journal as journal_module
+from ticketsync.state.file import State, StateEntry, new_state, with_entry, write_state
+from ticketsync.state.journal import Journal, body_digest, journal_path_for
+from ticketsync.state.recovery import compact, read_records, recover
 
 BODY = {"title": "Outage", "project_id": "project-001"}
 

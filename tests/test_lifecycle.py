@@ -17,7 +17,7 @@ from sandbox_helpers import SandboxProcess, spawn_sandbox, stored_tickets
 
 from ticketsync.sandbox import TicketStore
 from ticketsync.sandbox.shapes import statuses
-from ticketsync.state import read_state
+from ticketsync.state.file import read_state
 
 API_KEY = "lifecycle-key"
 ACCOUNT = "acc-lifecycle"
@@ -216,7 +216,7 @@ def test_kill_9_or_sigterm_while_creating_updating_and_closing_converges_without
     from sandbox_helpers import count_by_marker
     from test_guarantees import apply_until_done, environment, kill_at_random_moment, start
 
-    from ticketsync.journal import journal_path_for
+    from ticketsync.state.journal import journal_path_for
 
     rng = random.Random(512)
     hits = 0

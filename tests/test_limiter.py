@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from ticketsync.limiter import RateLimiter
+from ticketsync.stackone.limiter import RateLimiter
 
 
 class FakeClock:

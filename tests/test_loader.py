@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ticketsync import yamlio
-from ticketsync.config import Config
+from ticketsync.declare import yamlio
+from ticketsync.declare.config import Config
+from ticketsync.declare.loader import load_project
 from ticketsync.errors import ConfigError, InputError
-from ticketsync.loader import load_project
 
 ROOT = Path(__file__).resolve().parent.parent
 INVALID = "tests/fixtures/invalid/"

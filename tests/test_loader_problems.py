@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ticketsync import yamlio
-from ticketsync.config import Config
+from ticketsync.declare import yamlio
+from ticketsync.declare.config import Config
+from ticketsync.declare.loader import KeyHints, _check_parents, load_project
 from ticketsync.errors import InputError
-from ticketsync.loader import KeyHints, _check_parents, load_project
 from ticketsync.model import Location, Ticket
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from ticketsync.errors import LockError
-from ticketsync.lock import StateLock, lock_path_for
+from ticketsync.state.lock import StateLock, lock_path_for
 
 
 def _hold(state_path: str, ready: Any, release: Any) -> None:  # child process

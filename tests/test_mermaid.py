@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ticketsync.model import Create, Location, Plan
-from ticketsync.render import (
+from ticketsync.plan.render import (
     MARKDOWN_LIMIT,
     MERMAID_NODES,
     render_markdown,

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from ticketsync.config import Config
-from ticketsync.directory import Component, Directory, Project, TicketType, User
+from ticketsync.declare.config import Config
+from ticketsync.declare.directory import Component, Directory, Project, TicketType, User
+from ticketsync.declare.loader import load_project
+from ticketsync.declare.names import Resolver, _Hints
 from ticketsync.errors import InputError
-from ticketsync.loader import load_project
-from ticketsync.names import Resolver, _Hints
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMES = "tests/fixtures/names"
@@ -365,7 +365,7 @@ def test_did_you_mean_never_walks_the_directory_per_problem() -> None:
 
 
 def test_the_fixture_directory_is_a_valid_directory_file() -> None:
-    from ticketsync.directory import read_directory
+    from ticketsync.declare.directory import read_directory
 
     directory = read_directory(ROOT / NAMES / "ticketsync.directory.json")
     assert json.loads((ROOT / NAMES / "ticketsync.directory.json").read_text()) == (

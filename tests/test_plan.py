@@ -8,9 +8,9 @@ import pytest
 
 from ticketsync.errors import PlanError
 from ticketsync.model import Create, Location, Plan, Project, Ticket, Update
-from ticketsync.plan import build_plan, over_max_removals
-from ticketsync.planfile import plan_from_json, plan_to_json
-from ticketsync.state import State, StateEntry
+from ticketsync.plan.build import build_plan, over_max_removals
+from ticketsync.plan.saved import plan_from_json, plan_to_json
+from ticketsync.state.file import State, StateEntry
 
 LINEAGE = "0b7a3c3e-5d1c-4a53-9f55-3b6c1a2d9e10"
 
@@ -216,7 +216,7 @@ def test_the_json_document_is_pinned() -> None:
 
 
 def test_the_json_document_validates_and_round_trips() -> None:
-    from ticketsync import schema
+    from ticketsync.declare import schema
 
     doc = plan_to_json(MIXED)
     assert schema.check("plan", doc) == []

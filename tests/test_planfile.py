@@ -9,9 +9,9 @@ import pytest
 
 from ticketsync.errors import PlanError
 from ticketsync.model import Create, Location, Plan, Project, Ticket
-from ticketsync.planfile import check_plan_current, load_plan, save_plan
-from ticketsync.render import render_json
-from ticketsync.state import State
+from ticketsync.plan.render import render_json
+from ticketsync.plan.saved import check_plan_current, load_plan, save_plan
+from ticketsync.state.file import State
 
 LINEAGE = "0b7a3c3e-5d1c-4a53-9f55-3b6c1a2d9e10"
 STATE = State(1, LINEAGE, 7, "2024-05-01T12:00:00Z", "acc-1", {})

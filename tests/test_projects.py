@@ -13,7 +13,7 @@ import pytest
 from cli_helpers import enter_project, invoke, write
 from sandbox_helpers import MakeSandbox
 
-from ticketsync.ci.projects import find_projects, shown, touched_projects
+from ticketsync.declare.projects import find_projects, shown, touched_projects
 from ticketsync.errors import ConfigError
 
 PLATFORM = """\

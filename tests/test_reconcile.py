@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ticketsync.reconcile import (
+from ticketsync.stackone.reconcile import (
     RemoteIndex,
     Verdict,
     Wanted,

@@ -1,7 +1,7 @@
 """Hostile review of the apply path: each test is a hole that was found, shown, then closed.
 
 Against the in-memory fake (tests/fakes.py) and the very lifecycle the CLI runs
-(:class:`ticketsync.workspace.Workspace`), so that each sequence of events is exact.
+(:class:`ticketsync.run.workspace.Workspace`), so that each sequence of events is exact.
 """
 
 from __future__ import annotations
@@ -13,16 +13,16 @@ from typing import Any
 
 from fakes import FakeApi
 
-from ticketsync.api import RemoteTicket
-from ticketsync.apply import ApplyOptions, ApplyResult, apply_plan
-from ticketsync.config import Config
+from ticketsync.declare.config import Config
 from ticketsync.errors import ConnectError
-from ticketsync.journal import Journal, journal_path_for, parse_time
 from ticketsync.model import Body, Create, Plan
-from ticketsync.recovery import read_records, recover
-from ticketsync.retry import RetryPolicy
-from ticketsync.state import State, StateEntry, new_state, read_state, with_entry
-from ticketsync.workspace import Workspace
+from ticketsync.run.apply import ApplyOptions, ApplyResult, apply_plan
+from ticketsync.run.workspace import Workspace
+from ticketsync.stackone.api import RemoteTicket
+from ticketsync.stackone.retry import RetryPolicy
+from ticketsync.state.file import State, StateEntry, new_state, read_state, with_entry
+from ticketsync.state.journal import Journal, journal_path_for, parse_time
+from ticketsync.state.recovery import read_records, recover
 
 
 def body(key: str) -> dict[str, Any]:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 
-from ticketsync.directory import Directory, Project
+from ticketsync.declare.directory import Directory, Project
 from ticketsync.model import Create, Drift, Location, Plan, Removal, Update
-from ticketsync.planfile import plan_to_json
-from ticketsync.render import (
+from ticketsync.plan.render import (
     MARKDOWN_LIMIT,
     Names,
     render_github,
@@ -15,6 +14,7 @@ from ticketsync.render import (
     render_markdown,
     render_text,
 )
+from ticketsync.plan.saved import plan_to_json
 
 A = Location("tickets/a.yaml", 3, 3)
 B = Location("tickets/b.yaml", 9, 3)
@@ -208,7 +208,7 @@ def test_github_annotations_of_the_lifecycle_land_on_the_declarations() -> None:
 
 
 def test_markdown_nests_as_one_projects_section() -> None:
-    from ticketsync.render import render_markdown_projects
+    from ticketsync.plan.render import render_markdown_projects
 
     text = render_markdown(UPDATES_ON, heading="### `platform`", level=4)
     assert text.startswith("### `platform`\n\n**Plan: 0 to create, 1 to update")
@@ -222,7 +222,7 @@ def test_markdown_nests_as_one_projects_section() -> None:
 
 
 def test_one_project_reads_as_a_lone_plan() -> None:
-    from ticketsync.render import render_markdown_projects
+    from ticketsync.plan.render import render_markdown_projects
 
     assert render_markdown_projects([(".", MIXED)], summary="") == render_markdown(
         MIXED, diagram=True)

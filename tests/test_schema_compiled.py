@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ticketsync import compiled_schemas, schema
+from ticketsync import compiled_schemas
+from ticketsync.declare import schema
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "ticketsync" / "compiled_schemas"
@@ -49,7 +50,7 @@ def test_a_stale_module_is_never_used() -> None:
 
 def test_a_run_imports_no_compiler() -> None:
     code = (
-        "import sys\nfrom ticketsync import schema\n"
+        "import sys\nfrom ticketsync.declare import schema\n"
         "assert schema.is_valid('ticket-file', {'tickets': {'a': {'title': 'A'}}})\n"
         "assert not schema.is_valid('config', {'rate_limit': 0})\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "

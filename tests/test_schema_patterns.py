@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from ticketsync import schema
+from ticketsync.declare import schema
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = sorted((ROOT / "schemas").glob("*.schema.json"))

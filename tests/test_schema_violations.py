@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ticketsync import schema
+from ticketsync.declare import schema
 
 
 def _kinds(document: Any) -> list[tuple[schema.JsonPath, str]]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from ticketsync import schema, yamlio
+from ticketsync.declare import schema, yamlio
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMES = ("ticket-file", "config")

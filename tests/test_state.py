@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from ticketsync.errors import StateError
-from ticketsync.state import (
+from ticketsync.state.file import (
     MAX_CLOCK_SKEW,
     STATE_VERSION,
     State,
@@ -232,7 +232,7 @@ def test_helpers_return_new_states() -> None:
 def _write_and_hang(path: str, ready: Any) -> None:  # runs in the child process
     import time
 
-    import ticketsync.state as state_module
+    import ticketsync.state.file as state_module
 
     def hang_instead_of_renaming(src: str, dst: str) -> None:
         ready.set()  # the temp file is written and fsync'd: the worst instant to die

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from cli_helpers import ENV_VARS
 
-from ticketsync.journal import Journal, journal_path_for
 from ticketsync.model import StateEntry
-from ticketsync.state import new_state, read_state, with_entry, write_state
+from ticketsync.state.file import new_state, read_state, with_entry, write_state
+from ticketsync.state.journal import Journal, journal_path_for
 
 ACCOUNT = "acc-crash"
 BODY = {"title": "A ticket", "project_id": "p-1"}
@@ -44,10 +44,10 @@ def crashed_apply(folder: Path) -> Path:
 
 def run_dying(folder: Path, args: list[str], *, die_in: str, call: int) -> int:
     """Run ``ticketsync ARGS``, ending the process (os._exit) on entering the ``call``-th
-    call of ``ticketsync.workspace.<die_in>`` (``write_state`` or ``compact``)."""
+    call of ``ticketsync.run.workspace.<die_in>`` (``write_state`` or ``compact``)."""
     script = textwrap.dedent(f"""
         import os, sys
-        import ticketsync.workspace as workspace
+        import ticketsync.run.workspace as workspace
         real = getattr(workspace, {die_in!r})
         calls = 0
         def dying(*args, **kwargs):

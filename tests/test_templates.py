@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from ticketsync import yamlio
+from ticketsync.declare import yamlio
+from ticketsync.declare.templates import expand
 from ticketsync.model import Location
-from ticketsync.templates import expand
 
 ONBOARDING = """\
 templates:

@@ -9,7 +9,7 @@ import pytest
 from cli_helpers import enter_project, invoke
 
 from ticketsync.cli import main
-from ticketsync.state import StateEntry, new_state, with_entry, write_state
+from ticketsync.state.file import StateEntry, new_state, with_entry, write_state
 
 
 @pytest.fixture(autouse=True)

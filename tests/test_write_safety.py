@@ -17,7 +17,7 @@ from sandbox_helpers import MakeSandbox, stored_tickets
 
 from ticketsync.sandbox import Fault, Faults, RunningSandbox
 from ticketsync.sandbox.shapes import statuses
-from ticketsync.state import read_state
+from ticketsync.state.file import read_state
 
 API_KEY = "write-safety-key"
 ACCOUNT = "acc-write-safety"
@@ -335,9 +335,9 @@ def test_a_template_item_removed_then_added_back_is_reopened(
 def test_a_patch_that_acted_but_lost_its_answer_stays_ours(
     server: RunningSandbox, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import ticketsync.retry
+    import ticketsync.stackone.retry
 
-    monkeypatch.setattr(ticketsync.retry, "backoff", lambda attempt: 0.01)
+    monkeypatch.setattr(ticketsync.stackone.retry, "backoff", lambda attempt: 0.01)
     declare(project, {"a": {"title": "One"}})
     assert apply()[0] == 0
     server.faults.add(Fault.STORE_THEN_502, op="update", times=6)  # every attempt
@@ -357,9 +357,9 @@ def test_a_patch_that_acted_but_lost_its_answer_stays_ours(
 def test_a_patch_that_acted_and_a_file_moved_on_is_no_conflict(
     server: RunningSandbox, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import ticketsync.retry
+    import ticketsync.stackone.retry
 
-    monkeypatch.setattr(ticketsync.retry, "backoff", lambda attempt: 0.01)
+    monkeypatch.setattr(ticketsync.stackone.retry, "backoff", lambda attempt: 0.01)
     declare(project, {"a": {"title": "One"}})
     assert apply()[0] == 0
     server.faults.add(Fault.STORE_THEN_408, op="update", times=6)

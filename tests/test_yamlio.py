@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ticketsync import yamlio
 from ticketsync.cli import main
+from ticketsync.declare import yamlio
 from ticketsync.errors import InputError
 
 BOMB = "\n".join(

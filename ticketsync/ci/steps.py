@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ticketsync.ci.forges import Forge, ForgeError, upsert_comment
-from ticketsync.ci.projects import find_projects, shown, touched_projects
+from ticketsync.declare.projects import find_projects, shown, touched_projects
 from ticketsync.errors import TicketSyncError
 
 #: The first line of the plan comment, hidden when rendered; one comment per folder.
@@ -251,7 +251,7 @@ def state_files(root: Path, folder: str, args: Sequence[str],
     """The state file of every project under ``folder`` (the sandbox's with ``--sandbox``
     in ``args``), read from each project's config: the commit step needs no output of the
     apply step, which a cancelled job may never have written."""
-    from ticketsync.config import load_config
+    from ticketsync.declare.config import load_config
 
     found = []
     for project in projects_of(root, folder):

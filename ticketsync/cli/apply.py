@@ -1,6 +1,6 @@
 """`ticketsync apply`: show the plan, ask, create what is missing, record every id.
 
-The order of the steps is the safety argument; it lives in :mod:`ticketsync.workspace`
+The order of the steps is the safety argument; it lives in :mod:`ticketsync.run.workspace`
 (lock, read, fold the journal, plan, brake, apply, commit). This module prompts and prints.
 """
 
@@ -28,11 +28,11 @@ from ticketsync.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from ticketsync.api import TicketApi
-    from ticketsync.apply import ApplyResult, Event
-    from ticketsync.config import Config
-    from ticketsync.limiter import RateLimiter
+    from ticketsync.declare.config import Config
     from ticketsync.model import Plan, State
+    from ticketsync.run.apply import ApplyResult, Event
+    from ticketsync.stackone.api import TicketApi
+    from ticketsync.stackone.limiter import RateLimiter
 
 
 
@@ -71,7 +71,7 @@ def open_api(
     """
     from dataclasses import replace
 
-    from ticketsync.client import make_client
+    from ticketsync.stackone.client import make_client
 
     if not sandbox:
         client = make_client(config, read_api_key(config.api_key_env), limiter=limiter)
@@ -301,12 +301,12 @@ def apply_project(
     print what people read; raise what stops it before anything is sent."""
     from dataclasses import replace
 
-    from ticketsync import render
-    from ticketsync.apply import ApplyOptions
     from ticketsync.cancel import stop_on_signals
     from ticketsync.errors import PlanError
-    from ticketsync.limiter import RateLimiter
-    from ticketsync.workspace import Workspace, brake_message
+    from ticketsync.plan import render
+    from ticketsync.run.apply import ApplyOptions
+    from ticketsync.run.workspace import Workspace, brake_message
+    from ticketsync.stackone.limiter import RateLimiter
 
     sandbox, err = run.sandbox, run.err
     config = get_config(ctx, sandbox=sandbox, folder=folder)
@@ -441,7 +441,7 @@ def import_tickets(
     no change); the project's other files need not be valid, nor exist.
     """
     from ticketsync.errors import NotFoundError, StateError
-    from ticketsync.workspace import Workspace
+    from ticketsync.run.workspace import Workspace
 
     config = get_config(ctx, sandbox=sandbox)
     declared: dict[str, dict[str, object]] = {}
@@ -468,9 +468,9 @@ def _declarations(
     config: Config, keys: set[str], state: State
 ) -> dict[str, dict[str, object]]:
     """The create bodies of ``keys`` as declared; none when the project does not load."""
+    from ticketsync.declare.loader import load_project
     from ticketsync.errors import ConfigError, InputError
-    from ticketsync.loader import load_project
-    from ticketsync.plan import build_plan
+    from ticketsync.plan.build import build_plan
 
     try:
         project = load_project(config)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import click
 
-from ticketsync.config import Config
+from ticketsync.declare.config import Config
 
 if TYPE_CHECKING:
     from ticketsync.model import Project
@@ -27,7 +27,7 @@ def get_config(
     With ``sandbox``, the same project aimed at the built-in sandbox (own state file).
     ``folder``: the project folder of a ``--projects`` run (its own ticketsync.yaml).
     """
-    from ticketsync.config import load_config
+    from ticketsync.declare.config import load_config
 
     root_obj = ctx.find_root().obj or {}
     config_file = root_obj.get("config_file") if folder is None else None
@@ -43,15 +43,15 @@ def load_tickets(
     Without ``github`` an :class:`InputError` propagates and the group prints each problem
     as ``FILE:LINE:COL: error: ...`` on stderr. Either way the exit code is 1.
     """
+    from ticketsync.declare.loader import load_project
     from ticketsync.errors import InputError
-    from ticketsync.loader import load_project
 
     try:
         return load_project(config, list(paths))
     except InputError as exc:
         if not github:
             raise
-        from ticketsync.render import render_problems_github
+        from ticketsync.plan.render import render_problems_github
 
         click.echo(render_problems_github(exc.problems), nl=False)
         ctx.exit(1)
@@ -133,8 +133,8 @@ def run_projects(
     has its own state file and lock, it cannot touch another's. ``stop(value)`` true (an
     interrupted apply) leaves the remaining projects not started.
     """
-    from ticketsync.ci.projects import find_projects
-    from ticketsync.ci.projects import shown as shown_project
+    from ticketsync.declare.projects import find_projects
+    from ticketsync.declare.projects import shown as shown_project
 
     base = Path.cwd()
     runs: list[ProjectRun[T]] = [
@@ -164,7 +164,7 @@ def _run_one(
         return None
     except InputError as exc:
         if github:
-            from ticketsync.render import render_problems_github
+            from ticketsync.plan.render import render_problems_github
 
             click.echo(render_problems_github(exc.problems), nl=False)
         else:

@@ -11,8 +11,8 @@ import click
 from ticketsync.cli.common import get_config, sandbox_option
 
 if TYPE_CHECKING:
-    from ticketsync.directory import Directory
-    from ticketsync.pull import Progress
+    from ticketsync.account.pull import Progress
+    from ticketsync.declare.directory import Directory
 
 
 @click.group()
@@ -51,10 +51,7 @@ def pull(ctx: click.Context, *, rate_limit: int | None, concurrency: int | None,
     from dataclasses import replace
     from typing import cast
 
-    from ticketsync.cli.apply import is_terminal, open_api
-    from ticketsync.cli.common import shown
-    from ticketsync.completion import editor_schema_path
-    from ticketsync.pull import (
+    from ticketsync.account.pull import (
         ChainFirstLimiter,
         DirectoryApi,
         changes,
@@ -64,6 +61,9 @@ def pull(ctx: click.Context, *, rate_limit: int | None, concurrency: int | None,
         pull_directory,
         save_directory,
     )
+    from ticketsync.cli.apply import is_terminal, open_api
+    from ticketsync.cli.common import shown
+    from ticketsync.declare.editor_schema import editor_schema_path
 
     config = get_config(ctx, sandbox=sandbox)
     config = replace(config, rate_limit=rate_limit or config.rate_limit,
@@ -146,9 +146,9 @@ def show(ctx: click.Context, query: str | None, project: str | None) -> None:
     Example: ticketsync directory show alice@example.com
     """
     from ticketsync.cli.common import shown
-    from ticketsync.directory import read_directory
+    from ticketsync.declare.directory import read_directory
+    from ticketsync.declare.explain import explain, summary
     from ticketsync.errors import ConfigError
-    from ticketsync.explain import explain, summary
 
     config = get_config(ctx)
     path = config.directory_path

@@ -12,8 +12,8 @@ import click
 from ticketsync.cli.common import get_config, sandbox_option, shown
 
 if TYPE_CHECKING:
-    from ticketsync.api import RemoteTicket, TicketApi
-    from ticketsync.names import Resolver
+    from ticketsync.declare.names import Resolver
+    from ticketsync.stackone.api import RemoteTicket, TicketApi
 
 
 def _parse_date(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
@@ -60,14 +60,14 @@ def export(
     \b
     Example: ticketsync export --project Platform --out tickets/platform.yaml
     """
-    from ticketsync import yamlio
+    from ticketsync.account.export import build_export, document
     from ticketsync.cli.apply import open_api
+    from ticketsync.declare import yamlio
+    from ticketsync.declare.loader import load_project, resolver_for
     from ticketsync.errors import ConfigError, InputError
-    from ticketsync.export import build_export, document
-    from ticketsync.limiter import RateLimiter
-    from ticketsync.loader import load_project, resolver_for
-    from ticketsync.state import atomic_write_text
-    from ticketsync.workspace import Workspace
+    from ticketsync.run.workspace import Workspace
+    from ticketsync.stackone.limiter import RateLimiter
+    from ticketsync.state.file import atomic_write_text
 
     config = get_config(ctx, sandbox=sandbox)
     try:
@@ -125,8 +125,8 @@ def _listing(api: TicketApi, updated_after: datetime | None,
              projects: set[str] | None) -> tuple[list[RemoteTicket], int]:
     """The listed tickets of ``projects`` (ids; None: all) and how many were listed,
     with progress on a terminal."""
+    from ticketsync.account.export import wanted
     from ticketsync.cli.apply import is_terminal
-    from ticketsync.export import wanted
 
     listed: list[RemoteTicket] = []
     seen = 0
@@ -180,7 +180,7 @@ def _schema_for(target: Path, directory_path: Path) -> str:
     import os
 
     from ticketsync import __version__
-    from ticketsync.completion import editor_schema_path
+    from ticketsync.declare.editor_schema import editor_schema_path
 
     own = editor_schema_path(directory_path)
     if own.is_file():

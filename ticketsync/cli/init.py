@@ -63,7 +63,7 @@ def init(ctx: click.Context, account_id: str | None, sandbox: bool) -> None:
     Example: ticketsync init --account-id acc-123
     """
     from ticketsync.errors import StateError
-    from ticketsync.workspace import Workspace
+    from ticketsync.run.workspace import Workspace
 
     config = get_config(ctx, sandbox=sandbox)
     state_path = config.state_path

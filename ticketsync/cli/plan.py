@@ -18,9 +18,9 @@ from ticketsync.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from ticketsync.config import Config
+    from ticketsync.declare.config import Config
     from ticketsync.model import Plan, Project, State
-    from ticketsync.render import Names
+    from ticketsync.plan.render import Names
 
 FORMATS = ("text", "json", "markdown", "github", "mermaid")
 
@@ -94,7 +94,7 @@ def plan(
     result, names = plan_with_names(config, project, refresh=refresh, sandbox=sandbox)
     click.echo(render_plan(result, fmt, names), nl=False)
     if out is not None:
-        from ticketsync.planfile import save_plan
+        from ticketsync.plan.saved import save_plan
 
         save_plan(Path(out), result)
         click.echo(f"Saved the plan to {out}: apply it with `ticketsync apply --plan {out}`.",
@@ -115,9 +115,9 @@ def plan_with_names(config: Config, project: Project, *, refresh: bool, sandbox:
     from dataclasses import replace
 
     from ticketsync.cli.common import shown
-    from ticketsync.plan import build_plan
-    from ticketsync.state import new_state
-    from ticketsync.workspace import Workspace
+    from ticketsync.plan.build import build_plan
+    from ticketsync.run.workspace import Workspace
+    from ticketsync.state.file import new_state
 
     workspace = Workspace(config, sandbox=sandbox)
     state_path = config.state_path
@@ -141,7 +141,7 @@ def plan_with_names(config: Config, project: Project, *, refresh: bool, sandbox:
         state = replace(new_state(config.account_id), lineage="", written_at="")
     if refresh:
         from ticketsync.cli.apply import open_api
-        from ticketsync.workspace import read_back
+        from ticketsync.run.workspace import read_back
 
         with open_api(config, sandbox=sandbox) as api:
             state = read_back(api, state, project=project, marker=config.marker_field)[0]
@@ -155,8 +155,8 @@ def plan_names(config: Config, plan: Plan, state: State) -> Names | None:
     """The directory and the ids last applied, for the updates that change a field holding
     ids (a project, people...); None when there are none, or no directory file (most plans
     do not pay for reading it twice)."""
-    from ticketsync.loader import resolver_for
-    from ticketsync.render import REFERENCES, Names
+    from ticketsync.declare.loader import resolver_for
+    from ticketsync.plan.render import REFERENCES, Names
 
     changing = [u.key for u in plan.updates if u.key in state.tickets and any(
         f in REFERENCES for f in (*u.fields, *u.conflicts, *u.fixed))]
@@ -170,7 +170,7 @@ def plan_names(config: Config, plan: Plan, state: State) -> Names | None:
 
 def render_plan(result: Plan, fmt: str, names: Names | None = None) -> str:
     """One project's plan in ``fmt`` (``names``: ids shown by name, where formats do)."""
-    from ticketsync import render
+    from ticketsync.plan import render
 
     if fmt == "markdown":
         return render.render_markdown(result, diagram=True, names=names)
@@ -190,8 +190,8 @@ def render_projects(runs: Sequence[ProjectRun[Plan]], fmt: str) -> str:
     File paths are relative to the working folder (``platform/tickets/a.yaml``), so that
     annotations land on the right file from the repository's root.
     """
-    from ticketsync import render
     from ticketsync.cli.common import projects_summary
+    from ticketsync.plan import render
 
     changed = sum(1 for run in runs if run.value is not None and run.value.has_changes)
     summary = projects_summary(runs, "planned", f"{changed} with changes")
@@ -205,7 +205,7 @@ def render_projects(runs: Sequence[ProjectRun[Plan]], fmt: str) -> str:
     if fmt == "json":
         import json
 
-        from ticketsync.planfile import plan_to_json
+        from ticketsync.plan.saved import plan_to_json
 
         doc = {"format_version": 1, "ok": all(run.error is None for run in runs), "projects": [
             {"project": run.name, "ok": run.error is None, "error": run.error,

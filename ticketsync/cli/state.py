@@ -14,7 +14,7 @@ import click
 from ticketsync.cli.common import get_config, sandbox_option
 
 if TYPE_CHECKING:
-    from ticketsync.workspace import Workspace
+    from ticketsync.run.workspace import Workspace
 
 
 @click.group()
@@ -27,7 +27,7 @@ def state() -> None:
 
 
 def _workspace(ctx: click.Context, sandbox: bool) -> Workspace:
-    from ticketsync.workspace import Workspace
+    from ticketsync.run.workspace import Workspace
 
     return Workspace(get_config(ctx, sandbox=sandbox), sandbox=sandbox)
 
@@ -103,7 +103,7 @@ def rm(ctx: click.Context, keys: tuple[str, ...], sandbox: bool) -> None:
     \b
     Example: ticketsync state rm prod-outage prod-outage-postmortem
     """
-    from ticketsync.state import without
+    from ticketsync.state.file import without
 
     unique = list(dict.fromkeys(keys))
     workspace = _workspace(ctx, sandbox)
@@ -128,7 +128,7 @@ def mv(ctx: click.Context, old: str, new: str, sandbox: bool) -> None:
     \b
     Example: ticketsync state mv prod-outage checkout-outage
     """
-    from ticketsync.state import renamed
+    from ticketsync.state.file import renamed
 
     _check_key(new, "NEW")
     if old == new:

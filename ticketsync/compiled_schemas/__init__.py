@@ -35,7 +35,7 @@ _FASTJSONSCHEMA_IMPORT = (
 _OUR_IMPORT = (
     "from ticketsync.compiled_schemas import JsonSchemaValueException, JsonSchemaValuesException\n"
 )
-_GUARD = "if True:  # pragma: no cover - generated; exercised through ticketsync.schema\n"
+_GUARD = "if True:  # pragma: no cover - generated; exercised through ticketsync.declare.schema\n"
 
 
 class JsonSchemaValueException(ValueError):

@@ -2,7 +2,7 @@
 # Do not edit: edit the schema and regenerate.
 # mypy: ignore-errors
 SCHEMA_SHA256 = "ac0ebf3118dd09a60dadc86a7a31e80ea711ff0f36e9e2661d474f02eac76013"
-if True:  # pragma: no cover - generated; exercised through ticketsync.schema
+if True:  # pragma: no cover - generated; exercised through ticketsync.declare.schema
     VERSION = "2.22.3"
     from decimal import Decimal
     import re

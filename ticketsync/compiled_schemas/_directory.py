@@ -2,7 +2,7 @@
 # Do not edit: edit the schema and regenerate.
 # mypy: ignore-errors
 SCHEMA_SHA256 = "4d721550df88a8c73c261857f5f02d1db229f8305401b7d773ce9795a01ad4bb"
-if True:  # pragma: no cover - generated; exercised through ticketsync.schema
+if True:  # pragma: no cover - generated; exercised through ticketsync.declare.schema
     VERSION = "2.22.3"
     from decimal import Decimal
     import re

@@ -2,7 +2,7 @@
 # Do not edit: edit the schema and regenerate.
 # mypy: ignore-errors
 SCHEMA_SHA256 = "4969937963005cc91fd6389153f2d32208e175b393ea515c51c39ed66f798d44"
-if True:  # pragma: no cover - generated; exercised through ticketsync.schema
+if True:  # pragma: no cover - generated; exercised through ticketsync.declare.schema
     VERSION = "2.22.3"
     from decimal import Decimal
     from ticketsync.compiled_schemas import JsonSchemaValueException, JsonSchemaValuesException

@@ -2,7 +2,7 @@
 # Do not edit: edit the schema and regenerate.
 # mypy: ignore-errors
 SCHEMA_SHA256 = "b168c6cdcabbcaf7139b9fec996139322d8e4745506c3e6a2366a7e1bacec958"
-if True:  # pragma: no cover - generated; exercised through ticketsync.schema
+if True:  # pragma: no cover - generated; exercised through ticketsync.declare.schema
     VERSION = "2.22.3"
     from decimal import Decimal
     import re

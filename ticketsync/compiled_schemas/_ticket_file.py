@@ -2,7 +2,7 @@
 # Do not edit: edit the schema and regenerate.
 # mypy: ignore-errors
 SCHEMA_SHA256 = "d8ad05c76384fae6d8c1e464f14fe45240062ad28cc82a14e780b607bd521f16"
-if True:  # pragma: no cover - generated; exercised through ticketsync.schema
+if True:  # pragma: no cover - generated; exercised through ticketsync.declare.schema
     VERSION = "2.22.3"
     from decimal import Decimal
     import re

@@ -1,0 +1,664 @@
+"""A :class:`Plan` as text for people, JSON for scripts, Markdown for pull requests, and
+GitHub Actions annotations. Pure string functions: the CLI decides where they go.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ticketsync.declare.directory import Directory, quoted
+from ticketsync.model import Create, Location, Plan, Problem, Update
+from ticketsync.plan.build import over_max_creates, over_max_removals, removal_count
+from ticketsync.plan.saved import dump_plan, summary_counts
+
+#: GitHub refuses comments over 65,536 characters; stay well under (SPEC §2: 60,000).
+MARKDOWN_LIMIT = 60_000
+#: A title longer than this is cut in a Markdown table cell.
+_CELL_TITLE = 200
+
+
+def summary_line(plan: Plan) -> str:
+    """``Plan: N to create, M to update, ... K unchanged.`` or ``No changes.`` (SPEC §2).
+
+    Closes, forgets and conflicts are named only when there are some, so the line of a
+    plan that only creates reads as it always did.
+    """
+    counts = summary_counts(plan)
+    pending = counts["changed_not_applied"]
+    if not plan.has_changes and not pending and not counts["conflict"]:
+        return "No changes."
+    parts = [f"{counts['create']} to create", f"{counts['update']} to update"]
+    parts += [f"{counts[kind]} {label}" for kind, label in (
+        ("close", "to close"), ("forget", "to forget"), ("settle", "to settle"),
+        ("conflict", "in conflict")) if counts[kind]]
+    line = f"Plan: {', '.join(parts)}, {counts['unchanged']} unchanged."
+    if pending:
+        line = line[:-1] + f"; {pending} changed but not applied (updates are off)."
+    return line
+
+
+def brake_message(plan: Plan) -> str:
+    return (
+        f"this plan creates {len(plan.creates)} tickets, more than max_creates "
+        f"({plan.max_creates}): apply refuses it without --force"
+    )
+
+
+def removals_brake_message(plan: Plan) -> str:
+    actions = {r.action for r in plan.removals} & {"close", "forget"}
+    verb = " or ".join(f"{a}s" if a == "forget" else "closes" for a in sorted(actions))
+    return (
+        f"this plan {verb} {removal_count(plan)} tickets, more than max_removals "
+        f"({plan.max_removals}): "
+        "apply refuses it without --force"
+    )
+
+
+def _fields(names: tuple[str, ...]) -> str:
+    return ", ".join(names)
+
+
+# --- ids by name -------------------------------------------------------------------------
+
+#: The fields that hold ids the directory names, and the kind of record each one holds.
+REFERENCES = {"project_id": "projects", "type": "ticket_types", "component_ids": "components",
+              "assignees": "users", "reporters": "users", "creator_id": "users"}
+#: A name longer than this is cut where a plan shows it.
+_NAME = 80
+
+
+@dataclass(frozen=True)
+class Names:
+    """What lets a plan show ids by name (SPEC §5.1): the directory, and the body each
+    tracked ticket was last applied with (the state's ``applied``, ids resolved), by key.
+    Without it, plans show the fields' names only."""
+
+    directory: Directory
+    applied: Mapping[str, Mapping[str, Any]]
+
+
+def reference_changes(update: Update, fields: Iterable[str], names: Names) -> list[str]:
+    """For each of ``fields`` of ``update`` that holds ids, its change by name through the
+    directory, from the value last applied to the declared one:
+    ``project_id: "Core" (project-001) -> "Platform" (project-003)``, or for a list
+    ``assignees: + "Dan Evans" (user-004)  - "Bob Chen" (user-002)``.
+
+    The names are the directory's *now*: after a pull that gave a project's name to
+    another, the line shows the ticket leaving the project that was renamed, by its new
+    name, which is what a reviewer needs to see. Names are quoted and escaped, and cut:
+    nothing in one can forge a plan line.
+    """
+    return [f"{field}: {change}" for field, change in _reference_pairs(update, fields, names)]
+
+
+def _reference_pairs(update: Update, fields: Iterable[str], names: Names
+                     ) -> list[tuple[str, str]]:
+    applied = names.applied.get(update.key)
+    if applied is None:
+        return []
+    pairs = []
+    for field in fields:
+        kind = REFERENCES.get(field)
+        if kind is None:
+            continue
+        before, after = applied.get(field), update.body.get(field)
+        if isinstance(before, list) or isinstance(after, list):
+            old = before if isinstance(before, list) else []
+            new = after if isinstance(after, list) else []
+            change = "  ".join(
+                [f"+ {_named(names.directory, kind, v)}" for v in new if v not in old]
+                + [f"- {_named(names.directory, kind, v)}" for v in old if v not in new]
+            ) or "the same, in another order"
+        else:
+            change = (f"{_named(names.directory, kind, before)} -> "
+                      f"{_named(names.directory, kind, after)}")
+        pairs.append((field, change))
+    return pairs
+
+
+def _named(directory: Directory, kind: str, value: Any) -> str:
+    """``"Platform" (project-003)``; a bare id the directory does not name; ``(none)``."""
+    if value is None:
+        return "(none)"
+    if not isinstance(value, str):
+        return quoted(str(value))
+    name = directory.name_of(kind, value)
+    shown = quoted(value)[1:-1]  # an id is the tracker's text too
+    if not name:
+        return shown
+    if len(name) > _NAME:
+        name = name[: _NAME - 1] + "…"
+    return f"{quoted(name)} ({shown})"
+
+
+def moving(plan: Plan) -> int:
+    """How many tickets the plan moves to another project (an update of ``project_id``)."""
+    if not plan.updates_enabled:
+        return 0
+    return sum(1 for u in plan.updates if "project_id" in u.fields)
+
+
+def moves_message(count: int) -> str:
+    tickets = "1 ticket moves" if count == 1 else f"{count} tickets move"
+    return (f"{tickets} to another project: check that the names in the files still mean "
+            "what they did (a directory pull can change what a name means)")
+
+
+def _by_origin(creates: Sequence[Create]) -> list[tuple[str | None, list[Create]]]:
+    """The creates grouped as plans show them: declared tickets first, then each template
+    instance's (``TEMPLATE.ITEM``), each group in plan order."""
+    groups: dict[str | None, list[Create]] = {None: []}
+    for create in creates:
+        groups.setdefault(create.origin, []).append(create)
+    return [(origin, found) for origin, found in groups.items() if found]
+
+
+def _text_lines(plan: Plan, names: Names | None = None) -> list[str]:
+    lines: list[str] = []
+
+    def values(u: Update, fields: tuple[str, ...]) -> list[str]:
+        if names is None:
+            return []
+        return [f"    {line}" for line in reference_changes(u, fields, names)]
+
+    for origin, creates in _by_origin(plan.creates):
+        if origin is not None:
+            template, item = origin.split(".", 1)
+            lines.append(f"  from template {template}, item {item}:")
+        lines += [f'+ create {c.key}  "{c.title}"' for c in creates]
+    for u in plan.updates:
+        if not plan.updates_enabled:
+            changed = u.fields + u.conflicts
+            if changed:
+                lines.append(f"! changed {u.key}: {_fields(changed)} (not applied: updates "
+                             "are off)")
+                lines += values(u, changed)
+            continue
+        if u.fields:
+            verb = "reopen" if u.reopen else "update"
+            lines.append(f"~ {verb} {u.key}: {_fields(u.fields)}" + (
+                " (closed by `removed: close`, declared again)" if u.reopen else ""))
+            lines += values(u, u.fields)
+        if u.conflicts:
+            lines.append(f"! conflict {u.key}: {_fields(u.conflicts)} (changed in the files "
+                         "and in the tracker; nothing is sent for this ticket unless apply "
+                         "--overwrite)")
+            lines += values(u, u.conflicts)
+        if u.fixed:
+            lines.append(f"! cannot update {u.key}: {_fields(u.fixed)} (StackOne cannot "
+                         "change it once the ticket exists)")
+            lines += values(u, u.fixed)
+    for r in plan.removals:
+        if r.action == "close":
+            lines.append(f'- close {r.key}  "{r.title}"')
+        elif r.action == "forget":
+            lines.append(f'- forget {r.key}  "{r.title}" (dropped from the state; the ticket '
+                         "is left as it is)")
+        elif r.action == "settle":
+            lines.append(f'= settle {r.key}  "{r.title}" (closed or deleted in the tracker '
+                         "already: recorded as closed, nothing is sent)")
+    for d in plan.drift:
+        if d.deleted:
+            lines.append(f"? deleted {d.key}: deleted in the tracker; not re-created "
+                         f"(`ticketsync state rm {d.key}` to create it again)")
+            continue
+        if d.fields:
+            lines.append(f"? drift {d.key}: {_fields(d.fields)} (edited in the tracker; left "
+                         "as it is)")
+        if d.closed:
+            lines.append(f"? closed {d.key}: closed in the tracker (left as it is)")
+    kept = [r for r in plan.removals if r.action == "keep"]
+    for r in kept:
+        lines.append(f"? untracked {r.key}: in the state but declared in no file; left alone")
+    if kept:
+        lines.append(
+            "  (if a ticket was renamed, run `ticketsync state mv OLD NEW`; to forget one, "
+            "`ticketsync state rm KEY`; `removed:` in ticketsync.yaml can close or forget them)"
+        )
+    if over_max_creates(plan):
+        lines.append(f"! max_creates: {brake_message(plan)}")
+    if over_max_removals(plan):
+        lines.append(f"! max_removals: {removals_brake_message(plan)}")
+    if moving(plan):
+        lines.append(f"! {moves_message(moving(plan))}")
+    return lines
+
+
+def render_text(plan: Plan, names: Names | None = None) -> str:
+    """The plan as ``ticketsync plan`` prints it (``names``: ids shown by name too)."""
+    lines = _text_lines(plan, names)
+    if lines:
+        lines.append("")
+    lines.append(summary_line(plan))
+    return "\n".join(lines) + "\n"
+
+
+def render_json(plan: Plan) -> str:
+    """The plan document (``schemas/plan.schema.json``), deterministic."""
+    return dump_plan(plan)
+
+
+# --- Markdown --------------------------------------------------------------------------
+
+
+def _cell(text: str, limit: int = _CELL_TITLE) -> str:
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    # A pipe ends a cell and a newline a row; backslash-escape the one, flatten the other.
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+def _code(text: str) -> str:
+    return f"`{text}`" if "`" not in text else f"`` {text} ``"
+
+
+def _where(location: Location | None) -> str:
+    return _code(f"{location.file}:{location.line}") if location else ""
+
+
+def _ticket(key: str, number: str | None, url: str | None) -> str:
+    """A tracked ticket's key, with its number as a link when known (SPEC §5.2)."""
+    if number and url and url.startswith(("https://", "http://")):
+        return f"{_code(key)} ([{_cell(number, 40)}]({url.replace(')', '%29')}))"
+    if number:
+        return f"{_code(key)} ({_cell(number, 40)})"
+    return _code(key)
+
+
+def _code_cell(text: str) -> str:
+    """``text`` as code in a table cell: a fence longer than any run of backticks in it,
+    pipes escaped (GitHub splits cells before it reads code), one line."""
+    text = text.replace("\r", " ").replace("\n", " ").replace("|", "\\|")
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if longest else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _warnings(plan: Plan) -> list[str]:
+    """What a reviewer must not miss: the brakes, and tickets moving between projects."""
+    found = [brake_message(plan)] if over_max_creates(plan) else []
+    if over_max_removals(plan):
+        found.append(removals_brake_message(plan))
+    if moving(plan):
+        found.append(moves_message(moving(plan)))
+    return found
+
+
+def _markdown(plan: Plan, limit: int | None, *, tree: str = "",
+              heading: str = "## ticketsync plan", level: int = 3,
+              names: Names | None = None) -> str:
+    """The comment with at most ``limit`` rows per section (None: all).
+
+    ``tree``: a block shown after the table of creates (the Mermaid diagram);
+    ``heading`` and ``level`` (of the sections) let a section per project nest it.
+    """
+    h = "#" * level
+
+    def cut(count: int) -> int:
+        return count if limit is None else min(count, limit)
+
+    def more(count: int, noun: str) -> list[str]:
+        shown = cut(count)
+        if shown == count:
+            return []
+        return ["", f"… and {count - shown} more {noun} (see `ticketsync plan --format json`)."]
+
+    out = [heading, "", f"**{summary_line(plan)}**"]
+    for warning in _warnings(plan):
+        out += ["", f"> [!WARNING]\n> {warning}"]
+    if not plan.refreshed and (plan.updates or plan.drift or plan.removals):
+        out += ["", "_Not read back from the tracker: edits made there since the last apply "
+                "are not shown (`ticketsync plan --refresh`)._"]
+    if plan.creates:
+        templated = any(c.origin is not None for c in plan.creates)
+        out += ["", f"{h} To create ({len(plan.creates)})", "",
+                "| key | title | parent | status | declared in |"
+                + (" template, item |" if templated else ""),
+                "| --- | --- | --- | --- | --- |" + (" --- |" if templated else "")]
+        shown = [c for _, group in _by_origin(plan.creates) for c in group]
+        for c in shown[: cut(len(plan.creates))]:
+            parent = _code(c.parent) if c.parent else ""
+            status = _cell(c.status, 60) if c.status else ""
+            origin = ""
+            if templated:
+                origin = f" {_cell(c.origin.replace('.', ', ', 1), 80)} |" if c.origin else " |"
+            out.append(f"| {_code(c.key)} | {_cell(c.title)} | {parent} | {status} | "
+                       f"{_where(c.location)} |{origin}")
+        out += more(len(plan.creates), "to create")
+        if tree:
+            out += ["", tree]
+    sections: list[tuple[str, list[Update], str, Callable[[Update], tuple[str, ...]]]] = [
+        ("To update" if plan.updates_enabled else "Changed, not applied (updates are off)",
+         [u for u in plan.updates if u.fields], "fields", lambda u: u.fields),
+        ("Conflicts: changed in the files and in the tracker (not sent; "
+         "`apply --overwrite` sends the files' value)",
+         [u for u in plan.updates if u.conflicts], "conflicting fields", lambda u: u.conflicts),
+        ("Cannot be updated through StackOne", [u for u in plan.updates if u.fixed],
+         "fields", lambda u: u.fixed),
+    ]
+    for title, rows, column, picked in sections:
+        if not rows:
+            continue
+        out += ["", f"{h} {title} ({len(rows)})", "",
+                f"| ticket | {column} | declared in |", "| --- | --- | --- |"]
+        for u in rows[: cut(len(rows))]:
+            by_name = dict(_reference_pairs(u, picked(u), names) if names is not None else ())
+            fields = ", ".join(_code(f) + (f": {_code_cell(by_name[f])}" if f in by_name else "")
+                               for f in picked(u))
+            out.append(f"| {_ticket(u.key, u.number, u.url)} | {fields} | "
+                       f"{_where(u.location)} |")
+        out += more(len(rows), "tickets")
+    for action, title in (("close", "To close (declared in no file; `removed: close`)"),
+                          ("forget", "To forget (declared in no file; `removed: forget`)"),
+                          ("settle", "To settle (declared in no file, closed or deleted in "
+                                     "the tracker already; nothing is sent)")):
+        rows_r = [r for r in plan.removals if r.action == action]
+        if rows_r:
+            out += ["", f"{h} {title} ({len(rows_r)})", "", "| ticket | title |",
+                    "| --- | --- |"]
+            out += [f"| {_ticket(r.key, r.number, r.url)} | {_cell(r.title)} |"
+                    for r in rows_r[: cut(len(rows_r))]]
+            out += more(len(rows_r), f"to {action}")
+    if plan.drift:
+        out += ["", f"{h} Changed in the tracker, left as it is ({len(plan.drift)})", "",
+                "| ticket | what changed |", "| --- | --- |"]
+        for d in plan.drift[: cut(len(plan.drift))]:
+            what = ("deleted there (not re-created)" if d.deleted else ", ".join(
+                [_code(f) for f in d.fields] + (["closed there"] if d.closed else [])))
+            out.append(f"| {_ticket(d.key, d.number, d.url)} | {what} |")
+        out += more(len(plan.drift), "changed in the tracker")
+    kept = [r for r in plan.removals if r.action == "keep"]
+    if kept:
+        out += ["", f"{h} In the state but declared in no file ({len(kept)})", "",
+                "Left alone. If a ticket was renamed, run `ticketsync state mv OLD NEW`; "
+                "to forget one, `ticketsync state rm KEY`.", ""]
+        out += [f"- {_ticket(r.key, r.number, r.url)}" for r in kept[: cut(len(kept))]]
+        out += more(len(kept), "undeclared")
+    return "\n".join(out) + "\n"
+
+
+def render_markdown(
+    plan: Plan,
+    *,
+    max_chars: int = MARKDOWN_LIMIT,
+    diagram: bool = False,
+    heading: str = "## ticketsync plan",
+    level: int = 3,
+    names: Names | None = None,
+) -> str:
+    """The plan as a pull-request comment, summarised to stay under ``max_chars``.
+
+    ``diagram``: also show the tree of the tickets to create as a Mermaid diagram (when
+    some have a parent), within a share of ``max_chars``. ``heading`` and ``level`` nest
+    the comment as one project's section of a larger one. ``names``: ids shown by name.
+    """
+    tree = _tree_block(plan, min(MERMAID_CHARS, max_chars // 3)) if diagram else ""
+
+    def markdown(limit: int | None) -> str:
+        return _markdown(plan, limit, tree=tree, heading=heading, level=level, names=names)
+
+    full = markdown(None)
+    if len(full) < max_chars:
+        return full
+    # The largest per-section row count that fits: rows are bounded (titles are cut), so
+    # a binary search over it converges in a few renderings.
+    low, high = 0, max(len(plan.creates), len(plan.updates), len(plan.removals),
+                       len(plan.drift))
+    while low < high:
+        mid = (low + high + 1) // 2
+        if len(markdown(mid)) < max_chars:
+            low = mid
+        else:
+            high = mid - 1
+    return markdown(low)
+
+
+def _failed_block(error: str, limit: int = 4_000) -> str:
+    """A project whose plan failed: its error in a code block no text can close."""
+    if len(error) > limit:
+        error = error[: limit - 1] + "…"
+    longest = max((len(run) for run in re.findall(r"`+", error)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return ("> [!CAUTION]\n> This project could not be planned; fix this and push again:\n\n"
+            f"{fence}text\n{error}\n{fence}\n")
+
+
+def render_markdown_projects(
+    projects: Sequence[tuple[str, Plan | str]], *, summary: str,
+    max_chars: int = MARKDOWN_LIMIT,
+) -> str:
+    """Several projects' plans as one pull-request comment, a section each, under
+    ``max_chars`` in all. A ``str`` instead of a plan is the error that stopped it.
+
+    One project gets the comment of a lone project, titled with its folder unless it is
+    the working folder (``.``), so that a repository of one project reads as it did.
+    """
+    if len(projects) == 1:
+        name, item = projects[0]
+        heading = "## ticketsync plan" + (f": {_code(name)}" if name != "." else "")
+        if isinstance(item, str):
+            return f"{heading}\n\n{_failed_block(item)}"
+        return render_markdown(item, max_chars=max_chars, diagram=True, heading=heading)
+    head = f"## ticketsync plan\n\n**{_cell(summary, 2_000)}**\n"
+    share = (max_chars - len(head)) // max(1, len(projects)) - 2
+    sections = [head]
+    for name, item in projects:
+        heading = f"### {_code(name)}"
+        if isinstance(item, str):
+            sections.append(f"{heading}\n\n{_failed_block(item, min(4_000, share // 2))}")
+        else:
+            sections.append(render_markdown(item, max_chars=share, diagram=True,
+                                            heading=heading, level=4))
+    return "\n".join(sections)
+
+
+# --- Mermaid ---------------------------------------------------------------------------
+
+#: A diagram shows at most this many tickets; the rest are counted in one last node.
+MERMAID_NODES = 300
+#: The diagram's share of a Markdown comment, in characters (GitHub's Mermaid also stops
+#: at 50,000).
+MERMAID_CHARS = 20_000
+#: A title longer than this is cut in a node.
+_NODE_TITLE = 60
+#: What a node label keeps as it is; every other character becomes a Mermaid entity code
+#: (``#60;``), so that no title can close the label, the code block or inject HTML.
+_LABEL_SAFE = frozenset(" .,:/_-'?!+=@()")
+
+
+def _label(text: str) -> str:
+    """``text`` as the inside of a quoted Mermaid label: titles are untrusted input."""
+    out = []
+    for char in text:
+        if (char.isalnum() and char.isprintable()) or char in _LABEL_SAFE:
+            out.append(char)
+        elif char.isspace() or not char.isprintable():
+            out.append(" ")  # newlines, tabs, line separators, control characters
+        else:
+            out.append(f"#{ord(char)};")  # quotes, brackets, backticks, <, >, &, #, ;
+    return " ".join("".join(out).split())
+
+
+def _node_text(key: str, title: str) -> str:
+    if len(title) > _NODE_TITLE:
+        title = title[: _NODE_TITLE - 1] + "…"
+    return f'"{_label(key)}<br/>{_label(title)}"' if title else f'"{_label(key)}"'
+
+
+def _in_a_tree(plan: Plan) -> set[str]:
+    """The keys of the creates that have a parent or a child (not the lone ones)."""
+    keys = {c.key for c in plan.creates}
+    linked: set[str] = set()
+    for c in plan.creates:
+        if c.parent is not None and c.parent in keys:
+            linked.update((c.key, c.parent))
+        elif c.body.get("parent_id"):
+            linked.add(c.key)
+    return linked
+
+
+def mermaid_lines(plan: Plan, *, max_nodes: int = MERMAID_NODES, prefix: str = "n",
+                  indent: str = "    ") -> list[str]:
+    """The statements of the tree of tickets to create (without ``flowchart``), so that
+    several projects' trees can share one diagram (``prefix`` keeps their ids apart).
+
+    Tickets in a tree come first, then lone ones, in the plan's order (parents before
+    children), so any prefix of that order holds every shown ticket's parents: past
+    ``max_nodes`` tickets, one last node counts the rest. A parent that is already
+    tracked shows as a dashed node with its id; a template's instances form a subgraph.
+    """
+    linked = _in_a_tree(plan)
+    ordered = [c for c in plan.creates if c.key in linked]
+    ordered += [c for c in plan.creates if c.key not in linked]
+    shown = ordered[:max_nodes]
+    ids = {c.key: f"{prefix}{i}" for i, c in enumerate(shown)}
+    tracked: dict[str, str] = {}
+    nodes: dict[str | None, list[str]] = {}
+    edges: list[str] = []
+    for c in shown:
+        nodes.setdefault(c.origin, []).append(f"{ids[c.key]}[{_node_text(c.key, c.title)}]")
+        parent_id = c.body.get("parent_id")
+        if c.parent is not None and c.parent in ids:
+            edges.append(f"{ids[c.parent]} --> {ids[c.key]}")
+        elif isinstance(parent_id, str) and parent_id:
+            if parent_id not in tracked:
+                tracked[parent_id] = f"{prefix}t{len(tracked)}"
+            edges.append(f"{tracked[parent_id]} -.-> {ids[c.key]}")
+    lines = [f"{node}:::tracked" for node in (
+        f'{node_id}["{_label(parent_id)}<br/>already tracked"]'
+        for parent_id, node_id in tracked.items())]
+    lines += nodes.pop(None, [])
+    for number, (group, members) in enumerate(nodes.items()):
+        if len(members) == 1:
+            lines += members
+            continue
+        lines.append(f'subgraph {prefix}g{number}["{_label(str(group))}"]')
+        lines += [f"{indent}{member}" for member in members]
+        lines.append("end")
+    if len(ordered) > len(shown):
+        rest = len(ordered) - len(shown)
+        lines.append(f'{prefix}more["… and {rest} more to create"]:::more')
+    if not plan.creates:
+        lines.append(f'{prefix}none["Nothing to create"]:::more')
+    return [indent + line for line in lines + edges]
+
+
+#: The styles of the diagram: dashed tracked parents, a plain "more" node.
+_CLASSES = ["    classDef tracked stroke-dasharray: 4 4", "    classDef more fill:none,stroke:none"]
+
+
+def render_mermaid(plan: Plan, *, max_nodes: int = MERMAID_NODES) -> str:
+    """The tree of the tickets to create as a Mermaid flowchart (``plan --format mermaid``),
+    for GitHub and GitLab, which draw ```` ```mermaid ```` blocks in comments."""
+    return "\n".join(["flowchart LR", *_CLASSES, *mermaid_lines(plan, max_nodes=max_nodes)]) + "\n"
+
+
+def render_mermaid_projects(plans: Sequence[tuple[str, Plan]], *,
+                            max_nodes: int = MERMAID_NODES) -> str:
+    """One flowchart holding a subgraph per project (``plan --projects --format mermaid``)."""
+    lines = ["flowchart LR", *_CLASSES]
+    budget = max(1, max_nodes // max(1, len(plans)))
+    for number, (name, plan) in enumerate(plans):
+        lines.append(f'    subgraph p{number}["{_label(name)}"]')
+        lines += mermaid_lines(plan, max_nodes=budget, prefix=f"p{number}n", indent="        ")
+        lines.append("    end")
+    return "\n".join(lines) + "\n"
+
+
+def _tree_block(plan: Plan, max_chars: int) -> str:
+    """The Markdown block of the diagram, at most ``max_chars`` long; "" without a tree."""
+    if not _in_a_tree(plan):
+        return ""
+
+    def block(nodes: int) -> str:
+        return f"```mermaid\n{render_mermaid(plan, max_nodes=nodes)}```"
+
+    if len(block(MERMAID_NODES)) <= max_chars:
+        return block(MERMAID_NODES)
+    low, high = 0, MERMAID_NODES  # the most tickets whose diagram fits (0: none does)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if len(block(mid)) <= max_chars:
+            low = mid
+        else:
+            high = mid - 1
+    return block(low) if low else ""
+
+
+# --- GitHub Actions --------------------------------------------------------------------
+
+
+def _gh_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _gh_prop(text: str) -> str:
+    return _gh_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _gh(level: str, location: Location | None, message: str, *, col: bool = False) -> str:
+    where = ""
+    if location is not None:
+        where = f" file={_gh_prop(location.file)},line={location.line}"
+        if col:
+            where += f",col={location.col}"
+    return f"::{level}{where}::{_gh_data(message)}"
+
+
+def render_problems_github(problems: Iterable[Problem]) -> str:
+    """``::error file=F,line=L,col=C::PATH: MESSAGE`` for each problem with the input."""
+    return "".join(
+        _gh(
+            "error",
+            p.location,
+            f"{p.path}: {p.message}" if p.path else p.message,
+            col=True,
+        )
+        + "\n"
+        for p in problems
+    )
+
+
+def render_github(plan: Plan) -> str:
+    """Workflow commands that GitHub Actions shows as annotations on the ticket files."""
+    lines = [_gh("notice", c.location, f'create {c.key} "{c.title}"') for c in plan.creates]
+    for u in plan.updates:
+        if not plan.updates_enabled:
+            if u.fields or u.conflicts:
+                message = (f"changed {u.key}: {_fields(u.fields + u.conflicts)} "
+                           "(not applied: updates are off)")
+                lines.append(_gh("notice", u.location, message))
+            continue
+        if u.fields:
+            lines.append(_gh("notice", u.location, f"update {u.key}: {_fields(u.fields)}"))
+        if u.conflicts:
+            lines.append(_gh("warning", u.location, (
+                f"conflict {u.key}: {_fields(u.conflicts)} changed in the files and in the "
+                "tracker; nothing is sent for this ticket unless apply --overwrite")))
+        if u.fixed:
+            lines.append(_gh("warning", u.location, (
+                f"cannot update {u.key}: {_fields(u.fixed)} (StackOne cannot change it)")))
+    for d in plan.drift:
+        what = ("deleted in the tracker; not re-created" if d.deleted else
+                "; ".join(([f"{_fields(d.fields)} edited in the tracker"] if d.fields else [])
+                          + (["closed in the tracker"] if d.closed else [])))
+        lines.append(_gh("notice", d.location, f"{d.key}: {what}"))
+    for r in plan.removals:
+        said = {"close": f"close {r.key} (declared in no file)",
+                "forget": f"forget {r.key} (declared in no file)",
+                "settle": f"settle {r.key} (declared in no file, closed or deleted in the "
+                          "tracker already: nothing is sent)",
+                "keep": f"{r.key} is in the state but declared in no file; left alone"}
+        lines.append(_gh("notice", None, said[r.action]))
+    if over_max_creates(plan):
+        lines.append(_gh("warning", None, brake_message(plan)))
+    if over_max_removals(plan):
+        lines.append(_gh("warning", None, removals_brake_message(plan)))
+    if moving(plan):
+        lines.append(_gh("warning", None, moves_message(moving(plan))))
+    lines.append(summary_line(plan))
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,430 @@
+"""A project's state on disk, and the order in which every run that changes it goes.
+
+The safety argument of a run is its order, so it lives here, once, for the CLI, the
+benchmarks and the tests alike::
+
+    lock -> read the state -> fold the journal -> read back -> choose the plan -> brake
+         -> apply (every step journaled) -> read back -> fold -> commit
+
+* :meth:`Workspace.session` takes the lock, reads the state file, and folds the journal a
+  crashed run left behind, committing it at once: from then on the journal holds nothing
+  but a ``base`` line and the creates whose outcome is unknown.
+* :meth:`Session.commit` is the one way the state file is written (``init`` included): it
+  folds the journal into the state, dates it, writes it atomically, and only then compacts
+  the journal. Killed between the two, the journal's ``base`` serial tells the next run
+  that its records are already in the state file (:func:`ticketsync.state.recovery.is_stale`).
+* :meth:`Session.read_back` lists, once, the tickets StackOne says changed since the last
+  read-back (and the pre-create lookup's window), so the plan compares every field three
+  ways: declared, applied, remote (SPEC §5.2).
+* :meth:`Session.apply` runs a plan with the journal open and commits whatever happened,
+  on success, on an error, and on a stop (SIGINT/SIGTERM) alike, with what the run read
+  back (numbers, links, statuses, remote values) folded in.
+
+``written_at`` is the StackOne time up to which the state is known to hold every ticket
+ticketsync created; the next run's pre-create lookup starts there. It only moves forward
+when a run has looked (an apply, in StackOne's clock), never past a create whose outcome is
+unknown or a lookup left ambiguous; a command that does not talk to StackOne keeps it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from ticketsync.declare.config import Config
+from ticketsync.errors import ClockError, NotFoundError, StateError
+from ticketsync.model import Body, Plan, Project, State, StateEntry, Update
+from ticketsync.plan.build import build_plan, over_max_creates, over_max_removals, unread
+from ticketsync.run.apply import (
+    ApplyOptions,
+    ApplyResult,
+    Event,
+    apply_plan,
+    list_remote,
+    lookup_since,
+)
+from ticketsync.stackone.api import RemoteTicket, TicketApi
+from ticketsync.stackone.reconcile import RemoteIndex
+from ticketsync.stackone.tickets import with_read_back
+from ticketsync.state.file import (
+    display_path,
+    format_seconds,
+    new_state,
+    parse_time,
+    project_of,
+    read_state,
+    with_entry,
+    write_state,
+)
+from ticketsync.state.journal import Intent, Journal, journal_path_for
+from ticketsync.state.lock import StateLock
+from ticketsync.state.recovery import compact, fold, read_records, recover
+
+__all__ = ["Session", "Workspace", "brake_message", "read_back", "read_back_since"]
+
+
+class Workspace:
+    """The state file of a project (``config.state_path``), its journal and its lock.
+
+    ``sandbox``: the built-in sandbox's own state, which is made on first use (elsewhere a
+    missing state file is refused: a lost state must never re-create every ticket).
+    """
+
+    def __init__(self, config: Config, *, sandbox: bool = False) -> None:
+        self.config = config
+        self.sandbox = sandbox
+        self.state_path = config.state_path
+        self.journal_path = journal_path_for(self.state_path)
+
+    def exists(self) -> bool:
+        return self.state_path.exists()
+
+    def read(self) -> State:
+        """The state as it really is, read-only and without the lock: the state file with a
+        crashed run's journal folded in (so ``plan`` never proposes to re-create what that
+        run created)."""
+        project = None if self.sandbox else project_of(self.state_path, self.config.config_path)
+        state = read_state(self.state_path, account_id=self.config.account_id, project=project)
+        return recover(state, self.journal_path)[0]
+
+    def init(self, account_id: str | None) -> State:
+        """Write a new, empty state file (``ticketsync init``), bound to this project's
+        config (the sandbox's own state excepted); refuse to replace one."""
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        project = None if self.sandbox else project_of(self.state_path,
+                                                       self.config.config_path)
+        with StateLock(self.state_path, command="ticketsync init"):
+            if self.exists():
+                raise StateError(
+                    f"{display_path(self.state_path)} already exists: refusing to overwrite it"
+                )
+            return write_state(self.state_path, new_state(account_id, project=project))
+
+    @contextmanager
+    def session(
+        self,
+        command: str | None = None,
+        *,
+        on_warning: Callable[[str], None] | None = None,
+    ) -> Iterator[Session]:
+        """Hold the lock for a ``with`` block, with the state read and the journal folded.
+
+        ``command`` is shown to a second run that finds the lock held; ``on_warning``
+        receives the one warning a session can give (a stale lock taken over).
+        """
+        if self.sandbox:
+            self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        with StateLock(self.state_path, command=command, on_stale=on_warning):
+            if self.sandbox and not self.exists():
+                write_state(self.state_path, new_state(self.config.account_id))
+            yield Session(self)
+
+
+class Session:
+    """A locked workspace: the state file as written last (``on_disk``), the state with
+    the journal folded in (``state``), and the creates whose outcome is unknown
+    (``uncertain``). ``as_read`` is the state file as this session found it (a saved plan
+    is checked against it).
+
+    Made by :meth:`Workspace.session`, which commits at once what a crashed run's journal
+    recorded, so that ``state == on_disk`` and the journal holds only open intents.
+    """
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self.config = workspace.config
+        path = workspace.state_path
+        #: The project config this state belongs to: a state bound to another is refused
+        #: (two projects sharing one would each close the other's tickets as removed), an
+        #: unbound one is bound at the first commit. The sandbox's own state is one per
+        #: project folder, and stays unbound.
+        self.project = None if workspace.sandbox else project_of(path, self.config.config_path)
+        self.as_read = self.on_disk = read_state(path, account_id=self.config.account_id,
+                                                 project=self.project)
+        records = list(read_records(workspace.journal_path))
+        folded, uncertain = fold(self.on_disk, records)
+        self.state = self.on_disk
+        self.uncertain: list[Intent] = uncertain
+        #: What :meth:`read_back` listed, and StackOne's time when it started.
+        self.index: RemoteIndex | None = None
+        self.refreshed_at: str | None = None
+        # Whether the journal is already a base line for this state plus open intents.
+        self._compact = not records or _is_compact(records, self.on_disk)
+        if folded.tickets != self.on_disk.tickets:
+            self.commit(folded)  # what the crashed run created is recorded now
+
+    # -- the one way to write the state ---------------------------------------------
+
+    def commit(self, state: State | None = None, *, as_of: datetime | None = None,
+               seen: Mapping[str, RemoteTicket] | None = None,
+               if_changed: bool = False) -> State:
+        """Write the state file: ``state`` (default: this session's state with the
+        journal's records folded in), then compact the journal.
+
+        ``as_of``: the StackOne time up to which this session has verified the remote (an
+        apply's lookup); None keeps the previous ``written_at``. Either way the state is
+        dated no later than an intent still open: CI commits the state file, never the
+        journal, and the next run's lookup must still reach back to that create.
+        ``seen``: tickets read back in the session (by id), folded in after the journal.
+        ``if_changed``: write nothing when no ticket changed (an apply with nothing to do
+        must not make CI commit a new state file every time; keeping the older dates is
+        the safe direction: the next lookup and read-back reach further back).
+        """
+        folded, uncertain = recover(self.state if state is None else state,
+                                    self.workspace.journal_path)
+        # A state not bound yet (``init`` without an account, an older format) is bound at
+        # its first write to the account this run works in and to this project's config;
+        # read_state refuses any other from then on.
+        folded = replace(folded, account_id=folded.account_id or self.config.account_id,
+                         project=folded.project or self.project)
+        if seen:
+            folded = with_read_back(folded, seen.values(), refreshed_at=self.refreshed_at)
+        if if_changed and folded.tickets == self.on_disk.tickets and (
+            [i.key for i in uncertain] == [i.key for i in self.uncertain]
+        ):
+            compact(self.workspace.journal_path, self.on_disk, uncertain)
+            self.state = self.on_disk
+            return self.on_disk
+        moments = [as_of or parse_time(self.on_disk.written_at)]
+        moments += [intent.at for intent in uncertain]
+        dated = replace(folded, written_at=format_seconds(min(moments)))
+        written = write_state(self.workspace.state_path, dated)
+        compact(self.workspace.journal_path, written, uncertain)
+        self.on_disk = self.state = written
+        self.uncertain = uncertain
+        self._compact = True
+        return written
+
+    # -- what runs do ----------------------------------------------------------------
+
+    def read_back(self, api: TicketApi, *, margin: timedelta | None = None,
+                  project: Project | None = None) -> State:
+        """Read back, in one listing, the tracked tickets StackOne says changed since the
+        last read-back (and what the pre-create lookup needs; with ``project``, what its
+        plan needs: see :func:`read_back`); fold them into the session's state (in memory:
+        :meth:`commit` writes it) and return it."""
+        self.state, self.index, self.refreshed_at = read_back(
+            api, self.state, self.uncertain, margin, project=project,
+            marker=self.config.marker_field)
+        return self.state
+
+    def plan(self, project: Project, *, plan_file: str | None = None) -> Plan:
+        """The plan to apply: built from the state, or the saved ``plan_file`` if current.
+
+        A saved plan is checked against the state file it was made from; the tickets the
+        journal shows as created since are dropped from it, never sent again.
+        """
+        if plan_file is None:
+            return build_plan(project, self.state, updates=self.config.updates,
+                              removed=self.config.removed, max_creates=self.config.max_creates,
+                              max_removals=self.config.max_removals,
+                              refreshed=self.index is not None,
+                              marker=self.config.marker_field)
+        from ticketsync.plan.saved import check_plan_current, load_plan
+
+        plan = load_plan(Path(plan_file))
+        check_plan_current(plan, self.as_read, project, plan_path=plan_file)
+        plan = replace(plan, creates=tuple(c for c in plan.creates
+                                           if c.key not in self.state.tickets))
+        if self.index is None:
+            return plan
+        # The plan was approved before the tracker was read back now: a field someone has
+        # edited there since is a conflict, never sent over their edit.
+        fresh = build_plan(project, self.state, updates=plan.updates_enabled,
+                           marker=self.config.marker_field)
+        clashes = {u.key: set(u.conflicts) for u in fresh.updates if u.conflicts}
+        return replace(plan, updates=tuple(_with_conflicts(u, clashes.get(u.key, set()))
+                                           for u in plan.updates))
+
+    def apply(
+        self,
+        plan: Plan,
+        api: TicketApi,
+        *,
+        options: ApplyOptions | None = None,
+        on_event: Callable[[Event], None] = lambda event: None,
+    ) -> ApplyResult:
+        """Apply ``plan`` through ``api`` with every step journaled, then commit the state.
+
+        The commit happens however the run ends (an error, a stop, a second Ctrl-C), so
+        the state file names every ticket whose answer arrived. Raises what
+        :func:`ticketsync.run.apply.apply_plan` raises, after committing.
+        """
+        path = self.workspace.journal_path
+        if not self._compact:  # appended records must follow a base line of this state
+            compact(path, self.on_disk, self.uncertain)
+            self._compact = True
+        result: ApplyResult | None = None
+        try:
+            with Journal(path, base=(self.on_disk.lineage, self.on_disk.serial)) as journal:
+                result = apply_plan(plan, api, journal, self.state, uncertain=self.uncertain,
+                                    options=options, on_event=on_event, index=self.index)
+        finally:
+            seen = result.seen if result is not None else (
+                self.index.tickets if self.index is not None else None)
+            self.commit(as_of=result.complete_as_of if result is not None else None,
+                        seen=seen, if_changed=True)
+        return result
+
+    def import_tickets(
+        self,
+        pairs: Sequence[tuple[str, str]],
+        api: TicketApi,
+        applied: Callable[[str, RemoteTicket], Body],
+    ) -> State:
+        """Track each existing remote ticket ID as KEY (``ticketsync state import``).
+
+        Every ticket is fetched first (a mistyped id is refused before anything is
+        written); ``applied(key, remote)`` gives the body to record as last applied. The
+        state is written once, for all the pairs.
+        """
+        state = self.state
+        owners = {entry.id: key for key, entry in state.tickets.items()}
+        open_keys = {intent.key for intent in self.uncertain}
+        for key, ticket_id in pairs:
+            if key in state.tickets:
+                raise StateError(
+                    f"{key} is already tracked as {state.tickets[key].id}: run "
+                    f"`ticketsync state rm {key}` first if that is wrong"
+                )
+            if ticket_id in owners:
+                raise StateError(
+                    f"{ticket_id} is already tracked as {owners[ticket_id]}: one ticket, one key"
+                )
+            remote = api.get_ticket(ticket_id)
+            remote_id, created_at = remote.get("remote_id"), remote.get("created_at")
+            entry = StateEntry(
+                id=ticket_id,
+                remote_id=remote_id if isinstance(remote_id, str) else None,
+                created_at=created_at if isinstance(created_at, str) else "",
+                applied=dict(applied(key, remote)),
+            )
+            state = with_entry(state, key, entry)
+            owners[ticket_id] = key
+            open_keys.discard(key)  # settled by the user: the intent is dropped on commit
+        return self.commit(state)
+
+    def adopt(self, entries: Sequence[tuple[str, StateEntry]],
+              seen: Mapping[str, RemoteTicket]) -> State:
+        """Track existing remote tickets under new keys (``ticketsync export``): each is
+        journaled durably first, then the state is committed with ``seen`` (what was read
+        back) folded in. Killed in between, the next session commits what was journaled."""
+        if not self._compact:
+            compact(self.workspace.journal_path, self.on_disk, self.uncertain)
+            self._compact = True
+        base = (self.on_disk.lineage, self.on_disk.serial)
+        with Journal(self.workspace.journal_path, base=base) as journal:
+            for key, entry in entries:
+                if key in self.state.tickets:
+                    raise StateError(f"{key} is already tracked: one key, one ticket")
+                journal.record_created(key, entry.id, entry.remote_id, entry.applied,
+                                       created_at=entry.created_at or None, wait=False)
+            journal.sync()
+        return self.commit(seen=seen)
+
+    def edit(self, state: State) -> State:
+        """Write a state edited by a ``state`` command (``rm``, ``mv``).
+
+        A key whose create is still uncertain may already exist remotely: tracking another
+        ticket under it would strand that one, so such an edit is refused.
+        """
+        pending = sorted(intent.key for intent in self.uncertain
+                         if intent.key in state.tickets and intent.key not in self.state.tickets)
+        if pending:
+            raise StateError(
+                f"{pending[0]}: an interrupted apply left a create of it whose outcome is "
+                "unknown: run `ticketsync apply` first to settle it, then try again"
+            )
+        return self.commit(state)
+
+
+def brake_message(plan: Plan, *, force: bool) -> str | None:
+    """Why apply refuses ``plan`` without ``--force`` (None: it does not)."""
+    if force:
+        return None
+    from ticketsync.plan import render
+
+    if over_max_creates(plan):
+        return (
+            f"{render.brake_message(plan)}: check the plan, then run again with --force "
+            "(or raise max_creates in ticketsync.yaml)"
+        )
+    if over_max_removals(plan):
+        return (
+            f"{render.removals_brake_message(plan)}: check the plan, then run again with "
+            "--force (or raise max_removals in ticketsync.yaml)"
+        )
+    return None
+
+
+def read_back(
+    api: TicketApi, state: State, uncertain: Sequence[Intent] = (),
+    margin: timedelta | None = None, *, project: Project | None = None,
+    marker: str | None = None,
+) -> tuple[State, RemoteIndex, str]:
+    """List, once, what changed since ``state``'s last read-back (and the pre-create
+    lookup's window); return the state with it folded in (in memory), the listing, and
+    StackOne's time at its start (the next ``refreshed_at``).
+
+    With ``project``, a tracked ticket whose declaration changed a field it was never read
+    for (:func:`ticketsync.plan.build.unread`: last read by an older ticketsync) is fetched too,
+    one GET each: the plan must know the tracker's side of every field it would send.
+    """
+    margin = margin if margin is not None else ApplyOptions.skew_margin
+    since = read_back_since(state, uncertain, margin)
+    started = time.monotonic()
+    try:
+        begun: datetime | None = api.server_now()
+    except ClockError:  # the first request of the run: its answer will tell
+        begun = None
+    index = list_remote(api, since)
+    if begun is None:  # StackOne's time now, less the listing's own duration: a lower bound
+        begun = api.server_now() - timedelta(seconds=time.monotonic() - started + 1)
+    refreshed_at = format_seconds(begun)
+    if project is not None:
+        state = with_read_back(state, index.tickets.values())
+        for key in unread(project, state, marker):
+            try:
+                index.add([api.get_ticket(state.tickets[key].id)])
+            except NotFoundError:  # deleted: the PATCH's 404 says so, for this ticket alone
+                continue
+    return with_read_back(state, index.tickets.values(), refreshed_at=refreshed_at), index, (
+        refreshed_at)
+
+
+def read_back_since(state: State, uncertain: Sequence[Intent],
+                    margin: timedelta) -> datetime | None:
+    """Where a read-back lists from: the last read-back (or, before the first, the oldest
+    tracked ticket's creation: what happened to it since was never read), and the
+    pre-create lookup's start, whichever is older, minus ``margin``. None: everything."""
+    moments = [lookup_since(state, uncertain, margin)]
+    if state.refreshed_at is not None:
+        moments.append(parse_time(state.refreshed_at) - margin)
+    else:
+        for entry in state.tickets.values():
+            try:
+                moments.append(parse_time(entry.created_at) - margin)
+            except ValueError:  # a created_at that cannot be read: read everything
+                return None
+    return min(moments)
+
+
+
+def _with_conflicts(update: Update, clashes: set[str]) -> Update:
+    moved = [name for name in update.fields if name in clashes]
+    if not moved:
+        return update
+    return replace(update, fields=tuple(n for n in update.fields if n not in clashes),
+                   conflicts=tuple(sorted({*update.conflicts, *moved})))
+
+
+def _is_compact(records: Sequence[dict[str, object]], state: State) -> bool:
+    """Whether a journal is already what :func:`compact` writes for ``state``."""
+    first = records[0]
+    if first.get("op") != "base" or first.get("serial") != state.serial:
+        return False
+    return all(record.get("op") == "intent" for record in records[1:])
