@@ -4,6 +4,7 @@ helper module named after what they serve (``sandbox_helpers`` for the local ser
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -22,7 +23,10 @@ def _no_thread_outlives_its_test(request: pytest.FixtureRequest) -> Iterator[Non
     before = set(threading.enumerate())
     yield
     leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
-    for thread in leaked:  # give a stopping thread a moment to finish
-        thread.join(timeout=2)
+    # Give a stopping thread time to finish: a bound, generous for a busy machine (a
+    # thread that never stops fails the test all the same, only 30 s later).
+    deadline = time.monotonic() + 30
+    for thread in leaked:
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
     leaked = [t for t in leaked if t.is_alive()]
     assert not leaked, f"{request.node.nodeid} left threads running: {leaked}"

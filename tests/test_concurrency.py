@@ -31,20 +31,24 @@ def test_in_flight_requests_grow_and_shrink_with_the_provider_s_latency(
 ) -> None:
     faults = Faults(latency_ms=40)
     sandbox = make_sandbox(faults=faults)
-    limiter = RateLimiter(3000)  # 50 a second: ~12 s for 600 tickets
+    limiter = RateLimiter(3000)  # 50 a second: ~12 s for 600 tickets, past the phases' 10 s
     api = StackOneClient(sandbox.url, "key", "acc-1", limiter=limiter)
     plan = Plan(creates=tuple(Create(f"k{i:03d}", {"title": f"T{i}"}) for i in range(600)))
     peaks: dict[str, int] = {}
 
     def phases() -> None:
         # low latency, then a slow provider, then fast again; the peak of each phase is
-        # taken after a second of adapting
-        for name, latency_ms, seconds in [("fast", 40, 3.5), ("slow", 400, 4.0),
-                                          ("fast again", 40, 3.5)]:
+        # taken after time to adapt (the first slow answers come a second late; the last
+        # slow requests end a second into the next phase). A slow provider of 1 s, not
+        # 0.4 s: ~50 in flight (rate x latency) against at most the ~16 of the fast pool,
+        # even when a busy machine slows the in-process server of the fast phases.
+        for name, latency_ms, adapt, seconds in [("fast", 40, 1.0, 2.5),
+                                                 ("slow", 1000, 2.5, 4.0),
+                                                 ("fast again", 40, 1.5, 3.0)]:
             faults.latency_ms = latency_ms
-            time.sleep(1.0)
+            time.sleep(adapt)
             faults.peak(reset=True)
-            time.sleep(seconds - 1.0)
+            time.sleep(seconds - adapt)
             peaks[name] = faults.peak()
 
     watcher = threading.Thread(target=phases)
@@ -60,3 +64,4 @@ def test_in_flight_requests_grow_and_shrink_with_the_provider_s_latency(
     print(f"requests in flight at the server, per phase: {peaks}")
     assert peaks["slow"] >= 1.8 * peaks["fast"]  # 10x the latency: far more in flight
     assert peaks["fast again"] <= 0.6 * peaks["slow"]  # and back down when it speeds up
+    assert peaks["fast again"] >= 1  # measured while the apply was still sending

@@ -236,7 +236,7 @@ def test_two_applies_at_once(server: SandboxProcess, tmp_path: Path) -> None:
     assert first.returncode == 0, out + err
     assert second.returncode == 1
     assert f"is locked by pid {first.pid}" in second.stderr
-    assert refused_after < 10  # at once: no waiting for the holder
+    assert refused_after < 60  # at once (~1 s): a run that waited for the lock would exit 0
     assert_one_each(server, tmp_path / "p", keys, marker=True)
 
 

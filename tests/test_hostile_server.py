@@ -45,8 +45,8 @@ def test_a_cursor_that_advances_forever_stops_the_listing(
         with pytest.raises(ApiError, match=r"5 pages in a row brought no new record \(after \d "
                                            r"pages\): the listing was stopped as broken"):
             list(api.list_tickets())
-        assert time.monotonic() - started < 10
         assert faults.requests("list") <= 6  # not one page more than the bound
+        assert time.monotonic() - started < 60  # six loopback pages; an unbounded one: never
     finally:
         api.close()
 
@@ -116,7 +116,8 @@ def test_a_dripping_answer_meets_the_deadline(make_sandbox: MakeSandbox) -> None
         with pytest.raises(UncertainError, match=r"no complete answer within 1\.5s; the read "
                                                  r"acted on nothing"):
             api.get_ticket(created.id)
-        assert time.monotonic() - started < 4
+        # ~1.5 s: the deadline, not the read timeout (60 s) or the whole drip (minutes)
+        assert time.monotonic() - started < 30
         faults.clear()
         faults.add(Fault.DRIP, op="create", every_ms=400)
         with pytest.raises(UncertainError, match="may have acted"):
@@ -144,7 +145,7 @@ def test_apply_adopts_a_create_whose_answer_dripped(
         titles = count_by_title(server.db_path)
     assert code == 0, out + err
     assert "no complete answer within 2s" in out and "adopted d-" in out
-    assert elapsed < 30
+    assert elapsed < 45  # ~3 s; waiting for the drip would take 60 s per byte
     assert sorted(titles.values()) == [1] * 5
 
 

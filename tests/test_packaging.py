@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import fcntl
 import hashlib
 import io
 import os
@@ -20,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import zipfile
 from email.parser import Parser
 from importlib import metadata
@@ -38,11 +40,28 @@ from packaging.requirements import Requirement  # noqa: E402
 from packaging.utils import canonicalize_name  # noqa: E402
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``python -m build`` on a copy of the sources: dist/ with the sdist and the wheel
-    (built from the sdist, as ``build`` does: so the sdist is complete enough to build)."""
-    source = tmp_path_factory.mktemp("source")
+    (built from the sdist, as ``build`` does: so the sdist is complete enough to build).
+
+    Built once per run: under pytest-xdist the workers that need it share the first one's
+    build (their temporary folders have a common parent), under a file lock.
+    """
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        return _build(tmp_path_factory.mktemp("source"))
+    shared = tmp_path_factory.getbasetemp().parent / "packaging"
+    shared.mkdir(exist_ok=True)
+    with (shared / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        if not (shared / "built").exists():
+            out = _build(Path(tempfile.mkdtemp(prefix="source", dir=shared)))
+            (shared / "built").write_text(str(out))
+        return Path((shared / "built").read_text())
+
+
+def _build(source: Path) -> Path:
+    source.mkdir(exist_ok=True)
     for name in ("setup.cfg", "pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, source / name)
     shutil.copytree(ROOT / "schemas", source / "schemas")
