@@ -25,7 +25,8 @@ from test_action_runner import (
 )
 
 from ticketsync.ci import steps
-from ticketsync.ci.forges import ForgeError, GitHub, check_api_url
+from ticketsync.ci.forges import GitHub, check_api_url
+from ticketsync.errors import ForgeError
 
 __all__ = ["fake_forge"]  # a fixture
 

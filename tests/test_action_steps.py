@@ -14,7 +14,8 @@ import pytest
 from test_action_runner import TOKEN, FakeForge, fake_forge, read_outputs
 
 from ticketsync.ci import github, gitlab, steps
-from ticketsync.ci.forges import ForgeError, GitLab, upsert_comment
+from ticketsync.ci.forges import GitLab, upsert_comment
+from ticketsync.errors import ForgeError
 
 __all__ = ["fake_forge"]  # a fixture
 

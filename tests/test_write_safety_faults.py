@@ -15,6 +15,7 @@ changed it; the plan after it shows nothing but the conflicts.
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 from collections import Counter
@@ -30,7 +31,9 @@ from ticketsync.sandbox.shapes import statuses
 
 pytestmark = pytest.mark.slow
 
-TRIALS = 4
+#: Trials per variant; TICKETSYNC_TRIALS and TICKETSYNC_SEED run a longer soak by hand.
+TRIALS = int(os.environ.get("TICKETSYNC_TRIALS", "4"))
+SEED = int(os.environ.get("TICKETSYNC_SEED", "1717"))
 #: Fields a person fills in before the files declare them: each must end up a conflict.
 PERSON_TEXT = [{"plain": "Written by a person in the tracker."}]
 
@@ -77,9 +80,11 @@ def _ids(folder: Path) -> dict[str, str]:
 def test_writes_under_kills_and_lost_answers_never_clobber_adopt_or_duplicate(
     tmp_path: Path, marker: bool
 ) -> None:
-    rng = random.Random(1717 + marker)
-    faults = ["store-then-502:op=update,p=0.15,seed=3", "store-then-408:op=update,p=0.05,seed=4",
-              "store-then-drop:op=create,p=0.1,seed=5", "store-then-drop:op=update,p=0.05,seed=6"]
+    rng = random.Random(SEED + marker)
+    faults = [f"store-then-502:op=update,p=0.15,seed={SEED + 3}",
+              f"store-then-408:op=update,p=0.05,seed={SEED + 4}",
+              f"store-then-drop:op=create,p=0.1,seed={SEED + 5}",
+              f"store-then-drop:op=update,p=0.05,seed={SEED + 6}"]
     args = ["--latency-ms", "5"] + [a for f in faults for a in ("--fault", f)]
     stopped_mid_run = 0
     with spawn_sandbox(tmp_path / "server.db", *args, api_key=API_KEY) as server:

@@ -1,8 +1,10 @@
 """The one exception tree of ticketsync.
 
-Library code raises these; only :mod:`ticketsync.cli` prints them or exits. Every message
-is one line that says what is wrong and, where it can, what to do next. Messages must
-never contain the API key.
+Library code raises these; the command's front ends (:mod:`ticketsync.cli`, and the CI
+steps of :mod:`ticketsync.ci`, which run as programs of their own) print them or exit.
+Every message is one line that says what is wrong and, where it can, what to do next.
+Messages must never contain the API key. Every exception a user can meet is here, so that
+one ``except TicketSyncError`` in each front end turns all of them into that one line.
 """
 
 from __future__ import annotations
@@ -27,6 +29,27 @@ class InputError(TicketSyncError):
 
 class ConfigError(TicketSyncError):
     """The project configuration (file, environment or options) cannot be used."""
+
+
+class DirectoryError(TicketSyncError):
+    """The directory file is unreadable, corrupt, of another account, or too new."""
+
+
+class StatusError(TicketSyncError):
+    """A declared status the ticket cannot take; the message lists those it can."""
+
+
+class ForgeError(TicketSyncError):
+    """The forge's API (GitHub, GitLab) refused a request or could not be reached
+    (``status``: HTTP status, None without an answer)."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class CiError(TicketSyncError):
+    """A CI step cannot go on: no project, a git command that failed."""
 
 
 class StateError(TicketSyncError):
@@ -86,6 +109,10 @@ class UncertainError(ApiError):
 
     A create that ends like this must be reconciled before it is ever resent.
     """
+
+
+class TlsError(UncertainError):
+    """TLS failed: mostly a refused certificate, but possibly after sending. Never retried."""
 
 
 class RejectedError(ApiError):

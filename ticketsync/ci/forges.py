@@ -20,21 +20,12 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from ticketsync import __version__
-from ticketsync.errors import TicketSyncError
+from ticketsync.errors import ForgeError
 
 #: Seconds for every request: a CI step must never hang on the forge.
 TIMEOUT = 30.0
 #: Pages of 100 followed at most (GitHub lists at most 3,000 files of a pull request).
 MAX_PAGES = 50
-
-
-class ForgeError(TicketSyncError):
-    """The forge's API refused a request or could not be reached (``status``: HTTP status,
-    None without an answer)."""
-
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass(frozen=True)

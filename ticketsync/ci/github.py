@@ -22,8 +22,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ticketsync.ci import steps
-from ticketsync.ci.forges import ForgeError, GitHub
-from ticketsync.errors import TicketSyncError
+from ticketsync.ci.forges import GitHub
+from ticketsync.errors import ForgeError, TicketSyncError
 
 #: Who commits the state file: the identity GitHub shows for Actions' own commits.
 BOT = ("github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com")

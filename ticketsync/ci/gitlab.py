@@ -21,8 +21,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ticketsync.ci import steps
-from ticketsync.ci.forges import ForgeError, GitLab
-from ticketsync.errors import TicketSyncError
+from ticketsync.ci.forges import GitLab
+from ticketsync.errors import ForgeError, TicketSyncError
 
 AUTHOR = ("ticketsync", "ticketsync@example.invalid")
 

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ticketsync.ci.forges import Forge, ForgeError, upsert_comment
+from ticketsync.ci.forges import Forge, upsert_comment
 from ticketsync.declare.projects import find_projects, shown, touched_projects
-from ticketsync.errors import TicketSyncError
+from ticketsync.errors import CiError, ForgeError, TicketSyncError
 
 #: The first line of the plan comment, hidden when rendered; one comment per folder.
 MARKER = "<!-- ticketsync-plan -->"
@@ -35,10 +35,6 @@ APPLY_COUNTS = ("created", "adopted", "updated", "closed", "forgotten", "settled
 COMMIT_MESSAGE = "ticketsync: record applied tickets [skip ci]"
 NO_PROJECT = ("## ticketsync plan\n\nThis change touches no ticketsync project (no file "
               "in a folder that holds a `ticketsync.yaml`): nothing to plan.\n")
-
-
-class CiError(TicketSyncError):
-    """A CI step cannot go on: no project, a git command that failed."""
 
 
 def marker_for(folder: str) -> str:

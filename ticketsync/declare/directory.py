@@ -22,7 +22,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ticketsync.errors import TicketSyncError
+from ticketsync.errors import DirectoryError
 
 #: The directory format this ticketsync writes and reads.
 DIRECTORY_VERSION = 1
@@ -44,10 +44,6 @@ __all__ = [
     "quoted",
     "read_directory",
 ]
-
-
-class DirectoryError(TicketSyncError):
-    """The directory file is unreadable, corrupt, of another account, or too new."""
 
 
 class User(NamedTuple):

@@ -43,6 +43,7 @@ from ticketsync.errors import (
     NotFoundError,
     RateLimitedError,
     RejectedError,
+    StatusError,
 )
 from ticketsync.model import Body, Create, Removal, Update
 from ticketsync.stackone.api import CreatedTicket, RemoteTicket, TicketApi
@@ -108,10 +109,6 @@ class Outcome:
     error: ApiError | None = None
     #: Created, but its declared status could not be set (the ticket exists all the same).
     status_error: str = ""
-
-
-class StatusError(Exception):
-    """A declared status the ticket cannot take; the message lists those it can."""
 
 
 class Statuses:

@@ -53,13 +53,14 @@ from ticketsync.errors import (
     NotFoundError,
     RateLimitedError,
     RejectedError,
+    TlsError,
     UncertainError,
 )
 from ticketsync.model import Body
 from ticketsync.stackone.api import CreatedTicket, RemoteTicket
 from ticketsync.stackone.clock import ServerClock, parse_http_date
 from ticketsync.stackone.limiter import RateLimiter
-from ticketsync.stackone.retry import RetryPolicy, TlsError
+from ticketsync.stackone.retry import RetryPolicy
 
 TICKETS_PATH = "/unified/ticketing/tickets"
 PAGE_SIZE = 100

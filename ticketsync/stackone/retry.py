@@ -20,11 +20,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from ticketsync.errors import ApiError, ConnectError, RateLimitedError, UncertainError
-
-
-class TlsError(UncertainError):
-    """TLS failed: mostly a refused certificate, but possibly after sending. Never retried."""
+from ticketsync.errors import ApiError, ConnectError, RateLimitedError, TlsError, UncertainError
 
 
 @dataclass(frozen=True)
