@@ -12,7 +12,9 @@ a pagination link that leaves the API's origin is not followed.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator, Mapping
+import itertools
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
@@ -20,7 +22,16 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from ticketsync import __version__
-from ticketsync.errors import ForgeError
+from ticketsync.errors import (
+    ApiError,
+    ConnectError,
+    ForgeError,
+    RateLimitedError,
+    RejectedError,
+    UncertainError,
+)
+from ticketsync.stackone.client import nothing_sent, retry_after_seconds
+from ticketsync.stackone.retry import RetryPolicy
 
 #: Seconds for every request: a CI step must never hang on the forge.
 TIMEOUT = 30.0
@@ -63,34 +74,69 @@ def check_api_url(url: str) -> str:
     raise ForgeError(f"{url!r} is not an https:// URL: the token is never sent in clear")
 
 
-class RestApi:
-    """A ``requests`` session for one forge API: a timeout on every request, errors as
-    :class:`ForgeError` with the API's message, and ``Link: rel=next`` pagination."""
+#: Retries of a forge request: StackOne's rules (reads and PATCHes again after an answer
+#: that may have acted, nothing after a POST that may have: a second comment), fewer
+#: attempts and a shorter longest wait: a CI step must not hang on the forge.
+FORGE_RETRY = RetryPolicy(attempts=4, max_retry_after=60.0)
 
-    def __init__(self, base_url: str, headers: Mapping[str, str]) -> None:
+
+class RestApi:
+    """A ``requests`` session for one forge API: a timeout on every request, retries as
+    :data:`FORGE_RETRY` decides, errors as :class:`ForgeError` with the API's message, and
+    ``Link: rel=next`` pagination."""
+
+    def __init__(self, base_url: str, headers: Mapping[str, str], *,
+                 retry: RetryPolicy = FORGE_RETRY,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.base = check_api_url(base_url)
         origin = urlsplit(self.base)
         self._origin = (origin.scheme, origin.netloc)
         self.session = requests.Session()
         self.session.headers.update({"User-Agent": f"ticketsync/{__version__}", **headers})
+        self.retry, self._sleep = retry, sleep
 
     def close(self) -> None:
         self.session.close()
 
     def call(self, method: str, path: str, *, body: Mapping[str, Any] | None = None,
              params: Mapping[str, Any] | None = None) -> requests.Response:
-        """``method`` on ``path`` (below the base URL, or a full URL of the same origin)."""
+        """``method`` on ``path`` (below the base URL, or a full URL of the same origin),
+        sent again while the retry policy says so."""
         url = path if "://" in path else self.base + path
         shown = urlsplit(url).path
+        for attempt in itertools.count(1):
+            outcome = self._attempt(method, url, shown, body, params)
+            if isinstance(outcome, requests.Response):
+                return outcome
+            failure, error = outcome
+            delay = self.retry.delay(method, failure, attempt)
+            if delay is None:
+                raise error
+            self._sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _attempt(self, method: str, url: str, shown: str, body: Mapping[str, Any] | None,
+                 params: Mapping[str, Any] | None,
+                 ) -> requests.Response | tuple[ApiError, ForgeError]:
+        """One send: the answer, or (what the failure means for a resend, the error)."""
         try:
             response = self.session.request(method, url, json=body, params=params,
                                             timeout=TIMEOUT, allow_redirects=False)
         except requests.RequestException as exc:
-            raise ForgeError(f"{method} {shown}: no answer ({type(exc).__name__})") from None
-        if response.status_code >= 300:
-            raise ForgeError(f"{method} {shown}: {response.status_code} {_message(response)}",
-                             status=response.status_code)
-        return response
+            error = ForgeError(f"{method} {shown}: no answer ({type(exc).__name__})")
+            kind = ConnectError if nothing_sent(exc) else UncertainError
+            return kind(str(error)), error
+        status = response.status_code
+        if status < 300:
+            return response
+        error = ForgeError(f"{method} {shown}: {status} {_message(response)}", status=status)
+        if status == 429 or (status == 403 and response.headers.get("Retry-After")):
+            # GitHub answers a secondary rate limit with 403 and a Retry-After.
+            wait = retry_after_seconds(response.headers.get("Retry-After"))
+            return RateLimitedError(str(error), retry_after=wait), error
+        if status == 408 or status >= 500:
+            return UncertainError(str(error), status=status), error
+        return RejectedError(str(error), status=status), error
 
     def pages(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[Any]:
         """Every item of a paginated listing, following ``Link: <...>; rel="next"``."""

@@ -433,7 +433,7 @@ class StackOneClient:
                          cut: bool = False) -> ApiError:
         """No HTTP answer: was anything sent? Only a failed connect proves it was not."""
         where = f"{method} {path}"
-        if _nothing_sent(exc) and not cut:
+        if nothing_sent(exc) and not cut:
             what = "timed out connecting" if isinstance(exc, requests.ConnectTimeout) else (
                 "could not connect (connection refused or host not found)")
             return ConnectError(f"{where}: {what} to {self._host}; nothing was sent")
@@ -472,7 +472,7 @@ class StackOneClient:
         if status == 404:
             return NotFoundError(f"{where}: not found (HTTP 404): {message}", status=status)
         if status == 429:
-            retry_after = _retry_after(response.headers.get("Retry-After"),
+            retry_after = retry_after_seconds(response.headers.get("Retry-After"),
                                        parse_http_date(response.headers.get("Date")))
             return RateLimitedError(f"{where}: rate limited by StackOne (HTTP 429): {message}",
                                     retry_after=retry_after)
@@ -575,7 +575,7 @@ def _format_time(moment: datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
-def _nothing_sent(exc: BaseException) -> bool:
+def nothing_sent(exc: BaseException) -> bool:
     """True only when the failure provably happened before a byte of the request left."""
     if isinstance(exc, requests.ConnectTimeout):
         return True
@@ -587,7 +587,7 @@ def _nothing_sent(exc: BaseException) -> bool:
     return isinstance(reason, NewConnectionError | ConnectTimeoutError)
 
 
-def _retry_after(value: str | None, date: datetime | None = None) -> float | None:
+def retry_after_seconds(value: str | None, date: datetime | None = None) -> float | None:
     """Seconds from ``Retry-After``: delta-seconds or an HTTP date; None if absent or bad.
 
     An HTTP date is counted from the answer's own ``Date`` (StackOne's clock), not from
