@@ -96,7 +96,9 @@ def test_the_config_file_named_on_the_command_line_is_read_as_a_ticket_file(
     assert invoke("validate", "ticketsync.yaml") == (
         1,
         "",
-        "ticketsync.yaml:1:10: error: tickets: ['tickets/'] is not of type 'object'\n",
+        "ticketsync.yaml:1:10: error: tickets: a list of paths: tickets is a mapping of keys to"
+        " tickets (a ticketsync.yaml config lists where ticket files are: name the ticket files"
+        " instead)\n",
     )
 
 

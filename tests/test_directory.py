@@ -34,8 +34,8 @@ REFUSED = {
     f"twice); {RESTORE}",
     "missing-field.json": "the directory file is corrupt (users.0: 'active' is a required "
     f"property (and 2 more)); {RESTORE}",
-    "newer-version.json": "written by a newer ticketsync (directory version 2, this one "
-    "reads 1): upgrade ticketsync; the file was left as it is",
+    "newer-version.json": "written by a newer ticketsync (directory version 3, this one "
+    "reads 2): upgrade ticketsync; the file was left as it is",
     "not-json.json": "the directory file is corrupt (not JSON: Expecting value at line 2, "
     f"column 13); {RESTORE}",
     "not-utf8.json": f"the directory file is corrupt (not UTF-8 text); {RESTORE}",

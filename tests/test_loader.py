@@ -33,7 +33,9 @@ EXPECTED = {
         "5:5: error: tickets.a.content: 'description' and 'content' are exclusive: give one of them"
     ],
     "duplicate-yaml-key.yaml": ["4:5: error: duplicate key 'title' (first at line 3, column 5)"],
-    "empty-title.yaml": ["3:12: error: tickets.a.title: '' should be non-empty"],
+    "empty-title.yaml": [
+        "3:12: error: tickets.a.title: the title is empty: give the ticket a title"
+    ],
     "empty.yaml": [
         "1:1: error: not a ticket file: the file is empty; expected a mapping with 'tickets:'"
     ],

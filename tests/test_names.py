@@ -13,7 +13,7 @@ import pytest
 from ticketsync.declare.config import Config
 from ticketsync.declare.directory import Component, Directory, Project, TicketType, User
 from ticketsync.declare.loader import load_project
-from ticketsync.declare.names import Resolver, _Hints
+from ticketsync.declare.names import Issue, Resolver, _Hints
 from ticketsync.errors import InputError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,8 +97,21 @@ def test_an_email_and_a_username_of_two_users_are_ambiguous() -> None:
                                           User("u-2", "B", "b@x.io", "kim@x.io")]))
     [issue] = resolver.resolve({"assignees": ["KIM@x.io"]})
     assert issue.message == (
-        "'KIM@x.io' matches 2 users: u-1 (A, kim@x.io), u-2 (B, b@x.io); write an email or an id"
+        "'KIM@x.io' matches 2 users: u-1 (A, kim@x.io), u-2 (B, b@x.io); write the id of the one"
+        " you mean"
     )
+
+
+def test_two_emails_that_differ_only_in_case_advise_the_id() -> None:
+    # "Write an email" is no advice when the email written is what matches both.
+    resolver = Resolver(_directory(users=[User("u-1", "Kim A", "kim@x.io"),
+                                          User("u-2", "Kim B", "Kim@x.io")]))
+    [issue] = resolver.resolve({"assignees": ["kim@x.io"]})
+    assert issue == Issue(("assignees", 0), (
+        "'kim@x.io' matches 2 users whose emails differ only in case: u-1 (Kim A, kim@x.io),"
+        " u-2 (Kim B, Kim@x.io); emails match whatever their case: write the id of the one you"
+        " mean"
+    ))
 
 
 def test_a_user_without_any_name_is_named_by_id_only() -> None:
@@ -153,6 +166,10 @@ NAMED: dict[str, list[str]] = {
     "components-and-component-ids.yaml": [
         "5:5: error: tickets.a.components: 'components' and 'component_ids' are exclusive:"
         ' give one of them',
+        # The schema error hides nothing else (issue #19): the name is ambiguous too.
+        "5:18: error: tickets.a.components[0]: 'API' matches 2 components: component-001"
+        " (Platform), component-008 (Mobile); give the ticket its project, or write the id in"
+        " component_ids",
     ],
     "creator-and-creator-id.yaml": [
         "5:5: error: tickets.a.creator_id: 'creator' and 'creator_id' are exclusive: give"

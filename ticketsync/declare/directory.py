@@ -24,8 +24,12 @@ from typing import Any, NamedTuple
 
 from ticketsync.errors import DirectoryError
 
-#: The directory format this ticketsync writes and reads.
-DIRECTORY_VERSION = 1
+#: The directory format this ticketsync reads, and writes for a file with ``statuses``
+#: (a file without them is written as version 1, byte for byte as before, so that older
+#: ticketsyncs keep reading it; a file with them tells those to upgrade).
+DIRECTORY_VERSION = 2
+#: The status types a declared ``status`` may name instead of a status (SPEC §5.2).
+STATUS_TYPES = ("to-do", "in-progress", "closed")
 #: Where a record of each kind lives in the file, in the order ``show`` lists them.
 KINDS = ("users", "projects", "ticket_types", "components")
 
@@ -35,8 +39,10 @@ __all__ = [
     "Directory",
     "DirectoryError",
     "Project",
+    "Status",
     "TicketType",
     "User",
+    "Workflow",
     "dump_directory",
     "load_directory",
     "parse_directory",
@@ -102,6 +108,49 @@ class Component(NamedTuple):
         return self._asdict()
 
 
+class Status(NamedTuple):
+    """A status a ticket can take: its ``type`` is StackOne's (to-do, in-progress,
+    closed; None when the tracker maps it to none)."""
+
+    id: str
+    name: str | None = None
+    type: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return self._asdict()
+
+
+class Workflow(NamedTuple):
+    """The statuses a ticket of one project and ticket type can take (``type`` None: a
+    ticket without a type), in the tracker's order.
+
+    StackOne lists statuses per ticket only (``GET /tickets/{id}/statuses``): a pull
+    learns a workflow from a ticket of that project and type, so a scope without a
+    ticket yet is not known, and apply checks it before its creates instead.
+    """
+
+    project_id: str
+    type: str | None
+    statuses: tuple[Status, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"project_id": self.project_id, "type": self.type,
+                "statuses": [status.to_json() for status in self.statuses]}
+
+    def find(self, declared: str) -> Status | None:
+        """The status ``declared`` names: by type (the first of it, in the tracker's
+        order) or by name (exactly, ignoring case), as apply matches it."""
+        for status in self.statuses:
+            if (declared in STATUS_TYPES and status.type == declared) or (
+                    status.name is not None and status.name.casefold() == declared.casefold()):
+                return status
+        return None
+
+
+def _by_scope(workflow: Workflow) -> tuple[str, str]:
+    return (workflow.project_id, workflow.type or "")
+
+
 def _by_id(record: User | Project) -> str:
     return record.id
 
@@ -120,7 +169,12 @@ class Directory:
     projects: tuple[Project, ...] = ()
     ticket_types: tuple[TicketType, ...] = ()
     components: tuple[Component, ...] = ()
-    version: int = DIRECTORY_VERSION
+    statuses: tuple[Workflow, ...] = ()
+
+    @property
+    def version(self) -> int:
+        """The format of the file: 2 only for a file that needs it (one with statuses)."""
+        return DIRECTORY_VERSION if self.statuses else 1
 
     @classmethod
     def of(
@@ -132,9 +186,11 @@ class Directory:
         projects: Iterable[Project] = (),
         ticket_types: Iterable[TicketType] = (),
         components: Iterable[Component] = (),
+        statuses: Iterable[Workflow] = (),
     ) -> Directory:
         """A directory with every array sorted (users and projects by id, types and
-        components by project, then id)."""
+        components by project, then id, workflows by project, then type; statuses keep
+        the tracker's order)."""
         return cls(
             account_id=account_id,
             pulled_at=pulled_at,
@@ -142,7 +198,17 @@ class Directory:
             projects=tuple(sorted(projects, key=_by_id)),
             ticket_types=tuple(sorted(ticket_types, key=_by_project)),
             components=tuple(sorted(components, key=_by_project)),
+            statuses=tuple(sorted(statuses, key=_by_scope)),
         )
+
+    @cached_property
+    def _workflows(self) -> dict[tuple[str, str | None], Workflow]:
+        return {(w.project_id, w.type): w for w in self.statuses}
+
+    def workflow(self, project_id: str, ticket_type: str | None) -> Workflow | None:
+        """The statuses a ticket of this project and type can take, if a pull learned
+        them (None: not known; apply then checks before it creates)."""
+        return self._workflows.get((project_id, ticket_type))
 
     @cached_property
     def _projects(self) -> dict[str, Project]:
@@ -201,6 +267,7 @@ class Directory:
             "projects": [p.to_json() for p in self.projects],
             "ticket_types": [t.to_json() for t in self.ticket_types],
             "components": [c.to_json() for c in self.components],
+            **({"statuses": [w.to_json() for w in self.statuses]} if self.statuses else {}),
         }
 
 
@@ -313,6 +380,9 @@ def parse_directory(data: Any, shown: str) -> Directory:
         projects=[Project(**p) for p in data["projects"]],
         ticket_types=[TicketType(**t) for t in data["ticket_types"]],
         components=[Component(**c) for c in data["components"]],
+        statuses=[Workflow(w["project_id"], w["type"],
+                           tuple(Status(**s) for s in w["statuses"]))
+                  for w in data.get("statuses", ())],
     )
     twice = _listed_twice(directory)
     if twice:
@@ -339,7 +409,8 @@ def _well_formed(data: Any) -> bool:
     Never looser than the schema, possibly stricter: False only sends the document to the
     schema, which then decides (and words what is wrong).
     """
-    if type(data) is not dict or data.keys() != _TOP:
+    if type(data) is not dict or data.keys() - {"statuses"} != _TOP or (
+            "statuses" in data and not _statuses_ok(data["statuses"])):
         return False
     version, account, pulled = data["version"], data["account_id"], data["pulled_at"]
     if type(version) is not int or version < 1 or type(account) is not str or not account:
@@ -358,6 +429,27 @@ def _well_formed(data: Any) -> bool:
                 return False
         if not all(_record_ok(kind, r) for r in records):
             return False
+    return True
+
+
+def _statuses_ok(workflows: Any) -> bool:
+    """Whether the ``statuses`` array certainly satisfies the schema."""
+    if type(workflows) is not list:
+        return False
+    for workflow in workflows:
+        if type(workflow) is not dict or workflow.keys() != {"project_id", "type", "statuses"}:
+            return False
+        project, kind, statuses = workflow["project_id"], workflow["type"], workflow["statuses"]
+        if type(project) is not str or not project or type(statuses) is not list or not (
+                kind is None or (type(kind) is str and kind)):
+            return False
+        for status in statuses:
+            if type(status) is not dict or status.keys() != {"id", "name", "type"}:
+                return False
+            if type(status["id"]) is not str or not status["id"] or any(
+                    status[f] is not None and type(status[f]) is not str
+                    for f in ("name", "type")):
+                return False
     return True
 
 
@@ -384,6 +476,7 @@ def _listed_twice(directory: Directory) -> str:
         "projects": [p.id for p in directory.projects],
         "ticket_types": [(t.project_id, t.id) for t in directory.ticket_types],
         "components": [(c.project_id, c.id) for c in directory.components],
+        "statuses": [(w.project_id, w.type or "") for w in directory.statuses],
     }
     for kind, keys in keyed.items():
         if len(set(keys)) == len(keys):  # the common case, at C speed
@@ -391,6 +484,8 @@ def _listed_twice(directory: Directory) -> str:
         seen: set[Any] = set()
         for key in keys:
             if key in seen:
+                if kind == "statuses":
+                    return f"statuses: project {key[0]!r}, type {key[1] or None!r} is listed twice"
                 shown = key[1] if isinstance(key, tuple) else key
                 return f"{kind}: {shown!r} is listed twice"
             seen.add(key)

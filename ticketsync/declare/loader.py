@@ -14,6 +14,7 @@ import gc
 import hashlib
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -39,14 +40,19 @@ EXCLUSIVE = (
     ("creator", "creator_id"),
 )
 _PARTNER = {a: b for pair in EXCLUSIVE for a, b in (pair, pair[::-1])}
+#: The fields that decide which statuses a ticket can take.
+_SCOPE = ("project", "project_id", "type")
 
 
-def load_project(config: Config, paths: Sequence[str] = (), *, cwd: Path | None = None) -> Project:
+def load_project(config: Config, paths: Sequence[str] = (), *, cwd: Path | None = None,
+                 now: datetime | None = None) -> Project:
     """Load, check and normalise the tickets of ``paths`` (default: ``config.tickets``).
 
     Paths on the command line are relative to ``cwd`` (default: the current directory),
     those of the config to ``config.root``. Names are resolved against the directory file
-    (``config.directory_path``), when there is one (:mod:`ticketsync.declare.names`). Raises
+    (``config.directory_path``), when there is one (:mod:`ticketsync.declare.names`).
+    ``now``: the instant whose periods recurring templates declare (default: this
+    machine's clock; a run that talks to StackOne passes StackOne's). Raises
     :class:`InputError` with every problem found, :class:`ConfigError` when a path matches
     nothing, :class:`~ticketsync.declare.directory.DirectoryError` for a directory file that
     cannot be used.
@@ -68,9 +74,10 @@ def load_project(config: Config, paths: Sequence[str] = (), *, cwd: Path | None 
     resolver, directory_bytes = resolver_for(config, here)
     if directory_bytes is not None:  # an input too: a pull may change what a name means
         digest.update(b"\0directory\0" + directory_bytes)
+    schedules = templates.Schedules(now)
     with _collector_held_off():
         for path, name in zip(files, names, strict=True):
-            result = _read_file(path, name, config.marker_field, resolver)
+            result = _read_file(path, name, config.marker_field, resolver, schedules)
             problems.extend(result.problems)
             if result.text is None:
                 continue
@@ -92,6 +99,7 @@ def load_project(config: Config, paths: Sequence[str] = (), *, cwd: Path | None 
             tickets={key: tickets[key] for key in sorted(tickets)},
             files=tuple(names),
             digest=digest.hexdigest(),
+            recurring=schedules.found,
         )
 
 
@@ -160,52 +168,64 @@ class _FileResult(NamedTuple):
     problems: list[Problem]
 
 
-def _read_file(path: Path, name: str, marker: str | None, resolver: Resolver) -> _FileResult:
+def _read_file(path: Path, name: str, marker: str | None, resolver: Resolver,
+               schedules: templates.Schedules | None = None) -> _FileResult:
     """Read, check and normalise one file."""
     try:
         doc = yamlio.read_document(path, name)
     except InputError as exc:
         return _FileResult(None, {}, {}, list(exc.problems))
-    found, parent_at, problems = _load_file(doc, marker, resolver)
+    found, parent_at, problems = _load_file(doc, marker, resolver, schedules)
     return _FileResult(doc.text, found, parent_at, problems)
 
 
 def _load_file(
-    doc: yamlio.Document, marker: str | None, resolver: Resolver
+    doc: yamlio.Document, marker: str | None, resolver: Resolver,
+    schedules: templates.Schedules | None = None,
 ) -> tuple[dict[str, Ticket | Location], dict[str, Location], list[Problem]]:
-    """The file's tickets, where their ``parent`` values are, and its problems."""
+    """The file's tickets, where their ``parent`` values are, and its problems.
+
+    A schema error never hides another problem: the names, parents, keys and templates
+    of a file that fails the schema are checked all the same, as far as they can be (a
+    ticket that is not a mapping has nothing to check; a template with a schema error is
+    not expanded). Such a file's tickets are never used: its problems stop the run.
+    """
     data = doc.data
-    if (
-        not isinstance(data, dict)
-        or ("tickets" not in data and "templates" not in data)
-        or (
-            not isinstance(data.get("tickets", {}), dict)
-            and data.keys() - {"tickets", "defaults", "templates"}
-        )
-    ):
+    if not _is_ticket_file(data):
         return {}, {}, [_not_a_ticket_file(doc)]
-    if not schema.is_valid(SCHEMA, data):
-        where = doc.key_locations(("tickets",))
-        return {k: where[k] for k in where if is_valid_key(k)}, {}, _precise(doc)
-    problems = [
-        _exclusive(doc, path, first, second)
-        for path, fields in [(("defaults",), data.get("defaults") or {})]
-        + [(("tickets", key), fields) for key, fields in (data.get("tickets") or {}).items()]
-        for first, second in EXCLUSIVE
-        if first in fields and second in fields
-    ]
-    if problems:  # the schema says so too; our message is clearer than jsonschema's
-        return {}, {}, problems
+    valid = schema.is_valid(SCHEMA, templates.for_schema(data))
+    problems = [] if valid else _precise(doc)
+    defaults: dict[str, Any] = data.get("defaults") if isinstance(data.get("defaults"), dict) \
+        else {}
+    declared = data.get("tickets") if isinstance(data.get("tickets"), dict) else {}
+    if valid:  # the schema says so too, when it fails; our message is clearer than its
+        problems += [
+            _exclusive(doc, path, first, second)
+            for path, fields in [(("defaults",), defaults)]
+            + [(("tickets", key), fields) for key, fields in declared.items()]
+            for first, second in EXCLUSIVE
+            if first in fields and second in fields
+        ]
+    checked = {p.path for p in problems}
     where = doc.key_locations(("tickets",))
-    defaults: dict[str, Any] = data.get("defaults") or {}
     tickets: dict[str, Ticket | Location] = {}
     own_parent: set[str] = set()
     inherited: set[str] = set()
     unresolved: list[tuple[str, Mapping[str, Any], list[Issue]]] = []
-    for key, fields in (data.get("tickets") or {}).items():
-        body, parent, status, issues = _body(key, defaults, fields, marker, resolver)
+    for key, fields in declared.items():
+        if not is_valid_key(key):  # reported by the schema
+            continue
+        if not isinstance(fields, dict):  # reported by the schema; nothing else to check
+            tickets[key] = where[key]
+            continue
+        body, parent, status, issues = _body(key, defaults, fields, marker if valid else None,
+                                             resolver)
+        if not valid:  # a value the schema refused is reported once, by the schema
+            issues = [i for i in issues if not _reported(checked, key, fields, i.path)]
         if issues:
             unresolved.append((key, fields, issues))
+        if parent is not None and not (isinstance(parent, str) and is_valid_key(parent)):
+            parent = None  # reported by the schema: no ticket can have this key
         tickets[key] = Ticket(key, body, where[key], parent, status)
         if parent is not None:
             (own_parent if "parent" in fields else inherited).add(key)
@@ -214,18 +234,59 @@ def _load_file(
     parent_at = doc.field_locations(("tickets",), "parent", own_parent)
     if inherited:
         parent_at.update(dict.fromkeys(inherited, doc.locate(("defaults", "parent"))))
-    found = _unresolved(doc, unresolved) if unresolved else []
-    if data.get("templates"):
-        found += _expand(
+    if unresolved:
+        problems += _unresolved(doc, unresolved)
+    declared_templates = data.get("templates")
+    if declared_templates and isinstance(declared_templates, dict):
+        if not valid:  # a template the schema refused cannot be expanded
+            declared_templates = {
+                name: template for name, template in declared_templates.items()
+                if not any(p == f"templates.{name}" or p.startswith(f"templates.{name}.")
+                           for p in checked)
+            }
+        problems += _expand(
             doc,
-            data["templates"],
+            declared_templates,
             defaults=defaults,
-            marker=marker,
+            marker=marker if valid else None,
             resolver=resolver,
             tickets=tickets,
             parent_at=parent_at,
+            schedules=schedules,
         )
-    return tickets, parent_at, found
+    return tickets, parent_at, problems
+
+
+#: The top-level fields of a ticket file.
+TOP_LEVEL = ("tickets", "defaults", "templates")
+
+
+def _is_ticket_file(data: Any) -> bool:
+    """Whether ``data`` is meant as a ticket file: a mapping with ``tickets`` or
+    ``templates``, or one whose only keys are near misses of the fields a ticket file
+    has (``ticket:``; reported as unknown fields, with a "did you mean")."""
+    if not isinstance(data, dict) or not data:
+        return False
+    if not isinstance(data.get("tickets", {}), dict) and data.keys() - set(TOP_LEVEL):
+        return False  # a ticketsync.yaml config (tickets: [tickets/]), or some other file
+    if "tickets" in data or "templates" in data:
+        return True
+    import difflib  # only for a file that is not a ticket file as written
+
+    return all(
+        isinstance(name, str) and difflib.get_close_matches(name, TOP_LEVEL, n=1, cutoff=0.8)
+        for name in data
+    ) and not data.keys() <= {"defaults"}
+
+
+def _reported(
+    checked: Collection[str], key: str, fields: Mapping[str, Any], path: Sequence[str | int]
+) -> bool:
+    """Whether the schema reported a problem at (or inside) a ticket's value at ``path``
+    (in the ticket, or in the defaults when the ticket inherits it)."""
+    base = ("tickets", key) if path[0] in fields else ("defaults",)
+    dotted = _dotted((*base, *path[:1]))
+    return any(p == dotted or p.startswith((dotted + ".", dotted + "[")) for p in checked)
 
 
 def _body(
@@ -241,6 +302,10 @@ def _body(
     parent = body.pop("parent", None)
     status = body.pop("status", None)  # set by a PATCH after the create: not in its body
     issues = resolver.resolve(body)  # names -> ids, shorthands -> API fields
+    if status is not None and not any(i.path[0] in _SCOPE for i in issues):
+        found = resolver.check_status(body, status)  # offline, when the directory knows
+        if found is not None:
+            issues.append(found)
     if "description" in body:
         body["content"] = [{"plain": body.pop("description")}]
     if isinstance(body.get("priority"), str):
@@ -259,13 +324,14 @@ def _expand(
     resolver: Resolver,
     tickets: dict[str, Ticket | Location],
     parent_at: dict[str, Location],
+    schedules: templates.Schedules | None = None,
 ) -> list[Problem]:
     """Add the tickets the file's templates make to ``tickets``; their problems.
 
     A generated ticket is declared at its item (what makes this instance); a problem in
     its fields is located in the template, naming the item.
     """
-    made, problems = templates.expand(doc, declared)
+    made, problems = templates.expand(doc, declared, schedules=schedules)
     for generated in made:
         template_path = (
             "templates",
@@ -401,10 +467,12 @@ def _kind(value: object) -> str:
 
 
 def _precise(doc: yamlio.Document) -> list[Problem]:
-    data = doc.data
-    problems: list[Problem] = []
+    data = templates.for_schema(doc.data)  # {rotate: [...]}: checked as the list it holds
+    problems: list[Problem] = templates.name_problems(doc)  # in words, every one
     for violation in schema.violations(SCHEMA, data):
         path, kind = violation.path, violation.validator
+        if templates.is_name_violation(path, kind):
+            continue
         value = _at(data, path)
         # dependentSchemas: {"description": {"not": {"required": ["content"]}}}
         partner = _exclusive_partner(violation) if kind == "not" else None
@@ -424,6 +492,15 @@ def _precise(doc: yamlio.Document) -> list[Problem]:
             problems.append(
                 _problem(doc, path, f"invalid ticket key {violation.instance!r}: {KEY_MESSAGE}")
             )
+        elif path == ("tickets",) and kind == "type":
+            problems.append(_problem(doc, path, _tickets_not_a_mapping(value)))
+        elif kind == "required" and path == () and set(violation.names) & _near_misses(data):
+            continue  # the unknown field that meant it says so, with a "did you mean"
+        elif kind == "minLength" and value == "" and path[-1:] == ("title",):
+            problems.append(_problem(doc, path, "the title is empty: give the ticket a title"))
+        elif kind == "minLength" and value == "" and isinstance(path[-1], str):
+            problems.append(_problem(
+                doc, path, f"'{path[-1]}' is empty: give it a value, or leave it out"))
         elif path[-1:] == ("priority",) and isinstance(value, str):
             problems.append(_problem(doc, path, f"'{value}' is not one of {', '.join(PRIORITIES)}"))
         elif kind == "required" and violation.names:
@@ -437,6 +514,36 @@ def _precise(doc: yamlio.Document) -> list[Problem]:
         else:
             problems.append(_problem(doc, path, _reworded(doc, violation)))
     return problems
+
+
+def _tickets_not_a_mapping(value: Any) -> str:
+    """``tickets:`` written as something else than key -> ticket."""
+    example = "write each ticket under its key (my-key: then its fields)"
+    if value == []:
+        return "an empty list: tickets is a mapping of keys to tickets; for none, write " \
+            "'tickets: {}', else " + example
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return "a list of paths: tickets is a mapping of keys to tickets (a ticketsync.yaml " \
+            "config lists where ticket files are: name the ticket files instead)"
+    if isinstance(value, list):
+        return f"a list: tickets is a mapping of keys to tickets; {example}, not as a list " \
+            "item ('- ')"
+    if value is None:
+        return f"empty: tickets is a mapping of keys to tickets; {example}, or write " \
+            "'tickets: {}' for none"
+    return f"{_kind(value)}: tickets is a mapping of keys to tickets; {example}"
+
+
+def _near_misses(data: Any) -> set[str]:
+    """The top-level fields that unknown top-level fields of ``data`` are near misses of
+    (``ticket`` for ``tickets``)."""
+    import difflib
+
+    found: set[str] = set()
+    for name in data if isinstance(data, dict) else ():
+        if isinstance(name, str) and name not in TOP_LEVEL:
+            found.update(difflib.get_close_matches(name, TOP_LEVEL, n=1))
+    return found
 
 
 def _reworded(doc: yamlio.Document, violation: schema.Violation) -> str:

@@ -25,7 +25,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ticketsync.declare.directory import Component, Directory, TicketType, User
+from ticketsync.declare.directory import (
+    STATUS_TYPES,
+    Component,
+    Directory,
+    TicketType,
+    User,
+    quoted,
+)
 
 #: A place inside a ticket's body: its field, then a list index.
 FieldPath = tuple[str | int, ...]
@@ -81,6 +88,33 @@ class Resolver:
             if name in body:
                 body[name] = self._many("user", body[name], None, name, issues)
         return issues
+
+    def check_status(self, body: dict[str, Any], declared: Any) -> Issue | None:
+        """Whether a ticket with the (resolved) ``body`` can take the status ``declared``,
+        when the directory knows the workflow of its project and type; None when it can,
+        or when nothing is known (apply then checks before it creates)."""
+        directory = self.directory
+        project, kind = body.get("project_id"), body.get("type")
+        if directory is None or not isinstance(declared, str) or not isinstance(project, str) \
+                or not (kind is None or isinstance(kind, str)):
+            return None
+        workflow = directory.workflow(project, kind)
+        if workflow is None or workflow.find(declared) is not None:
+            return None
+        import difflib  # only on this error
+
+        names = [status.name for status in workflow.statuses if status.name]
+        folded = {name.casefold(): name for name in reversed(names)}
+        close = difflib.get_close_matches(declared.casefold(), list(folded), n=1)
+        hint = f" (did you mean {folded[close[0]]!r}?)" if close else ""
+        typed = "" if kind is None else directory.name_of("ticket_types", kind) or kind
+        scope = f"project {directory.describe_project(project)}" + (
+            f", type {quoted(typed)}" if kind is not None else ", without a type")
+        what = (f"no status of type {declared!r}" if declared in STATUS_TYPES
+                else f"{declared!r} is not a status")
+        return Issue(("status",), (
+            f"{what} of tickets of {scope}{hint}; they can take: {', '.join(names) or 'none'}"
+            f" (or a type: {', '.join(STATUS_TYPES)}); if the workflow changed, {PULL}"))
 
     # -- without a directory -------------------------------------------------------------
 
@@ -195,10 +229,23 @@ class _Index:
         if len(matches) == 1:
             return self._active(value, matches[0])
         if matches:
-            shown = ", ".join(u.describe() for u in matches)
-            return None, (f"{value!r} matches {len(matches)} users: {shown}; write an email "
-                          "or an id")
+            return None, self._ambiguous_user(value, matches)
         return None, self._no_user(value, "a user")
+
+    @staticmethod
+    def _ambiguous_user(value: str, matches: Sequence[User]) -> str:
+        """Several users answer to ``value``: name them, and what tells them apart. An
+        email is no way out when the value is one already (emails match whatever their
+        case, so two that differ only in case are one email here)."""
+        shown = ", ".join(u.describe() for u in matches)
+        if "@" not in value:
+            return f"{value!r} matches {len(matches)} users: {shown}; write an email or an id"
+        emails = {u.email for u in matches if u.email}
+        if len(emails) > 1 and len({e.casefold() for e in emails}) == 1:
+            return (f"{value!r} matches {len(matches)} users whose emails differ only in case:"
+                    f" {shown}; emails match whatever their case: write the id of the one you"
+                    " mean")
+        return f"{value!r} matches {len(matches)} users: {shown}; write the id of the one you mean"
 
     def user_id(self, value: str, _: str | None = None) -> tuple[str | None, str]:
         found = self.users.get(value)

@@ -232,7 +232,8 @@ class _Run:
         self.ids: dict[str, str] = {key: entry.id for key, entry in state.tickets.items()}
         self.first_at: dict[str, datetime] = {i.key: i.at for i in self.uncertain}
         self.sender = Sender(api, journal, creates=plan.creates, ids=self.ids,
-                             open_keys=set(self.first_at))
+                             open_keys=set(self.first_at),
+                             tracked={e.id: e.applied for e in state.tickets.values()})
         self.children: dict[str, list[Create]] = {}
         for create in plan.creates:
             if create.parent is not None:

@@ -22,6 +22,15 @@ A declared status is set by a PATCH right after the create (a create body has no
 statuses a ticket can take depend on its project and type, so they are fetched once per
 (project, type) in a run (:class:`Statuses`), not once per ticket.
 
+A status the ticket cannot take is refused *before* its create, so that no ticket is made
+only to fail (``validate`` refuses it offline already when the directory file knows the
+workflow). StackOne lists statuses per ticket only, so a create that declares a status
+first learns its scope's statuses from a ticket of that scope: one the state tracks, or
+one created earlier in the run. A scope with no such ticket is probed by one create at a
+time: the first is sent (and its statuses fetched for its PATCH), the others of that scope
+wait for it and are checked before they go. So at most one ticket per unknown scope can be
+created with a status it cannot take, and only when nothing could have told beforehand.
+
 Workers only *queue* their journal records (``wait=False``): the scheduler in
 :mod:`ticketsync.run.apply` makes them durable with one fsync per turn before it reports them
 or sends a child. Workers emit no events: they return an :class:`Outcome`.
@@ -119,6 +128,35 @@ class Statuses:
         self._lock = threading.Lock()
         self._found: dict[tuple[object, object], list[dict[str, object]]] = {}
         self._fetching: dict[tuple[object, object], threading.Lock] = {}
+        self._probing: dict[tuple[object, object], threading.Lock] = {}
+
+    @staticmethod
+    def scope_of(body: Body) -> tuple[object, object]:
+        return (body.get("project_id"), body.get("type"))
+
+    def known(self, scope: tuple[object, object]) -> bool:
+        with self._lock:
+            return scope in self._found
+
+    def probe_lock(self, scope: tuple[object, object]) -> threading.Lock:
+        """Held by the create that learns an unknown scope's statuses (see the module)."""
+        with self._lock:
+            return self._probing.setdefault(scope, threading.Lock())
+
+    def refusal(self, body: Body, declared: str, example: str | None) -> str:
+        """Why a ticket with ``body`` cannot take ``declared``, known before its create
+        from the statuses fetched already or from ``example`` (a ticket of the same
+        scope); "" when it can, or when nothing can tell (the PATCH after the create
+        then says)."""
+        if example is None and not self.known(self.scope_of(body)):
+            return ""
+        try:
+            self.resolve(example or "", body, declared)
+        except StatusError as exc:
+            return str(exc)
+        except ApiError:  # the statuses cannot be read now: the create's PATCH will tell
+            return ""
+        return ""
 
     def resolve(self, ticket_id: str, body: Body, declared: str) -> dict[str, object]:
         """The status object (as StackOne lists it) that ``declared`` names for a ticket
@@ -170,12 +208,18 @@ class Sender:
         creates: Sequence[Create],
         ids: Mapping[str, str],
         open_keys: set[str],
+        tracked: Mapping[str, Body] | None = None,
     ) -> None:
         self.api, self.journal = api, journal
         self.statuses = Statuses(api)
         self.ids = ids  # key -> id of tickets that exist; read for parent ids
         self.lock = threading.Lock()
         self.owned: set[str] = set(ids.values())
+        #: A ticket of each (project, type) known to exist (``tracked``: id -> the body
+        #: applied), to learn that scope's statuses from before a create declaring one.
+        self.examples: dict[tuple[object, object], str] = {}
+        for ticket_id, applied in sorted((tracked or {}).items()):
+            self.examples.setdefault(Statuses.scope_of(applied), ticket_id)
         #: Keys with a send whose outcome is unknown: a later failure keeps the intent open.
         self.open_keys = open_keys
         self.unresolved: set[str] = {create.key for create in creates}
@@ -228,7 +272,31 @@ class Sender:
 
     def create(self, create: Create, body: Body) -> Outcome:
         """Send ``create`` once (its intent already durable), then set its declared status;
-        records are only queued."""
+        records are only queued. A status the ticket cannot take is refused before the
+        create whenever a ticket of its scope can tell (see the module)."""
+        if create.status is None:
+            return self._create(create, body)
+        scope = Statuses.scope_of(body)
+        with self.lock:
+            example = self.examples.get(scope)
+        probe = None
+        if example is None and not self.statuses.known(scope):
+            probe = self.statuses.probe_lock(scope)
+            probe.acquire()  # another create of this scope may be learning its statuses
+        try:
+            with self.lock:
+                example = self.examples.get(scope)
+            refused = self.statuses.refusal(body, create.status, example)
+            if refused:
+                message = f"failed {create.key}: {refused}; nothing was sent"
+                self.close_failed(create.key, message)
+                return Outcome("failed", create.key, None, message)
+            return self._create(create, body)
+        finally:
+            if probe is not None:
+                probe.release()
+
+    def _create(self, create: Create, body: Body) -> Outcome:
         try:
             created: CreatedTicket = self.api.create_ticket(body)
         except HaltedError as exc:
@@ -247,6 +315,7 @@ class Sender:
         with self.lock:
             self.owned.add(created.id)
             self.open_keys.discard(create.key)
+            self.examples.setdefault(Statuses.scope_of(body), created.id)
         self.journal.record_created(
             create.key, created.id, created.remote_id, body, created_at=_server_time(self.api),
             wait=False,
