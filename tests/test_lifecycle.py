@@ -191,12 +191,14 @@ def test_the_state_links_each_ticket_and_the_markdown_plan_shows_the_links(
     numbers = {k: e.ticket_number for k, e in state.tickets.items()}
     assert all(n and n.startswith("SBX-") for n in numbers.values())
     assert f"Created: {numbers['a']} (a), {numbers['b']} (b)." in out
-    assert state.tickets["a"].ticket_url == f"{server.url}/browse/{numbers['a']}"
+    with TicketStore(server.db_path) as store:  # links name the sandbox's home, not its port
+        home = store.home_url
+    assert state.tickets["a"].ticket_url == f"{home}/browse/{numbers['a']}"
     assert state.tickets["a"].status == {"id": "status-project-001.task.to-do",
                                          "name": "To Do", "type": "to-do"}
     edit_in_the_tracker(server, project, "a", title="Edited")
     markdown = invoke("plan", "--refresh", "--format", "markdown")[1]
-    assert f"| `a` ([{numbers['a']}]({server.url}/browse/{numbers['a']})) | `title` |" in (
+    assert f"| `a` ([{numbers['a']}]({home}/browse/{numbers['a']})) | `title` |" in (
         markdown)
 
 

@@ -1,4 +1,5 @@
-"""``ticketsync sandbox``: serve a local StackOne-compatible ticketing API until Ctrl-C."""
+"""``ticketsync sandbox``: serve a local StackOne-compatible ticketing API until Ctrl-C;
+``sandbox edit|close|delete|reset``: play the tracker, as a person would in Jira."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 import click
+
+from ticketsync.cli.sandbox_tracker import TRACKER_COMMANDS
 
 if TYPE_CHECKING:
     from ticketsync.sandbox import SandboxDirectory
@@ -27,7 +30,7 @@ def _parse_rate(ctx: click.Context, param: click.Parameter, value: str | None) -
     return int(match.group(1))
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @click.option(
     "--host", metavar="ADDR", default="127.0.0.1", show_default=True,
     help="Address to listen on.",
@@ -38,8 +41,9 @@ def _parse_rate(ctx: click.Context, param: click.Parameter, value: str | None) -
     help="Allow a --host other than loopback (the sandbox has no real security).",
 )
 @click.option(
-    "--port", metavar="N", type=click.IntRange(0, 65535), default=0,
-    help="Port (0: any free one).",
+    "--port", metavar="N", type=click.IntRange(0, 65535), default=None,
+    help="Port (default: this sandbox's home port, where its ticket links point, chosen "
+    "once and kept in its database; 0: any free one).",
 )
 @click.option(
     "--db",
@@ -116,7 +120,7 @@ def sandbox(
     *,  # click passes options by name
     host: str,
     allow_remote: bool,
-    port: int,
+    port: int | None,
     db: Path | None,
     api_key_env: str | None,
     latency_ms: float,
@@ -133,11 +137,17 @@ def sandbox(
     Tickets are kept in SQLite and survive restarts. Point ticketsync (or curl) at the
     printed URL with any API key and any account id. Stop with Ctrl-C. The account's users,
     projects, ticket types and components are a realistic default seed (or --seed FILE),
-    served on StackOne's list endpoints and checked in create bodies (--check-ids).
+    served on StackOne's list endpoints and checked in create bodies (--check-ids). A
+    ticket's URL opens its page while the sandbox serves on its home port.
+
+    Play the tracker with the commands below (served or not): edit, close or delete a
+    ticket as a person would, or reset the sandbox.
 
     \b
     Example: ticketsync sandbox --port 8765 --latency-ms 50 --fault store-then-drop:nth=3
     """
+    if ctx.invoked_subcommand is not None:
+        return 0  # a tracker command: nothing to serve
     from ticketsync.errors import ConfigError
     from ticketsync.sandbox import Faults, is_loopback, parse_rule, start_sandbox
 
@@ -184,7 +194,8 @@ def sandbox(
                 f"{exc.filename}: cannot create the sandbox data: {exc.strerror}; "
                 "choose another place with --db FILE"
             ) from None
-        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        where = f"{host}:{port}" if port is not None else host
+        raise ConfigError(f"cannot listen on {where}: {exc.strerror or exc}") from None
     except sqlite3.Error as exc:
         raise ConfigError(
             f"{db}: cannot open the sandbox database ({exc}); choose another place with --db FILE"
@@ -197,6 +208,11 @@ def sandbox(
     try:
         # The line scripts and tests read to find the port: keep its shape.
         click.echo(f"Sandbox listening on {running.url} (data: {db})")
+        if port is None and running.port != _port_of(running.home_url):
+            click.echo(f"Warning: port {_port_of(running.home_url)}, where this sandbox's "
+                       "ticket links point, is taken: they open nothing until it is served "
+                       f"there (`ticketsync sandbox --port {_port_of(running.home_url)}`).",
+                       err=True)
         while not running.wait(0.5):
             pass
     except KeyboardInterrupt:
@@ -205,6 +221,10 @@ def sandbox(
         running.stop()
         signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _port_of(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
 
 
 def _directory(seed: Path | None, check_ids: str) -> SandboxDirectory:
@@ -226,5 +246,8 @@ def _directory(seed: Path | None, check_ids: str) -> SandboxDirectory:
                              "a ticketsync.directory.json") from None
     return SandboxDirectory.from_json(parse_seed(data, shown).to_json(), check_ids=check_ids)
 
+
+for _command in TRACKER_COMMANDS:
+    sandbox.add_command(_command)
 
 COMMANDS: list[click.Command] = [sandbox]

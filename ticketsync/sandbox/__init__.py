@@ -13,6 +13,7 @@ the ids of create and update bodies against it (422), as a provider would.
 
 from __future__ import annotations
 
+import errno
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -54,6 +55,9 @@ class RunningSandbox:
         self._server = server
         self.db_path = db_path
         self.url: str = server.url
+        #: Where the tickets' URLs point (chosen once per database): ``url`` when the
+        #: sandbox serves on its home port.
+        self.home_url: str = server.store.home_url
         self.port: int = int(server.server_address[1])
         self.store: TicketStore = server.store
         self.faults: Faults = server.faults
@@ -100,13 +104,14 @@ def start_sandbox(
     db_path: Path,
     *,
     host: str = "127.0.0.1",
-    port: int = 0,
+    port: int | None = 0,
     api_key: str | None = None,
     faults: Faults | None = None,
     log: Callable[[str], None] | None = None,
     directory: SandboxDirectory | None = None,
 ) -> RunningSandbox:
-    """Serve the sandbox on ``host:port`` (0: any free port) with its data in ``db_path``.
+    """Serve the sandbox on ``host:port`` (0: any free port; None: the database's home
+    port, where its tickets' URLs point, else any free one) with its data in ``db_path``.
 
     ``api_key``: the only key accepted; None accepts any non-empty key. ``faults``: what
     to break (default: nothing). ``log`` receives one line per request. ``directory``:
@@ -116,10 +121,17 @@ def start_sandbox(
     faults = faults or Faults()
     store = TicketStore(db_path, clock=faults.now)
     try:
-        server = SandboxServer(
-            (host, port), store=store, faults=faults, api_key=api_key, log=log,
-            directory=directory,
-        )
+        ports = [port] if port is not None else [store.home_port, 0]
+        for number, chosen in enumerate(ports, 1):
+            try:
+                server = SandboxServer(
+                    (host, chosen), store=store, faults=faults, api_key=api_key, log=log,
+                    directory=directory,
+                )
+                break
+            except OSError as exc:
+                if number == len(ports) or exc.errno != errno.EADDRINUSE:
+                    raise
     except BaseException:
         store.close()
         raise

@@ -32,6 +32,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from ticketsync.sandbox.directory import CursorError as ListingCursorError
 from ticketsync.sandbox.directory import SandboxDirectory, default_directory, page
 from ticketsync.sandbox.faults import Decision, Fault, Faults, Request
+from ticketsync.sandbox.page import missing_page, ticket_page
 from ticketsync.sandbox.shapes import (
     check_body,
     error_body,
@@ -47,6 +48,8 @@ _ITEM = re.compile(r"^/unified/ticketing/tickets/([^/]+)$")
 _STATUSES = re.compile(r"^/unified/ticketing/tickets/([^/]+)/statuses$")
 #: Not StackOne's: "the tracker" itself, where a person edits or deletes a ticket.
 _ADMIN = re.compile(r"^/sandbox/tickets/([^/]+)$")
+#: Not StackOne's either: the page a ticket's ``ticket_url`` opens (no key: a browser).
+_BROWSE = re.compile(r"^/browse/([^/]+)$")
 #: The account's directory (ticketsync.sandbox.directory): listings only.
 _USERS = "/unified/ticketing/users"
 _PROJECTS = "/unified/ticketing/projects"
@@ -127,7 +130,7 @@ class _Answered(Exception):
     """Raised once a response (or a deliberate silence) has been decided.
 
     ``body`` None: drop the connection. ``how``: "huge" or "drip" send ``body`` the
-    broken way the ``decision``'s rule says.
+    broken way the ``decision``'s rule says; "sent": answered already (a page).
     """
 
     def __init__(self, status: int, body: dict[str, Any] | None, retry_after: int | None = None,
@@ -197,10 +200,15 @@ class SandboxHandler(BaseHTTPRequestHandler):
             raw = self._read_body()
             if self.sandbox.faults.latency_ms:
                 self.sandbox.stopping.wait(self.sandbox.faults.latency_ms / 1000)
+            browse = _BROWSE.match(split.path) if method == "GET" else None
+            if browse:
+                self._page(unquote(browse.group(1)))
             self._handle(method, split.path, parse_qs(split.query), raw)
         except _Answered as answer:
             status = answer.status
-            if answer.body is None:
+            if answer.how == "sent":  # a page, answered already
+                pass
+            elif answer.body is None:
                 self._drop()
             elif answer.how:
                 self._send_broken(answer)
@@ -400,7 +408,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
             ticket = store.get(ticket_id)
             if ticket is None:
                 raise _fail(404, f"Ticket {ticket_id} not found")
-            return 200, {"data": read_ticket(ticket, self.sandbox.url)}
+            return 200, {"data": read_ticket(ticket, store.home_url)}
         if op == "statuses":
             ticket = store.get(ticket_id)
             if ticket is None:
@@ -408,6 +416,19 @@ class SandboxHandler(BaseHTTPRequestHandler):
             found = statuses(ticket.fields.get("project_id"), ticket.fields.get("type"))
             return 200, {"next": None, "data": found}
         return 200, self._list(query)
+
+    def _page(self, number: str) -> None:
+        """``GET /browse/SBX-3``: the ticket's page, for a person following its link."""
+        ticket = self.sandbox.store.get_number(number)
+        page = ticket_page(ticket) if ticket is not None else missing_page(number)
+        payload = page.encode()
+        status = 200 if ticket is not None else 404
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+        raise _Answered(status, None, how="sent")
 
     def _tracker(self, method: str, ticket_id: str, raw: bytes) -> None:
         """``PATCH|DELETE /sandbox/tickets/{id}``: a person's edit in the tracker."""
@@ -484,7 +505,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
             raise _fail(400, f"next: {exc}") from None
         return {
             "next": page.next,
-            "data": [read_ticket(t, self.sandbox.url) for t in page.tickets],
+            "data": [read_ticket(t, self.sandbox.store.home_url) for t in page.tickets],
         }
 
 

@@ -11,7 +11,8 @@ spec types it as a string while StackOne's own examples, and ticketsync, send an
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -152,6 +153,79 @@ def status_problem(fields: Mapping[str, Any], status: Any) -> str | None:
         return None
     names = ", ".join(s["name"] for s in allowed)
     return f"status {wanted!r} is not one of this ticket's statuses ({names})"
+
+
+#: What ``ticketsync sandbox edit`` changes, as a person would in the tracker; custom
+#: fields are ``unified_custom_fields.KEY``.
+EDITABLE = ("title", "description", "priority", "assignees", "tags", "status")
+_CUSTOM = "unified_custom_fields."
+
+
+def find_status(fields: Mapping[str, Any], name: str) -> dict[str, Any] | None:
+    """The status named ``name`` (case-insensitive) that a ticket with ``fields`` can take."""
+    found = statuses(fields.get("project_id"), fields.get("type"))
+    return next((s for s in found if s["name"].casefold() == name.strip().casefold()), None)
+
+
+def tracker_edit(fields: Mapping[str, Any], assignments: Sequence[str]
+                 ) -> tuple[dict[str, Any], list[str]]:
+    """The changes ``FIELD=VALUE`` ``assignments`` make to a stored ticket with ``fields``
+    (None: the field is cleared, as an empty VALUE does), and every problem with them.
+
+    ``description`` becomes ``content``, a ``priority`` its object, ``assignees`` and
+    ``tags`` a comma list, ``status`` a status name of the ticket's workflow.
+    """
+    changes: dict[str, Any] = {}
+    problems: list[str] = []
+    custom = dict(fields.get("unified_custom_fields") or {})
+    for text in assignments:
+        name, equals, value = text.partition("=")
+        name = name.strip()
+        if not equals:
+            problems.append(f"{text!r}: expected FIELD=VALUE, e.g. title='New title'")
+        elif name.startswith(_CUSTOM) and len(name) > len(_CUSTOM):
+            key = name[len(_CUSTOM):]
+            if value:
+                custom[key] = value
+            else:
+                custom.pop(key, None)
+            changes["unified_custom_fields"] = dict(custom) or None
+        elif name not in EDITABLE:
+            close = difflib.get_close_matches(name, [*EDITABLE, _CUSTOM + "KEY"], n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            problems.append(f"{name!r} cannot be edited: {hint}the fields are "
+                            f"{', '.join(EDITABLE)}, {_CUSTOM}KEY")
+        else:
+            problem = _edit_one(fields, name, value, changes)
+            if problem:
+                problems.append(problem)
+    return changes, problems
+
+
+def _edit_one(fields: Mapping[str, Any], name: str, value: str,
+              changes: dict[str, Any]) -> str | None:
+    """Put ``name=value`` into ``changes``; why it cannot be (None: it can)."""
+    if name == "title":
+        if not value.strip():
+            return "title cannot be empty: a ticket always has one"
+        changes["title"] = value
+    elif name == "description":
+        changes["content"] = [{"plain": value}] if value else None
+    elif name == "priority":
+        allowed = PRIORITIES[:-1]  # not unmapped_value: a person picks a real one
+        if value and value not in allowed:
+            return f"priority {value!r} is not one of {', '.join(allowed)}"
+        changes["priority"] = {"value": value} if value else None
+    elif name in ("assignees", "tags"):
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        changes[name] = items or None
+    else:  # status
+        status = find_status(fields, value)
+        if status is None:
+            names = ", ".join(name for name, _ in WORKFLOW)
+            return f"status {value!r} is not one of this ticket's statuses ({names})"
+        changes["status"] = status
+    return None
 
 
 def timestamp(now: datetime | None = None) -> str:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import base64
 import json
+import random
+import socket
 import sqlite3
 import threading
 import uuid
@@ -65,7 +67,15 @@ CREATE TABLE IF NOT EXISTS tickets (
     updated_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS tickets_updated ON tickets (updated_ms);
+CREATE TABLE IF NOT EXISTS meta (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 """
+#: Where a sandbox's home port is picked, once, when its database is made: below the
+#: ephemeral range Linux and macOS hand out for outgoing connections (32768 and up), so
+#: that the port is rarely taken when the sandbox is served again.
+HOME_PORTS = range(20000, 30000)
 
 
 def format_time(ms: int) -> str:
@@ -152,6 +162,21 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _free_port() -> int:
+    """A port of :data:`HOME_PORTS` that nothing listens on now (any free one if all the
+    ones tried are taken)."""
+    for port in random.sample(HOME_PORTS, 20):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 class TicketStore:
     """Thread-safe ticket storage in one SQLite file (created, with its folder, if absent).
 
@@ -172,10 +197,31 @@ class TicketStore:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
             self._db.commit()
+            self.home_url = self._home()
         except sqlite3.Error:
             self._db.close()
             raise
         self._closed = False
+
+    def _home(self) -> str:
+        """Where this sandbox's tickets link to: chosen once, kept in the database.
+
+        A ticket's URL is part of the state file; one that named the port a run happened
+        to get would change at every run (a state file that churns, links that 404).
+        ``ticketsync sandbox`` serves on this port unless told otherwise.
+        """
+        query = "SELECT value FROM meta WHERE name = 'home'"
+        found = self._db.execute(query).fetchone()
+        if found is None:
+            with self._db:  # OR IGNORE: another process may have chosen one meanwhile
+                self._db.execute("INSERT OR IGNORE INTO meta (name, value) VALUES ('home', ?)",
+                                 (f"http://127.0.0.1:{_free_port()}",))
+            found = self._db.execute(query).fetchone()
+        return str(found[0])
+
+    @property
+    def home_port(self) -> int:
+        return int(self.home_url.rsplit(":", 1)[1])
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -256,6 +302,14 @@ class TicketStore:
             cur = self._db.execute("DELETE FROM tickets WHERE id = ?", (ticket_id,))
         return cur.rowcount > 0
 
+    def clear(self) -> int:
+        """Delete every ticket and start the numbers again at SBX-1 (``sandbox reset``);
+        how many there were. The home URL stays: links keep their address."""
+        with self._lock, self._db:
+            cur = self._db.execute("DELETE FROM tickets")
+            self._db.execute("DELETE FROM sqlite_sequence WHERE name = 'tickets'")
+        return cur.rowcount
+
     # -- reads -----------------------------------------------------------------------------
 
     def _row(self, where: str, params: tuple[Any, ...]) -> StoredTicket | None:
@@ -276,6 +330,15 @@ class TicketStore:
     def get(self, ticket_id: str) -> StoredTicket | None:
         with self._lock:
             return self._row("WHERE id = ?", (ticket_id,))
+
+    def get_number(self, number: str) -> StoredTicket | None:
+        """The ticket whose number (``remote_id``, ``SBX-3``; case-insensitive) is
+        ``number``."""
+        prefix, _, seq = number.strip().upper().partition(REMOTE_ID_PREFIX)
+        if prefix or not seq.isdigit():
+            return None
+        with self._lock:
+            return self._row("WHERE seq = ?", (int(seq),))
 
     def exists(self, ticket_id: str) -> bool:
         return self.get(ticket_id) is not None
