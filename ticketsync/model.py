@@ -90,6 +90,9 @@ class Project:
     tickets: Mapping[str, Ticket]
     files: tuple[str, ...] = ()
     digest: str = ""
+    #: Recurring templates (SPEC §5.6), by name: ``declare.schedule.Recurrence`` values,
+    #: which the planner weighs against the state (an instance's period may be past).
+    recurring: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

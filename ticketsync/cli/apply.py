@@ -26,6 +26,7 @@ from ticketsync.cli.common import (
     projects_option,
     sandbox_option,
 )
+from ticketsync.cli.when import at_server_time, now_option, skipped_lines
 
 if TYPE_CHECKING:
     from ticketsync.declare.config import Config
@@ -215,6 +216,7 @@ class Applied:
               help="json: print the created, updated and failed tickets (ids, numbers, URLs) "
                    "as one JSON document on stdout, for the next CI step; the plan and the "
                    "progress go to stderr.")
+@now_option
 @projects_option
 @click.pass_context
 def apply(
@@ -330,9 +332,11 @@ def apply_project(
         limiter = RateLimiter(config.rate_limit)
         with open_api(config, sandbox=sandbox, limiter=limiter) as api:
             session.read_back(api, project=project)  # the tracker as it is now
+            project = at_server_time(ctx, config, paths, project, api)
             plan = session.plan(project, plan_file=run.plan_file)
             refused = brake_message(plan, force=run.force)
             click.echo(render.render_text(plan), nl=False, err=err)
+            click.echo(skipped_lines(plan), nl=False, err=err)
             if refused is not None:
                 raise PlanError(refused)
             if plan.has_changes and not run.yes:

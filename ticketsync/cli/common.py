@@ -47,7 +47,9 @@ def load_tickets(
     from ticketsync.errors import InputError
 
     try:
-        return load_project(config, list(paths))
+        from ticketsync.cli.when import given_now
+
+        return load_project(config, list(paths), now=given_now(ctx))
     except InputError as exc:
         if not github:
             raise

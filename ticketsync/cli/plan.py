@@ -16,6 +16,7 @@ from ticketsync.cli.common import (
     projects_option,
     sandbox_option,
 )
+from ticketsync.cli.when import now_option, skipped_lines
 
 if TYPE_CHECKING:
     from ticketsync.declare.config import Config
@@ -47,6 +48,7 @@ FORMATS = ("text", "json", "markdown", "github", "mermaid")
     "made in the tracker since the last apply, and conflicts.",
 )
 @sandbox_option
+@now_option
 @projects_option
 @click.pass_context
 def plan(
@@ -93,6 +95,8 @@ def plan(
     project = load_tickets(ctx, config, paths, github=fmt == "github")
     result, names = plan_with_names(config, project, refresh=refresh, sandbox=sandbox)
     click.echo(render_plan(result, fmt, names), nl=False)
+    if fmt == "text":
+        click.echo(skipped_lines(result), nl=False)
     if out is not None:
         from ticketsync.plan.saved import save_plan
 

@@ -12,6 +12,7 @@ import heapq
 from collections.abc import Mapping
 from typing import Any
 
+from ticketsync.declare import schedule
 from ticketsync.errors import PlanError
 from ticketsync.model import (
     Body,
@@ -71,11 +72,15 @@ def build_plan(
     if removed not in REMOVED:
         raise PlanError(f"removed: {removed!r} is not one of {', '.join(REMOVED)}")
     tracked = state.tickets
+    # Recurring templates (SPEC §5.6): past periods' instances are held, not removed;
+    # ``previous: close`` retires the last one through the removal path below.
+    declared, selection = schedule.weigh(project, tracked)
+    retired = selection.retired or {}
     creates: dict[str, Create] = {}
     changes: list[Update] = []
     drift: list[Drift] = []
     unchanged = 0
-    for key, ticket in project.tickets.items():
+    for key, ticket in declared.items():
         entry = tracked.get(key)
         if entry is None:
             creates[key] = _create(ticket, project, state)
@@ -90,8 +95,8 @@ def build_plan(
     removals = [
         Removal(key, entry.id, action, str(entry.applied.get("title", "")),
                 entry.ticket_number, entry.ticket_url)
-        for key, entry in sorted(tracked.items()) if key not in project.tickets
-        for action in [_removal(entry, removed)] if action is not None
+        for key, entry in sorted(tracked.items()) if key not in declared
+        for action in [_removal(entry, retired.get(key, removed))] if action is not None
     ]
     return Plan(
         creates=_parents_first(creates),
@@ -106,6 +111,7 @@ def build_plan(
         serial=state.serial,
         inputs_digest=project.digest,
         refreshed=refreshed,
+        extra={"skipped": dict(selection.skipped)} if selection.skipped else {},
     )
 
 
@@ -135,6 +141,8 @@ def _removal(entry: StateEntry, removed: str) -> str | None:
     into "Done"), one deleted there needs nothing; both are settled (marked closed in the
     state, never closed again). One ticketsync closed is settled already.
     """
+    if removed == "hold":  # a past period's instance (SPEC §5.6): history, left alone
+        return None
     if removed == "forget":
         return "forget"
     if entry.closed:
