@@ -47,6 +47,8 @@ class Exported:
     tracked: bool = False  # already in the state (an interrupted export): written only
     #: The fields left out of the file, with why (see :class:`Namer`).
     left_out: tuple[str, ...] = ()
+    #: What was written otherwise than the tracker holds it, with why.
+    notes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -159,13 +161,27 @@ def build_export(
     for key, ticket, tracked in chosen:
         fields, applied, left_out = _declaration(ticket, key_of, marker, namer)
         entry = state.tickets[key] if tracked else _entry(ticket, applied)
-        export.tickets.append(Exported(key, fields, entry, tracked, tuple(left_out)))
+        export.tickets.append(Exported(key, fields, entry, tracked, tuple(left_out),
+                                       _notes(ticket, fields)))
     return export
 
 
 def document(export: Export) -> dict[str, Any]:
     """The ticket file's data: ``tickets:`` in the order exported."""
     return {"tickets": {t.key: t.fields for t in export.tickets}}
+
+
+def _notes(ticket: RemoteTicket, fields: Mapping[str, Any]) -> tuple[str, ...]:
+    """A ticket file needs a title: one the tracker holds empty is written as the ticket's
+    number (else its id), and the export says so, so that someone gives it a real one."""
+    title = ticket.get("title")
+    if isinstance(title, str) and title.strip():
+        return ()
+    # The tracker's empty title then differs from the one recorded as applied: setting
+    # the title written later is a conflict, which --overwrite settles on purpose.
+    return (f"the tracker's title is empty, so the file says {fields['title']!r}: write the"
+            " title it should have there, then `ticketsync apply --overwrite` sets it in the"
+            " tracker",)
 
 
 def _order(ticket: RemoteTicket) -> tuple[Any, ...]:

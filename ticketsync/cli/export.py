@@ -94,6 +94,8 @@ def export(
             for exported in result.tickets:
                 for why in exported.left_out:
                     click.echo(f"{exported.key}: not written, {why}", err=True)
+                for note in exported.notes:
+                    click.echo(f"{exported.key}: {note}", err=True)
             schema = _schema_for(target, config.directory_path)
             text = yamlio.dump(document(result), header=_header(
                 config.account_id, len(result.tickets), schema))
