@@ -64,7 +64,8 @@ from ticketsync.state.journal import Intent, Journal, journal_path_for
 from ticketsync.state.lock import StateLock
 from ticketsync.state.recovery import compact, fold, read_records, recover
 
-__all__ = ["Session", "Workspace", "brake_message", "read_back", "read_back_since"]
+__all__ = ["Session", "Workspace", "brake_message", "find_deleted", "read_back",
+           "read_back_since"]
 
 
 class Workspace:
@@ -364,7 +365,7 @@ def brake_message(plan: Plan, *, force: bool) -> str | None:
 def read_back(
     api: TicketApi, state: State, uncertain: Sequence[Intent] = (),
     margin: timedelta | None = None, *, project: Project | None = None,
-    marker: str | None = None,
+    marker: str | None = None, full: bool = False,
 ) -> tuple[State, RemoteIndex, str]:
     """List, once, what changed since ``state``'s last read-back (and the pre-create
     lookup's window); return the state with it folded in (in memory), the listing, and
@@ -373,6 +374,8 @@ def read_back(
     With ``project``, a tracked ticket whose declaration changed a field it was never read
     for (:func:`ticketsync.plan.build.unread`: last read by an older ticketsync) is fetched too,
     one GET each: the plan must know the tracker's side of every field it would send.
+    With ``full``, every tracked ticket the listing did not show is looked for too
+    (:func:`find_deleted`), and the ones StackOne no longer has are marked deleted.
     """
     margin = margin if margin is not None else ApplyOptions.skew_margin
     since = read_back_since(state, uncertain, margin)
@@ -392,8 +395,45 @@ def read_back(
                 index.add([api.get_ticket(state.tickets[key].id)])
             except NotFoundError:  # deleted: the PATCH's 404 says so, for this ticket alone
                 continue
-    return with_read_back(state, index.tickets.values(), refreshed_at=refreshed_at), index, (
-        refreshed_at)
+    gone = find_deleted(api, state, index) if full else []
+    state = with_read_back(state, index.tickets.values(), refreshed_at=refreshed_at)
+    if gone:
+        state = replace(state, tickets={key: replace(entry, deleted=True) if key in gone
+                                        else entry for key, entry in state.tickets.items()})
+    return state, index, refreshed_at
+
+
+def find_deleted(api: TicketApi, state: State, index: RemoteIndex) -> list[str]:
+    """The tracked keys whose ticket StackOne no longer has, looked for at the lower cost
+    of one complete listing or one GET per ticket; the tracked tickets found go into
+    ``index``.
+
+    A listing filtered by ``updated_after`` cannot show a deletion: a deleted ticket is
+    simply absent, like one that did not change. Only the tickets ``index`` lacks need
+    looking for. How many pages a complete listing takes is unknown until it ends, so it
+    is read while it has cost fewer requests than a GET for each ticket still missing;
+    then each ticket still missing is fetched, and only a 404 marks it deleted (a listing
+    may leave out what a GET still finds). At most about twice the cheaper of the two.
+    """
+    from ticketsync.stackone.client import PAGE_SIZE
+
+    missing = {entry.id: key for key, entry in state.tickets.items()
+               if not entry.deleted and entry.id not in index.tickets}
+    read = 0
+    if len(missing) > 1:  # one GET is never dearer than a page
+        for ticket in api.list_tickets(updated_after=None):
+            read += 1
+            if missing.pop(str(ticket.get("id")), None) is not None:
+                index.add([ticket])
+            if not missing or (read % PAGE_SIZE == 0 and len(missing) <= read // PAGE_SIZE):
+                break  # the listing is lazy: the next page is not requested
+    gone: list[str] = []
+    for ticket_id, key in sorted(missing.items(), key=lambda item: item[1]):
+        try:
+            index.add([api.get_ticket(ticket_id)])
+        except NotFoundError:
+            gone.append(key)
+    return gone
 
 
 def read_back_since(state: State, uncertain: Sequence[Intent],

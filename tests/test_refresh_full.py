@@ -1,0 +1,83 @@
+"""A full refresh finds the tracked tickets deleted in the tracker, which a listing of what
+changed cannot show, at about the cheaper of one complete listing or one GET each."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from ticketsync.model import State, StateEntry
+from ticketsync.run.workspace import find_deleted, read_back
+from ticketsync.sandbox import TicketStore, start_sandbox
+from ticketsync.stackone.client import StackOneClient
+from ticketsync.stackone.reconcile import RemoteIndex
+from ticketsync.state.file import new_state
+
+
+def tracking(store: TicketStore, count: int, tracked: range) -> State:
+    """``count`` tickets in the tracker, the ones at ``tracked`` positions in the state."""
+    made = [store.create({"title": f"t{i}"}) for i in range(count)]
+    entries = {f"k{i}": StateEntry(made[i].id, made[i].remote_id, made[i].created_at)
+               for i in tracked}
+    return replace(new_state("acc"), tickets=entries)
+
+
+def listing_and_gets(log: list[str]) -> tuple[int, int]:
+    """(list pages, GETs of one ticket) the sandbox answered."""
+    lines = [line.split()[1] for line in log if line.startswith("GET ")]
+    pages = sum(1 for path in lines if path.startswith("/unified/ticketing/tickets?"))
+    gets = sum(1 for path in lines if path.startswith("/unified/ticketing/tickets/"))
+    return pages, gets
+
+
+def run(tmp_path: Path, count: int, tracked: range, deleted: list[int]
+        ) -> tuple[list[str], RemoteIndex, tuple[int, int]]:
+    log: list[str] = []
+    with start_sandbox(tmp_path / "s.db", log=log.append) as sandbox:
+        state = tracking(sandbox.store, count, tracked)
+        for i in deleted:
+            assert sandbox.store.delete(state.tickets[f"k{i}"].id)
+        client = StackOneClient(sandbox.url, "key", "acc")
+        index = RemoteIndex()
+        try:
+            gone = find_deleted(client, state, index)
+        finally:
+            client.close()
+    return gone, index, listing_and_gets(log)
+
+
+def test_many_tracked_tickets_in_a_small_tracker_cost_one_listing(tmp_path: Path) -> None:
+    gone, index, cost = run(tmp_path, 30, range(30), [3, 17, 29])
+    assert gone == ["k17", "k29", "k3"]
+    assert len(index.tickets) == 27  # the ones found are read back too
+    assert cost == (1, 3)  # one page, then a GET to confirm each ticket it lacked
+
+
+def test_few_tracked_tickets_in_a_big_tracker_cost_a_get_each(tmp_path: Path) -> None:
+    """Two tracked tickets at the end of 250: the listing stops once it has cost as much as
+    their GETs (two pages), then each is fetched: never a third page."""
+    gone, _, cost = run(tmp_path, 250, range(248, 250), [249])
+    assert gone == ["k249"]
+    assert cost == (2, 2)
+    gone, _, cost = run(tmp_path / "one", 250, range(0, 1), [0])
+    assert (gone, cost) == (["k0"], (0, 1))  # one ticket: a GET, no listing at all
+
+
+def test_nothing_is_looked_for_when_the_listing_of_changes_showed_every_ticket(
+    tmp_path: Path,
+) -> None:
+    log: list[str] = []
+    with start_sandbox(tmp_path / "s.db", log=log.append) as sandbox:
+        state = tracking(sandbox.store, 3, range(3))
+        client = StackOneClient(sandbox.url, "key", "acc")
+        try:
+            after, _, _ = read_back(client, state, full=True)
+            sandbox.store.delete(state.tickets["k1"].id)
+            log.clear()
+            after, _, _ = read_back(client, after, full=True)
+        finally:
+            client.close()
+    # The first read-back listed all three; the second found only k1 missing from its
+    # listing of changes, and a GET said it is gone.
+    assert [key for key, entry in after.tickets.items() if entry.deleted] == ["k1"]
+    assert listing_and_gets(log) == (1, 1)
