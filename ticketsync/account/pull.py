@@ -28,11 +28,14 @@ from urllib.parse import quote
 
 from ticketsync.declare.directory import (
     KINDS,
+    STATUS_TYPES,
     Component,
     Directory,
     Project,
+    Status,
     TicketType,
     User,
+    Workflow,
     dump_directory,
     quoted,
     read_directory,
@@ -60,6 +63,10 @@ class DirectoryApi(Protocol):
 
     def server_now(self) -> datetime:
         """StackOne's current time (a lower bound)."""
+        ...
+
+    def list_statuses(self, ticket_id: str) -> list[dict[str, Any]]:
+        """The statuses a ticket can take (StackOne lists them per ticket only)."""
         ...
 
 
@@ -146,12 +153,20 @@ def pull_directory(
     limiter: RateLimiter | None = None,
     concurrency: int | None = None,
     on_progress: Callable[[Progress], None] = lambda progress: None,
+    samples: Mapping[tuple[str, str | None], str] | None = None,
+    previous: Directory | None = None,
 ) -> Directory:
     """List everything and return the directory (``pulled_at``: StackOne's time).
 
     ``concurrency``: listings in flight at most (None: as many as ``limiter``'s rate x
     latency calls for). On any error, and on Ctrl-C, the limiter is halted (nothing more
     is sent), the listings in flight end, and the error is raised: nothing was written.
+
+    ``samples``: a ticket of each (project, type) the state tracks: StackOne lists the
+    statuses a ticket can take per ticket only, so each scope's workflow is learned from
+    one of them (one request per scope), and ``validate`` checks ``status:`` offline.
+    A scope learned by an earlier pull (``previous``) and not sampled now is kept while
+    its project exists; one never sampled stays unknown (apply checks it before creating).
     """
     records: dict[str, dict[tuple[str | None, str], Any]] = {kind: {} for kind in KINDS}
     queue = deque([_Listing("users", USERS), _Listing("projects", PROJECTS),
@@ -198,6 +213,7 @@ def pull_directory(
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+    projects = {project_id for _, project_id in records["projects"]}
     return Directory.of(
         account_id,
         format_seconds(api.server_now()),
@@ -205,7 +221,39 @@ def pull_directory(
         projects=records["projects"].values(),
         ticket_types=records["ticket_types"].values(),
         components=records["components"].values(),
+        statuses=_workflows(api, samples or {}, previous, projects),
     )
+
+
+def _workflows(api: DirectoryApi, samples: Mapping[tuple[str, str | None], str],
+               previous: Directory | None, projects: set[str]) -> list[Workflow]:
+    """Each sampled scope's statuses, as its ticket lists them; earlier ones kept."""
+    found: dict[tuple[str, str | None], Workflow] = {}
+    if previous is not None:
+        found.update(((w.project_id, w.type), w) for w in previous.statuses
+                     if w.project_id in projects)
+    for (project_id, ticket_type), ticket_id in sorted(
+            samples.items(), key=lambda item: (item[0][0], item[0][1] or "")):
+        if project_id not in projects:
+            continue
+        try:
+            listed = api.list_statuses(ticket_id)
+        except NotFoundError:  # the ticket was deleted: the scope stays as it was known
+            continue
+        statuses = tuple(status for raw in listed if (status := _status(raw)) is not None)
+        if statuses:
+            found[(project_id, ticket_type)] = Workflow(project_id, ticket_type, statuses)
+    return list(found.values())
+
+
+def _status(raw: Any) -> Status | None:
+    """A status as StackOne lists it (``type`` an object with a ``value``), or None."""
+    if not isinstance(raw, Mapping) or _text(raw.get("id")) is None:
+        return None
+    kind = raw.get("type")
+    kind = kind.get("value") if isinstance(kind, Mapping) else kind
+    return Status(str(raw["id"]), _text(raw.get("name")),
+                  kind if kind in STATUS_TYPES else None)
 
 
 def _cause(error: BaseException, running: Iterable[concurrent.futures.Future[Any]],

@@ -12,6 +12,7 @@ from ticketsync.cli.common import get_config, sandbox_option
 
 if TYPE_CHECKING:
     from ticketsync.account.pull import Progress
+    from ticketsync.declare.config import Config
     from ticketsync.declare.directory import Directory
 
 
@@ -70,6 +71,7 @@ def pull(ctx: click.Context, *, rate_limit: int | None, concurrency: int | None,
                      concurrency=concurrency or config.concurrency)
     path = config.directory_path
     previous = existing_directory(path, config.account_id)  # refused before any request
+    samples = _samples(config, sandbox=sandbox)
     limiter = ChainFirstLimiter(config.rate_limit)
     progress = _Progress(live=is_terminal(sys.stderr))
     with open_api(config, sandbox=sandbox, limiter=limiter) as api:
@@ -77,7 +79,8 @@ def pull(ctx: click.Context, *, rate_limit: int | None, concurrency: int | None,
         try:
             # open_api gives the HTTP client, which lists any StackOne collection.
             pulled = pull_directory(cast(DirectoryApi, api), account_id, limiter=limiter,
-                                    concurrency=config.concurrency, on_progress=progress)
+                                    concurrency=config.concurrency, on_progress=progress,
+                                    samples=samples, previous=previous)
         finally:
             progress.finish()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -96,12 +99,30 @@ def pull(ctx: click.Context, *, rate_limit: int | None, concurrency: int | None,
         click.echo(f"No changes: {shown(path)} is up to date ({counts}).")
 
 
+def _samples(config: Config, *, sandbox: bool) -> dict[tuple[str, str | None], str]:
+    """A ticket the state tracks of each (project, type), to learn its statuses from
+    (the first by key); none without a state."""
+    from ticketsync.run.workspace import Workspace
+
+    workspace = Workspace(config, sandbox=sandbox)
+    if not workspace.exists():
+        return {}
+    samples: dict[tuple[str, str | None], str] = {}
+    for _, entry in sorted(workspace.read().tickets.items()):
+        project, kind = entry.applied.get("project_id"), entry.applied.get("type")
+        if isinstance(project, str) and not entry.deleted:
+            samples.setdefault((project, kind if isinstance(kind, str) else None), entry.id)
+    return samples
+
+
 def _counts(directory: Directory) -> str:
     inactive = sum(1 for u in directory.users if not u.active)
     users = _n(len(directory.users), "user") + (f" ({inactive} deactivated)" if inactive else "")
+    workflows = ([_n(len(directory.statuses), "workflow") + " (statuses of a project and "
+                  "type)"] if directory.statuses else [])
     return ", ".join([users, _n(len(directory.projects), "project"),
                       _n(len(directory.ticket_types), "ticket type"),
-                      _n(len(directory.components), "component")])
+                      _n(len(directory.components), "component"), *workflows])
 
 
 def _n(count: int, noun: str) -> str:
