@@ -103,9 +103,9 @@ def test_the_json_document_is_pinned_and_valid(project_dir: Path) -> None:
          "body": {"title": "Parent in a", "project_id": "project-001"},
          "parent": None, "status": None, "file": "tickets/a.yaml", "line": 4, "col": 3},
     ]
-    assert doc["summary"] == {"create": 2, "update": 0, "conflict": 0, "close": 0,
-                              "forget": 0, "keep": 0, "settle": 0, "drift": 0, "unchanged": 1,
-                              "changed_not_applied": 0}
+    assert doc["summary"] == {"create": 2, "update": 0, "overwrite": 0, "conflict": 0,
+                              "fixed": 0, "close": 0, "forget": 0, "keep": 0, "settle": 0,
+                              "drift": 0, "unchanged": 1, "changed_not_applied": 0}
     assert (doc["serial"], len(doc["lineage"]), doc["inputs_digest"] != "") == (1, 36, True)
 
 
@@ -128,8 +128,9 @@ def test_changed_fields_undeclared_and_declared_untracked(project_dir: Path) -> 
     assert (code, err) == (2, "")
     assert out == (
         '+ create child-b  "Child of b"\n'
-        "! changed parent-b: priority (not applied: updates are off)\n"
-        "? untracked gone: in the state but declared in no file; left alone\n"
+        "! changed parent-b (not applied: updates are off)\n"
+        '    priority: "low" -> "high"\n'
+        '? untracked gone  "Gone" (in the state but declared in no file; left alone)\n'
         "  (if a ticket was renamed, run `ticketsync state mv OLD NEW`; to forget one, "
         "`ticketsync state rm KEY`; `removed:` in ticketsync.yaml can close or forget them)\n"
         "\n"
@@ -139,7 +140,7 @@ def test_changed_fields_undeclared_and_declared_untracked(project_dir: Path) -> 
     (project_dir / "ticketsync.yaml").write_text("updates: true\n", encoding="utf-8")
     code, out, _ = invoke("plan", "--detailed-exitcode")
     assert code == 2
-    assert "~ update parent-b: priority\n" in out
+    assert '~ update parent-b\n    priority: "low" -> "high"\n' in out
     assert out.endswith("Plan: 1 to create, 1 to update, 1 unchanged.\n")
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from ticketsync.errors import PlanError
-from ticketsync.model import Create, Location, Plan, Project, Ticket, Update
+from ticketsync.model import Create, FieldValues, Location, Plan, Project, Ticket, Update
 from ticketsync.plan.build import build_plan, over_max_removals
 from ticketsync.plan.saved import plan_from_json, plan_to_json
 from ticketsync.state.file import State, StateEntry
@@ -77,7 +77,11 @@ def test_changed_fields_of_tracked_tickets_become_updates() -> None:
     assert plan.updates == (
         Update("moved", "tkt-2", ("priority", "tags", "title"),
                {"title": "New title", "priority": {"value": "high"}, "parent_id": "tkt-1"},
-               Location("tickets/a.yaml", 1, 5), title="New title"),
+               Location("tickets/a.yaml", 1, 5), title="New title",
+               # The values a reviewer sees: last applied, declared (never read back).
+               values=(FieldValues("priority", None, {"value": "high"}),
+                       FieldValues("tags", ["x"], None),
+                       FieldValues("title", "Old title", "New title"))),
     )
     assert plan.unchanged == 1 and plan.creates == () and plan.has_changes
 
@@ -183,7 +187,7 @@ MIXED = build_plan(
 
 def test_the_json_document_is_pinned() -> None:
     assert plan_to_json(MIXED) == {
-        "format_version": 2,
+        "format_version": 3,
         "lineage": LINEAGE,
         "serial": 7,
         "inputs_digest": "sha256:abc",
@@ -197,21 +201,24 @@ def test_the_json_document_is_pinned() -> None:
         ],
         "updates": [
             {"key": "changed", "id": "tkt-1", "title": "Changed", "number": None, "url": None,
-             "fields": ["priority"], "conflicts": [], "fixed": [],
+             "fields": ["priority"], "conflicts": [], "fixed": [], "reopen": False,
              "body": {"title": "Changed", "priority": {"value": "high"}},
+             "values": {"priority": {"before": None, "after": {"value": "high"},
+                                     "tracker": None}},
              "file": "tickets/a.yaml", "line": 12, "col": 5},
         ],
         "drift": [],
         "removals": [{"key": "gone", "id": "tkt-2", "title": "Gone", "number": None,
-                      "url": None, "action": "keep"}],
+                      "url": None, "action": "keep", "status": None}],
         "unchanged": 0,
         "updates_enabled": False,
         "max_creates": 200,
         "max_removals": 20,
         "over_max_creates": False,
         "over_max_removals": False,
-        "summary": {"create": 2, "update": 0, "conflict": 0, "close": 0, "forget": 0,
-                    "keep": 1, "settle": 0, "drift": 0, "unchanged": 0, "changed_not_applied": 1},
+        "summary": {"create": 2, "update": 0, "overwrite": 0, "conflict": 0, "fixed": 0,
+                    "close": 0, "forget": 0, "keep": 1, "settle": 0, "drift": 0,
+                    "unchanged": 0, "changed_not_applied": 1},
     }
 
 
@@ -229,9 +236,12 @@ def test_the_json_document_validates_and_round_trips() -> None:
     ("doc", "message"),
     [
         ([], r"not a valid plan document: \(top level\)"),
-        ({"format_version": 3}, r"newer ticketsync \(format_version 3\)"),
+        ({"format_version": 4}, r"newer ticketsync \(format_version 4\)"),
         ({"format_version": 1}, r"older ticketsync \(format_version 1, before updates were "
                                 r"three-way\): make the plan again"),
+        ({"format_version": 2}, r"^the plan was made by an older ticketsync \(format_version 2, "
+                                r"before plans showed values\): make the plan again with this "
+                                r"one$"),
         ({**plan_to_json(MIXED), "creates": [{"key": 1}]}, r"not a valid plan document: creates"),
     ],
 )

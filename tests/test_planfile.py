@@ -70,3 +70,16 @@ def test_a_bad_plan_file_is_a_plan_error_naming_it(
 def test_an_unwritable_plan_is_a_plan_error(tmp_path: Path) -> None:
     with pytest.raises(PlanError, match="cannot write the plan"):
         save_plan(tmp_path / "missing" / "plan.json", PLAN)
+
+
+def test_a_plan_saved_by_an_older_ticketsync_is_refused_with_the_next_step(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text('{"format_version": 2, "creates": []}\n', encoding="utf-8")
+    with pytest.raises(PlanError) as caught:
+        load_plan(path)
+    assert str(caught.value) == (
+        f"{path}: the plan was made by an older ticketsync (format_version 2, before plans "
+        "showed values): make the plan again with this one: is it a plan saved by "
+        f"`ticketsync plan --out`? Make a new one with `ticketsync plan --out {path}`")

@@ -1,14 +1,18 @@
-"""Renderings of a plan, pinned exactly: people, scripts and CI read them."""
+"""Renderings of a plan, pinned exactly: people, scripts and CI read them (SPEC §2, §5.5).
+
+Every kind of line is here in every format, with its values: names through the directory,
+long texts as a bounded summary, lists as added/removed.
+"""
 
 from __future__ import annotations
 
 import json
 
-from ticketsync.declare.directory import Directory, Project
+from ticketsync.declare.directory import Directory, Project, User
 from ticketsync.model import Create, Drift, Location, Plan, Removal, Update
+from ticketsync.model import FieldValues as V
 from ticketsync.plan.render import (
     MARKDOWN_LIMIT,
-    Names,
     render_github,
     render_json,
     render_markdown,
@@ -16,135 +20,139 @@ from ticketsync.plan.render import (
 )
 from ticketsync.plan.saved import plan_to_json
 
+MIXED = Plan(
+    creates=(Create("prod-outage", {"title": "System outage"}, Location("tickets/a.yaml", 3, 3)),),
+    removals=(Removal("old-key", "tkt-9", "keep", "Old"),),
+    lineage="0b7a3c3e-5d1c-4a53-9f55-3b6c1a2d9e10", serial=7, inputs_digest="sha256:abc",
+)
 A = Location("tickets/a.yaml", 3, 3)
 B = Location("tickets/b.yaml", 9, 3)
-
-MIXED = Plan(
-    creates=(
-        Create("prod-outage", {"title": "System outage"}, A),
-        Create("postmortem", {"title": "Postmortem | follow-up"}, B, parent="prod-outage"),
-    ),
-    updates=(Update("rotate", "tkt-4", ("priority", "title"), {"title": "Rotate"}, A),),
-    unchanged=5,
-    removals=(Removal("old-key", "tkt-9", "keep", "Old"),),
-    updates_enabled=False,
-    lineage="0b7a3c3e-5d1c-4a53-9f55-3b6c1a2d9e10",
-    serial=7,
-    inputs_digest="sha256:abc",
-)
-UPDATES_ON = Plan(creates=(), updates=MIXED.updates, unchanged=5, updates_enabled=True)
-LIFECYCLE = Plan(
+DIRECTORY = Directory.of("acc", "2026-01-01T00:00:00Z",
+                         users=[User("user-1", "Alice Ng", "alice@example.com"),
+                                User("user-4", "Dana <b>Ops</b>", "dana@example.com")],
+                         projects=[Project("p-1", "Core"), Project("p-2", "Platform")])
+UPDATES_ON = Plan(updates=(Update("rotate", "tkt-4", ("priority",), {"title": "Rotate"}, A,
+                                  values=(V("priority", "low", "high"),)),), unchanged=5)
+TEXT_BEFORE = "Users see 502s\nsince the deploy\n" + "more\n" * 40
+TEXT_AFTER = "Users see 503s\nsince the deploy\n" + "more\n" * 39 + "fixed\n"
+EVERY_KIND = Plan(
+    creates=(Create("outage", {"title": "System outage"}, A),),
     updates=(
-        Update("rotate", "tkt-4", ("priority",), {"title": "Rotate"}, A, ("title",), (),
-               "Rotate", "PLAT-4", "https://jira.example/browse/PLAT-4"),
-        Update("typed", "tkt-5", (), {"title": "Typed", "type": "bug"}, B, (), ("type",),
-               "Typed"),
+        Update("rotate", "tkt-4", ("assignees", "content", "priority", "project_id",
+                                   "unified_custom_fields.sprint"),
+               {"title": "Rotate"}, A, number="PLAT-4",
+               url="https://jira.example/browse/PLAT-4", values=(
+                   V("assignees", ["user-1"], ["user-4", "user-9"]),
+                   V("content", [{"plain": TEXT_BEFORE}], [{"plain": TEXT_AFTER}]),
+                   V("priority", {"value": "high"}, {"value": "low"}),
+                   V("project_id", "p-1", "p-2"),
+                   V("unified_custom_fields.sprint", "S-1", "S-2"),
+               )),
+        Update("billing", "tkt-5", ("tags",), {"title": "Export v2"}, B, ("title",),
+               values=(V("tags", ["a", "b"], ["b", "c"]),
+                       V("title", "Export", "Export v2", "Export (paused)"))),
+        Update("typed", "tkt-6", (), {"type": "tt-2"}, B, (), ("type",),
+               values=(V("type", "tt-1", "tt-2"),)),
+        Update("back", "tkt-7", ("status",), {"status": "to-do"}, A, reopen=True,
+               values=(V("status", "closed", "to-do", "Done"),)),
     ),
     drift=(
-        Drift("edited", ("assignees",), A, title="Edited", number="PLAT-6"),
-        Drift("shut", (), B, closed=True, title="Shut"),
-        Drift("gone", (), A, deleted=True, title="Gone"),
+        Drift("edited", ("assignees", "status"), A, number="PLAT-8", values=(
+            V("assignees", ["user-1"], ["user-1"], ["user-4"]),
+            V("status", "To Do", "To Do", "In Progress"))),
+        Drift("shut", (), B, closed=True, status="Won't Do"),
+        Drift("gone", (), A, deleted=True),
     ),
     removals=(
-        Removal("old", "tkt-7", "close", "Old one", "PLAT-7", "https://jira.example/browse/PLAT-7"),
-        Removal("older", "tkt-8", "forget", "Older one"),
+        Removal("old", "tkt-9", "close", "Old one", "PLAT-9", "https://jira.example/browse/PLAT-9",
+                status="In Progress"),
+        Removal("older", "tkt-10", "forget", "Older one"),
+        Removal("oldest", "tkt-11", "settle", "Oldest one", status="Done"),
+        Removal("kept", "tkt-12", "keep", "Kept one"),
     ),
     unchanged=2,
     refreshed=True,
 )
 
 
-def test_text_with_updates_off() -> None:
-    assert render_text(MIXED) == (
-        '+ create prod-outage  "System outage"\n'
-        '+ create postmortem  "Postmortem | follow-up"\n'
-        "! changed rotate: priority, title (not applied: updates are off)\n"
-        "? untracked old-key: in the state but declared in no file; left alone\n"
-        "  (if a ticket was renamed, run `ticketsync state mv OLD NEW`; to forget one, "
-        "`ticketsync state rm KEY`; `removed:` in ticketsync.yaml can close or forget them)\n"
-        "\n"
-        "Plan: 2 to create, 0 to update, 5 unchanged; "
-        "1 changed but not applied (updates are off).\n"
-    )
-
-
-def test_text_with_updates_on() -> None:
-    assert render_text(UPDATES_ON) == (
-        "~ update rotate: priority, title\n\nPlan: 0 to create, 1 to update, 5 unchanged.\n"
-    )
-
-
-def test_text_without_changes() -> None:
-    assert render_text(Plan(unchanged=3)) == "No changes.\n"
-
-
-def test_text_shows_the_brake() -> None:
-    plan = Plan(creates=(Create("a", {"title": "A"}), Create("b", {"title": "B"})), max_creates=1)
-    assert render_text(plan) == (
-        '+ create a  "A"\n+ create b  "B"\n'
-        "! max_creates: this plan creates 2 tickets, more than max_creates (1): "
-        "apply refuses it without --force\n"
-        "\nPlan: 2 to create, 0 to update, 0 unchanged.\n"
-    )
-
-
-def test_json_is_the_document_sorted_and_byte_stable() -> None:
-    text = render_json(MIXED)
-    assert json.loads(text) == plan_to_json(MIXED)
-    assert text == render_json(MIXED)
-    assert text.startswith('{\n  "creates": [\n') and text.endswith("}\n")
-
-
-def test_text_of_the_lifecycle_is_pinned() -> None:
-    assert render_text(LIFECYCLE) == (
-        "~ update rotate: priority\n"
-        "! conflict rotate: title (changed in the files and in the tracker; nothing is sent "
-        "for this ticket unless apply --overwrite)\n"
-        "! cannot update typed: type (StackOne cannot change it once the ticket exists)\n"
+def test_every_kind_of_line_in_text_with_values_and_names() -> None:
+    assert render_text(EVERY_KIND, DIRECTORY) == (
+        '+ create outage  "System outage"\n'
+        '~ update rotate\n'
+        '    assignees: + "Dana <b>Ops</b>" (user-4)  + user-9  - "Alice Ng" (user-1)\n'
+        '    description: 2 lines changed (first: "Users see 502s" -> "Users see 503s")\n'
+        '    priority: "high" -> "low"\n'
+        '    project_id: "Core" (p-1) -> "Platform" (p-2)\n'
+        '    unified_custom_fields.sprint: "S-1" -> "S-2"\n'
+        '! conflict billing (changed in the files and in the tracker: nothing is sent for this '
+        'ticket unless apply --overwrite)\n'
+        '    tags: + "c"  - "a" (waits with the conflict)\n'
+        '    title: declared "Export v2", last applied "Export", tracker "Export (paused)"\n'
+        '! cannot update typed (StackOne cannot change it once the ticket exists)\n'
+        '    type: tt-1 -> tt-2\n'
+        '~ reopen back (closed by `removed: close`, declared again)\n'
+        '    status: "closed" -> "to-do"\n'
         '- close old  "Old one"\n'
+        '    status: "In Progress" -> a closed status\n'
         '- forget older  "Older one" (dropped from the state; the ticket is left as it is)\n'
-        "? drift edited: assignees (edited in the tracker; left as it is)\n"
-        "? closed shut: closed in the tracker (left as it is)\n"
-        "? deleted gone: deleted in the tracker; not re-created (`ticketsync state rm gone` "
-        "to create it again)\n"
-        "\n"
-        "Plan: 0 to create, 0 to update, 1 to close, 1 to forget, 1 in conflict, "
-        "2 unchanged.\n"
+        '= settle oldest  "Oldest one" (closed or deleted in the tracker already: recorded as '
+        'closed, nothing is sent)\n'
+        '? drift edited (edited in the tracker; left as it is)\n'
+        '    assignees: applied ["Alice Ng" (user-1)], tracker ["Dana <b>Ops</b>" (user-4)]\n'
+        '    status: applied "To Do", tracker "In Progress"\n'
+        '? closed shut: closed in the tracker ("Won\'t Do"); left as it is\n'
+        '? deleted gone: deleted in the tracker; not re-created (`ticketsync state rm gone` to '
+        'create it again)\n'
+        '? untracked kept  "Kept one" (in the state but declared in no file; left alone)\n'
+        '  (if a ticket was renamed, run `ticketsync state mv OLD NEW`; to forget one, '
+        '`ticketsync state rm KEY`; `removed:` in ticketsync.yaml can close or forget them)\n'
+        '! 1 ticket moves to another project: check that the names in the files still mean '
+        'what they did (a directory pull can change what a name means)\n'
+        '\n'
+        'Plan: 1 to create, 2 to update, 1 to close, 1 to forget, 1 to settle, 1 in conflict, '
+        '1 not updatable, 2 unchanged.\n'
     )
 
 
-def test_markdown_is_pinned() -> None:
-    assert render_markdown(MIXED) == (
-        "## ticketsync plan\n\n"
-        "**Plan: 2 to create, 0 to update, 5 unchanged; "
-        "1 changed but not applied (updates are off).**\n\n"
-        "_Not read back from the tracker: edits made there since the last apply are not "
-        "shown (`ticketsync plan --refresh`)._\n\n"
-        "### To create (2)\n\n"
-        "| key | title | parent | status | declared in |\n"
-        "| --- | --- | --- | --- | --- |\n"
-        "| `prod-outage` | System outage |  |  | `tickets/a.yaml:3` |\n"
-        "| `postmortem` | Postmortem \\| follow-up | `prod-outage` |  | `tickets/b.yaml:9` |\n\n"
-        "### Changed, not applied (updates are off) (1)\n\n"
-        "| ticket | fields | declared in |\n"
-        "| --- | --- | --- |\n"
-        "| `rotate` | `priority`, `title` | `tickets/a.yaml:3` |\n\n"
-        "### In the state but declared in no file (1)\n\n"
-        "Left alone. If a ticket was renamed, run `ticketsync state mv OLD NEW`; "
-        "to forget one, `ticketsync state rm KEY`.\n\n"
-        "- `old-key`\n"
+def test_without_a_directory_ids_are_shown_as_they_are() -> None:
+    lines = render_text(EVERY_KIND).splitlines()
+    assert lines[2] == "    assignees: + user-4  + user-9  - user-1"
+    assert lines[5] == "    project_id: p-1 -> p-2"
+
+
+def test_every_kind_of_line_as_github_annotations_one_per_ticket() -> None:
+    assert render_github(EVERY_KIND, DIRECTORY) == (
+        '::notice file=tickets/a.yaml,line=3::create outage "System outage"\n'
+        '::notice file=tickets/a.yaml,line=3::update rotate%0A  assignees: + "Dana <b>Ops</b>" '
+        '(user-4)  + user-9  - "Alice Ng" (user-1)%0A  description: 2 lines changed (first: '
+        '"Users see 502s" -> "Users see 503s")%0A  priority: "high" -> "low"%0A  project_id: '
+        '"Core" (p-1) -> "Platform" (p-2)%0A  unified_custom_fields.sprint: "S-1" -> "S-2"\n'
+        '::warning file=tickets/b.yaml,line=9::conflict billing (changed in the files and in '
+        'the tracker: nothing is sent for this ticket unless apply --overwrite)%0A  tags: + '
+        '"c"  - "a" (waits with the conflict)%0A  title: declared "Export v2", last applied '
+        '"Export", tracker "Export (paused)"\n'
+        '::warning file=tickets/b.yaml,line=9::cannot update typed (StackOne cannot change it '
+        'once the ticket exists)%0A  type: tt-1 -> tt-2\n'
+        '::notice file=tickets/a.yaml,line=3::reopen back (closed by `removed: close`, '
+        'declared again)%0A  status: "closed" -> "to-do"\n'
+        '::notice::close old  "Old one"%0A  status: "In Progress" -> a closed status\n'
+        '::notice::forget older  "Older one" (dropped from the state; the ticket is left as it '
+        'is)\n'
+        '::notice::settle oldest  "Oldest one" (closed or deleted in the tracker already: '
+        'recorded as closed, nothing is sent)\n'
+        '::notice file=tickets/a.yaml,line=3::drift edited (edited in the tracker; left as it '
+        'is)%0A  assignees: applied ["Alice Ng" (user-1)], tracker ["Dana <b>Ops</b>" '
+        '(user-4)]%0A  status: applied "To Do", tracker "In Progress"\n'
+        '::notice file=tickets/b.yaml,line=9::closed shut: closed in the tracker ("Won\'t '
+        'Do"); left as it is\n'
+        '::notice file=tickets/a.yaml,line=3::deleted gone: deleted in the tracker; not '
+        're-created (`ticketsync state rm gone` to create it again)\n'
+        '::notice::untracked kept  "Kept one" (in the state but declared in no file; left alone)\n'
+        '::warning::1 ticket moves to another project: check that the names in the files still '
+        'mean what they did (a directory pull can change what a name means)\n'
+        'Plan: 1 to create, 2 to update, 1 to close, 1 to forget, 1 to settle, 1 in conflict, '
+        '1 not updatable, 2 unchanged.\n'
     )
-
-
-def test_markdown_links_tickets_by_number_and_has_a_section_per_kind() -> None:
-    text = render_markdown(LIFECYCLE)
-    assert "### Conflicts: changed in the files and in the tracker" in text
-    assert "| `rotate` ([PLAT-4](https://jira.example/browse/PLAT-4)) | `title` |" in text
-    assert "### To close (declared in no file; `removed: close`) (1)" in text
-    assert "| `old` ([PLAT-7](https://jira.example/browse/PLAT-7)) | Old one |" in text
-    assert "| `edited` (PLAT-6) | `assignees` |" in text  # a number without a link
-    assert "| `gone` | deleted there (not re-created) |" in text
-    assert "_Not read back" not in text  # this plan was made after a read-back
 
 
 def test_markdown_of_5000_creates_is_summarised_under_the_limit() -> None:
@@ -160,51 +168,9 @@ def test_markdown_of_5000_creates_is_summarised_under_the_limit() -> None:
     shown = text.count("| `ticket-")
     assert 50 < shown < 5000
     assert f"… and {5000 - shown} more to create (see `ticketsync plan --format json`)." in text
-    assert "more undeclared" in text
+    assert "more tickets" in text
     # As much as fits: one more row per section would not.
     assert len(text) > MARKDOWN_LIMIT - 2000
-
-
-def test_markdown_cells_survive_newlines_and_backticks() -> None:
-    plan = Plan(creates=(Create("k", {"title": "two\nlines `x` " + "y" * 300}),))
-    row = render_markdown(plan).splitlines()[8]
-    assert row.startswith("| `k` | two lines `x` yyy") and row.endswith("… |  |  |  |")
-
-
-def test_github_annotations() -> None:
-    plan = Plan(
-        creates=(Create("a", {"title": "Fix 100% of it"}, Location("t/a,b.yaml", 4)),),
-        updates=MIXED.updates,
-        removals=(Removal("gone", "tkt-2", "keep"),),
-        updates_enabled=False,
-        max_creates=0,
-    )
-    assert render_github(plan) == (
-        '::notice file=t/a%2Cb.yaml,line=4::create a "Fix 100%25 of it"\n'
-        "::notice file=tickets/a.yaml,line=3::changed rotate: priority, title "
-        "(not applied: updates are off)\n"
-        "::notice::gone is in the state but declared in no file; left alone\n"
-        "::warning::this plan creates 1 tickets, more than max_creates (0): "
-        "apply refuses it without --force\n"
-        "Plan: 1 to create, 0 to update, 0 unchanged; "
-        "1 changed but not applied (updates are off).\n"
-    )
-    assert render_github(UPDATES_ON).splitlines()[0] == (
-        "::notice file=tickets/a.yaml,line=3::update rotate: priority, title"
-    )
-
-
-def test_github_annotations_of_the_lifecycle_land_on_the_declarations() -> None:
-    assert render_github(LIFECYCLE).splitlines()[:6] == [
-        "::notice file=tickets/a.yaml,line=3::update rotate: priority",
-        "::warning file=tickets/a.yaml,line=3::conflict rotate: title changed in the files "
-        "and in the tracker; nothing is sent for this ticket unless apply --overwrite",
-        "::warning file=tickets/b.yaml,line=9::cannot update typed: type (StackOne cannot "
-        "change it)",
-        "::notice file=tickets/a.yaml,line=3::edited: assignees edited in the tracker",
-        "::notice file=tickets/b.yaml,line=9::shut: closed in the tracker",
-        "::notice file=tickets/a.yaml,line=3::gone: deleted in the tracker; not re-created",
-    ]
 
 
 def test_markdown_nests_as_one_projects_section() -> None:
@@ -227,7 +193,7 @@ def test_one_project_reads_as_a_lone_plan() -> None:
     assert render_markdown_projects([(".", MIXED)], summary="") == render_markdown(
         MIXED, diagram=True)
     assert render_markdown_projects([("platform", MIXED)], summary="").startswith(
-        "## ticketsync plan: `platform`\n\n**Plan: 2 to create")
+        "## ticketsync plan: `platform`\n\n**Plan: 1 to create")
 
 
 # -- ids by name (issue #17, item 9) --------------------------------------------------------
@@ -238,34 +204,22 @@ MOVING = Plan(updates=(
 ))
 
 
-def _names() -> Names:
-    directory = Directory.of("acc", "2026-01-01T00:00:00Z", projects=[
-        Project("p-1", "Core"), Project("p-2", "Pla`tform | <b>x</b>")])
-    return Names(directory, {"a": {"project_id": "p-1"}, "b": {"project_id": "p-1"}})
+def test_json_is_the_document_sorted_and_byte_stable() -> None:
+    text = render_json(MIXED)
+    assert json.loads(text) == plan_to_json(MIXED)
+    assert text == render_json(MIXED)
+    assert text.startswith('{\n  "creates": [\n') and text.endswith("}\n")
 
 
-def test_moves_between_projects_by_name_and_warned_in_every_format() -> None:
-    warning = ("2 tickets move to another project: check that the names in the files still "
-               "mean what they did (a directory pull can change what a name means)")
-    assert render_text(MOVING, _names()) == (
-        "~ update a: project_id\n"
-        '    project_id: "Core" (p-1) -> "Pla`tform | <b>x</b>" (p-2)\n'
-        "~ update b: project_id, title\n"
-        '    project_id: "Core" (p-1) -> p-9\n'  # an id the directory does not know
-        f"! {warning}\n"
-        "\n"
-        "Plan: 0 to create, 2 to update, 0 unchanged.\n")
-    # Without the directory (apply, --projects): the fields, and the warning all the same.
-    assert render_text(MOVING).splitlines()[:3] == [
-        "~ update a: project_id", "~ update b: project_id, title", f"! {warning}"]
-    markdown = render_markdown(MOVING, names=_names())
-    assert f"\n\n> [!WARNING]\n> {warning}\n" in markdown
-    # A name can neither end its code span nor its cell: a longer fence, an escaped pipe.
-    assert ('| `a` | `project_id`: `` "Core" (p-1) -> "Pla`tform \\| <b>x</b>" (p-2) `` | '
-            "`tickets/a.yaml:3` |") in markdown
-    assert render_github(MOVING).splitlines()[-2:] == [
-        f"::warning::{warning}", "Plan: 0 to create, 2 to update, 0 unchanged."]
-    # Nothing moves while updates are off, nor with nothing moving.
-    assert "move to another project" not in render_text(
-        Plan(updates=MOVING.updates, updates_enabled=False), _names())
-    assert "move to another project" not in render_text(UPDATES_ON)
+def test_text_without_changes() -> None:
+    assert render_text(Plan(unchanged=3)) == "No changes.\n"
+
+
+def test_text_shows_the_brake() -> None:
+    plan = Plan(creates=(Create("a", {"title": "A"}), Create("b", {"title": "B"})), max_creates=1)
+    assert render_text(plan) == (
+        '+ create a  "A"\n+ create b  "B"\n'
+        "! max_creates: this plan creates 2 tickets, more than max_creates (1): "
+        "apply refuses it without --force\n"
+        "\nPlan: 2 to create, 0 to update, 0 unchanged.\n"
+    )

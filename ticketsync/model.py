@@ -177,6 +177,19 @@ class State:
 
 
 @dataclass(frozen=True)
+class FieldValues:
+    """One field of a change, with its values, so that a reviewer judges values, not
+    field names (SPEC §5.5): ``before`` as last applied (None: never set), ``after`` as
+    declared, ``tracker`` as last read (None: empty, or never read). Values are in the
+    create body's shape, ids unresolved: renderings name them through the directory."""
+
+    field: str
+    before: Any = None
+    after: Any = None
+    tracker: Any = None
+
+
+@dataclass(frozen=True)
 class Create:
     """Create the ticket ``key`` (then set its declared ``status``, which a create cannot).
 
@@ -211,6 +224,8 @@ class Update:
     provider may replace the whole map on a PATCH, ``custom_base`` is the tracker's map as
     last read, sent back with the changed keys so that keys people set survive.
     ``reopen``: the ticket was closed by ``removed: close`` and is declared again.
+    ``values``: each field of ``fields``, ``conflicts`` and ``fixed`` with its values, by
+    field name.
     """
 
     key: str
@@ -225,6 +240,7 @@ class Update:
     url: str | None = None
     custom_base: Mapping[str, Any] = field(default_factory=dict)
     reopen: bool = False
+    values: tuple[FieldValues, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -233,6 +249,8 @@ class Drift:
 
     ``fields`` edited there; ``closed``: closed there while the files do not say so;
     ``deleted``: StackOne said the ticket no longer exists (never re-created).
+    ``values``: each of ``fields`` as applied (``before`` = ``after``) and in the tracker;
+    ``status``: the tracker's status name (or type) as last read, for ``closed``.
     """
 
     key: str
@@ -243,6 +261,8 @@ class Drift:
     title: str = ""
     number: str | None = None
     url: str | None = None
+    values: tuple[FieldValues, ...] = ()
+    status: str | None = None
 
 
 @dataclass(frozen=True)
@@ -250,7 +270,8 @@ class Removal:
     """A tracked key that no file declares any more, and what ``removed:`` does with it:
     ``keep`` (reported), ``close`` (set to a closed status), ``forget`` (dropped from the
     state; the ticket is left alone), or ``settle`` (``removed: close`` of a ticket already
-    closed or deleted in the tracker: nothing is sent, the state marks it closed)."""
+    closed or deleted in the tracker: nothing is sent, the state marks it closed).
+    ``status``: the tracker's status name (or type) as last read, if known."""
 
     key: str
     id: str
@@ -258,6 +279,7 @@ class Removal:
     title: str = ""
     number: str | None = None
     url: str | None = None
+    status: str | None = None
 
 
 @dataclass(frozen=True)
@@ -268,6 +290,8 @@ class Plan:
     ``updates`` (acted on only when ``updates_enabled``), ``drift`` and ``removals`` are
     sorted by key. ``refreshed``: the state's remote values had just been read back (a
     plan made without reading them cannot know of tracker edits since the last read).
+    ``overwrite``: shown as ``apply --overwrite`` acts: conflicts are sent over the
+    tracker's edits (a rendering option of apply, never saved with the plan).
     """
 
     creates: tuple[Create, ...] = ()
@@ -283,6 +307,7 @@ class Plan:
     inputs_digest: str = ""
     refreshed: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
+    overwrite: bool = False
 
     @property
     def sendable(self) -> tuple[Update, ...]:

@@ -30,6 +30,7 @@ from ticketsync.cli.when import at_server_time, now_option, skipped_lines
 
 if TYPE_CHECKING:
     from ticketsync.declare.config import Config
+    from ticketsync.declare.directory import Directory
     from ticketsync.model import Plan, State
     from ticketsync.run.apply import ApplyResult, Event
     from ticketsync.stackone.api import TicketApi
@@ -335,7 +336,9 @@ def apply_project(
             project = at_server_time(ctx, config, paths, project, api)
             plan = session.plan(project, plan_file=run.plan_file)
             refused = brake_message(plan, force=run.force)
-            click.echo(render.render_text(plan), nl=False, err=err)
+            # As it will act: conflicts sent under --overwrite, ids named (issue #19).
+            click.echo(render.render_text(replace(plan, overwrite=run.overwrite),
+                                          plan_directory(config, plan)), nl=False, err=err)
             click.echo(skipped_lines(plan), nl=False, err=err)
             if refused is not None:
                 raise PlanError(refused)
@@ -368,6 +371,16 @@ def apply_project(
         if numbers:
             click.echo(numbers, err=err)
     return Applied(plan, result, events, session.state, config.state_path)
+
+
+def plan_directory(config: Config, plan: Plan) -> Directory | None:
+    """The directory that names the ids a plan's changes show (people, projects, types,
+    components); None when no change shows one, or there is no directory file (most plans
+    do not pay for reading it twice)."""
+    from ticketsync.declare.loader import resolver_for
+    from ticketsync.plan.values import shows_ids
+
+    return resolver_for(config, Path.cwd())[0].directory if shows_ids(plan) else None
 
 
 #: The events that name a ticket's fate, as the JSON document lists them.

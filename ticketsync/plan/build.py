@@ -18,6 +18,7 @@ from ticketsync.model import (
     Body,
     Create,
     Drift,
+    FieldValues,
     Plan,
     Project,
     Removal,
@@ -94,7 +95,7 @@ def build_plan(
             unchanged += 1
     removals = [
         Removal(key, entry.id, action, str(entry.applied.get("title", "")),
-                entry.ticket_number, entry.ticket_url)
+                entry.ticket_number, entry.ticket_url, status_name(entry.status))
         for key, entry in sorted(tracked.items()) if key not in declared
         for action in [_removal(entry, retired.get(key, removed))] if action is not None
     ]
@@ -152,6 +153,14 @@ def _removal(entry: StateEntry, removed: str) -> str | None:
     if entry.deleted or (entry.status is not None and entry.status.get("type") == "closed"):
         return "settle"
     return "close"
+
+
+def status_name(status: Mapping[str, Any] | None) -> str | None:
+    """How a plan names a status as last read: its name, else its type (None: unknown)."""
+    if not status:
+        return None
+    shown = status.get("name") or status.get("type")
+    return shown if isinstance(shown, str) else None
 
 
 def _create(ticket: Ticket, project: Project, state: State) -> Create:
@@ -225,6 +234,8 @@ def _compare(
     remote = flat(entry.remote)
     whole = complete(entry.remote)
     fields, conflicts, fixed, drifted = [], [], [], []
+    # What the plan shows of each field it names (the comparison below never reads it).
+    values: dict[str, FieldValues] = {}
     for name in sorted(mine_all.keys() | applied.keys()):
         mine, before = mine_all.get(name), applied.get(name)
         if name == "status":
@@ -232,6 +243,8 @@ def _compare(
         else:
             known = name in remote or (whole and custom_key(name) is not None)
             theirs = remote.get(name)
+        shown = status_name(theirs) if name == "status" else theirs
+        values[name] = FieldValues(name, before, mine, shown if known else None)
         if mine == before:
             if known and before is not None and not same(name, before, theirs):
                 drifted.append(name)
@@ -252,14 +265,18 @@ def _compare(
     drift = None
     if drifted or closed_there:
         drift = Drift(ticket.key, tuple(drifted), ticket.location, closed=closed_there,
-                      title=ticket.title, number=number, url=url)
+                      title=ticket.title, number=number, url=url,
+                      values=tuple(values[name] for name in drifted),
+                      status=status_name(entry.status) if closed_there else None)
     if not (fields or conflicts or fixed):
         return None, drift
     base = entry.remote.get(CUSTOM) if whole else None
     return Update(ticket.key, entry.id, tuple(fields), desired, ticket.location,
                   tuple(conflicts), tuple(fixed), ticket.title, number, url,
                   custom_base=dict(base) if isinstance(base, Mapping) else {},
-                  reopen=entry.closed and "status" in fields), drift
+                  reopen=entry.closed and "status" in fields,
+                  values=tuple(values[name] for name in sorted((*fields, *conflicts, *fixed)))
+                  ), drift
 
 
 def unread(project: Project, state: State, marker: str | None = None) -> list[str]:

@@ -5,14 +5,16 @@ GitHub Actions annotations. Pure string functions: the CLI decides where they go
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterable, Sequence
 
-from ticketsync.declare.directory import Directory, quoted
-from ticketsync.model import Create, Location, Plan, Problem, Update
+from ticketsync.declare.directory import Directory
+from ticketsync.model import Create, Location, Plan, Problem
 from ticketsync.plan.build import over_max_creates, over_max_removals, removal_count
+from ticketsync.plan.lines import Entry, change_entries, renames, sent, title
 from ticketsync.plan.saved import dump_plan, summary_counts
+from ticketsync.plan.values import REFERENCES, cut
+
+__all__ = ["REFERENCES", "render_github", "render_json", "render_markdown", "render_text"]
 
 #: GitHub refuses comments over 65,536 characters; stay well under (SPEC §2: 60,000).
 MARKDOWN_LIMIT = 60_000
@@ -28,12 +30,15 @@ def summary_line(plan: Plan) -> str:
     """
     counts = summary_counts(plan)
     pending = counts["changed_not_applied"]
-    if not plan.has_changes and not pending and not counts["conflict"]:
+    if not plan.has_changes and not pending and not counts["conflict"] and not counts["fixed"]:
         return "No changes."
-    parts = [f"{counts['create']} to create", f"{counts['update']} to update"]
+    update = f"{counts['update']} to update"
+    if counts["overwrite"]:
+        update += f" ({counts['overwrite']} over a tracker edit)"
+    parts = [f"{counts['create']} to create", update]
     parts += [f"{counts[kind]} {label}" for kind, label in (
         ("close", "to close"), ("forget", "to forget"), ("settle", "to settle"),
-        ("conflict", "in conflict")) if counts[kind]]
+        ("conflict", "in conflict"), ("fixed", "not updatable")) if counts[kind]]
     line = f"Plan: {', '.join(parts)}, {counts['unchanged']} unchanged."
     if pending:
         line = line[:-1] + f"; {pending} changed but not applied (updates are off)."
@@ -57,88 +62,9 @@ def removals_brake_message(plan: Plan) -> str:
     )
 
 
-def _fields(names: tuple[str, ...]) -> str:
-    return ", ".join(names)
-
-
-# --- ids by name -------------------------------------------------------------------------
-
-#: The fields that hold ids the directory names, and the kind of record each one holds.
-REFERENCES = {"project_id": "projects", "type": "ticket_types", "component_ids": "components",
-              "assignees": "users", "reporters": "users", "creator_id": "users"}
-#: A name longer than this is cut where a plan shows it.
-_NAME = 80
-
-
-@dataclass(frozen=True)
-class Names:
-    """What lets a plan show ids by name (SPEC §5.1): the directory, and the body each
-    tracked ticket was last applied with (the state's ``applied``, ids resolved), by key.
-    Without it, plans show the fields' names only."""
-
-    directory: Directory
-    applied: Mapping[str, Mapping[str, Any]]
-
-
-def reference_changes(update: Update, fields: Iterable[str], names: Names) -> list[str]:
-    """For each of ``fields`` of ``update`` that holds ids, its change by name through the
-    directory, from the value last applied to the declared one:
-    ``project_id: "Core" (project-001) -> "Platform" (project-003)``, or for a list
-    ``assignees: + "Dan Evans" (user-004)  - "Bob Chen" (user-002)``.
-
-    The names are the directory's *now*: after a pull that gave a project's name to
-    another, the line shows the ticket leaving the project that was renamed, by its new
-    name, which is what a reviewer needs to see. Names are quoted and escaped, and cut:
-    nothing in one can forge a plan line.
-    """
-    return [f"{field}: {change}" for field, change in _reference_pairs(update, fields, names)]
-
-
-def _reference_pairs(update: Update, fields: Iterable[str], names: Names
-                     ) -> list[tuple[str, str]]:
-    applied = names.applied.get(update.key)
-    if applied is None:
-        return []
-    pairs = []
-    for field in fields:
-        kind = REFERENCES.get(field)
-        if kind is None:
-            continue
-        before, after = applied.get(field), update.body.get(field)
-        if isinstance(before, list) or isinstance(after, list):
-            old = before if isinstance(before, list) else []
-            new = after if isinstance(after, list) else []
-            change = "  ".join(
-                [f"+ {_named(names.directory, kind, v)}" for v in new if v not in old]
-                + [f"- {_named(names.directory, kind, v)}" for v in old if v not in new]
-            ) or "the same, in another order"
-        else:
-            change = (f"{_named(names.directory, kind, before)} -> "
-                      f"{_named(names.directory, kind, after)}")
-        pairs.append((field, change))
-    return pairs
-
-
-def _named(directory: Directory, kind: str, value: Any) -> str:
-    """``"Platform" (project-003)``; a bare id the directory does not name; ``(none)``."""
-    if value is None:
-        return "(none)"
-    if not isinstance(value, str):
-        return quoted(str(value))
-    name = directory.name_of(kind, value)
-    shown = quoted(value)[1:-1]  # an id is the tracker's text too
-    if not name:
-        return shown
-    if len(name) > _NAME:
-        name = name[: _NAME - 1] + "…"
-    return f"{quoted(name)} ({shown})"
-
-
 def moving(plan: Plan) -> int:
     """How many tickets the plan moves to another project (an update of ``project_id``)."""
-    if not plan.updates_enabled:
-        return 0
-    return sum(1 for u in plan.updates if "project_id" in u.fields)
+    return sum(1 for u in plan.updates if "project_id" in sent(plan, u))
 
 
 def moves_message(count: int) -> str:
@@ -156,64 +82,21 @@ def _by_origin(creates: Sequence[Create]) -> list[tuple[str | None, list[Create]
     return [(origin, found) for origin, found in groups.items() if found]
 
 
-def _text_lines(plan: Plan, names: Names | None = None) -> list[str]:
+def _text_entry(entry: Entry) -> list[str]:
+    return [f"{entry.sign} {entry.head}"] + [
+        f"    {name}: {text}" if name else f"    {text}" for name, text in entry.details]
+
+
+def _text_lines(plan: Plan, directory: Directory | None = None) -> list[str]:
     lines: list[str] = []
-
-    def values(u: Update, fields: tuple[str, ...]) -> list[str]:
-        if names is None:
-            return []
-        return [f"    {line}" for line in reference_changes(u, fields, names)]
-
     for origin, creates in _by_origin(plan.creates):
         if origin is not None:
             template, item = origin.split(".", 1)
             lines.append(f"  from template {template}, item {item}:")
-        lines += [f'+ create {c.key}  "{c.title}"' for c in creates]
-    for u in plan.updates:
-        if not plan.updates_enabled:
-            changed = u.fields + u.conflicts
-            if changed:
-                lines.append(f"! changed {u.key}: {_fields(changed)} (not applied: updates "
-                             "are off)")
-                lines += values(u, changed)
-            continue
-        if u.fields:
-            verb = "reopen" if u.reopen else "update"
-            lines.append(f"~ {verb} {u.key}: {_fields(u.fields)}" + (
-                " (closed by `removed: close`, declared again)" if u.reopen else ""))
-            lines += values(u, u.fields)
-        if u.conflicts:
-            lines.append(f"! conflict {u.key}: {_fields(u.conflicts)} (changed in the files "
-                         "and in the tracker; nothing is sent for this ticket unless apply "
-                         "--overwrite)")
-            lines += values(u, u.conflicts)
-        if u.fixed:
-            lines.append(f"! cannot update {u.key}: {_fields(u.fixed)} (StackOne cannot "
-                         "change it once the ticket exists)")
-            lines += values(u, u.fixed)
-    for r in plan.removals:
-        if r.action == "close":
-            lines.append(f'- close {r.key}  "{r.title}"')
-        elif r.action == "forget":
-            lines.append(f'- forget {r.key}  "{r.title}" (dropped from the state; the ticket '
-                         "is left as it is)")
-        elif r.action == "settle":
-            lines.append(f'= settle {r.key}  "{r.title}" (closed or deleted in the tracker '
-                         "already: recorded as closed, nothing is sent)")
-    for d in plan.drift:
-        if d.deleted:
-            lines.append(f"? deleted {d.key}: deleted in the tracker; not re-created "
-                         f"(`ticketsync state rm {d.key}` to create it again)")
-            continue
-        if d.fields:
-            lines.append(f"? drift {d.key}: {_fields(d.fields)} (edited in the tracker; left "
-                         "as it is)")
-        if d.closed:
-            lines.append(f"? closed {d.key}: closed in the tracker (left as it is)")
-    kept = [r for r in plan.removals if r.action == "keep"]
-    for r in kept:
-        lines.append(f"? untracked {r.key}: in the state but declared in no file; left alone")
-    if kept:
+        lines += [f"+ create {c.key}  {title(c.title)}" for c in creates]
+    for entry in change_entries(plan, directory):
+        lines += _text_entry(entry)
+    if any(r.action == "keep" for r in plan.removals):
         lines.append(
             "  (if a ticket was renamed, run `ticketsync state mv OLD NEW`; to forget one, "
             "`ticketsync state rm KEY`; `removed:` in ticketsync.yaml can close or forget them)"
@@ -227,9 +110,10 @@ def _text_lines(plan: Plan, names: Names | None = None) -> list[str]:
     return lines
 
 
-def render_text(plan: Plan, names: Names | None = None) -> str:
-    """The plan as ``ticketsync plan`` prints it (``names``: ids shown by name too)."""
-    lines = _text_lines(plan, names)
+def render_text(plan: Plan, directory: Directory | None = None) -> str:
+    """The plan as ``ticketsync plan`` prints it: a line per ticket, and below each change
+    a line per field with its values (``directory``: ids shown by name too)."""
+    lines = _text_lines(plan, directory)
     if lines:
         lines.append("")
     lines.append(summary_line(plan))
@@ -244,11 +128,21 @@ def render_json(plan: Plan) -> str:
 # --- Markdown --------------------------------------------------------------------------
 
 
+#: What Markdown (GitHub's, GitLab's) may read as markup, HTML, an entity, math or a
+#: mention inside a table cell: each is written backslash-escaped, which CommonMark shows
+#: as the character itself.
+_MARKUP = re.compile(r"([\\`*_\[\]<>|~&$@])")
+
+
 def _cell(text: str, limit: int = _CELL_TITLE) -> str:
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    # A pipe ends a cell and a newline a row; backslash-escape the one, flatten the other.
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    """``text`` as the plain text of a table cell: the one escaper of Markdown prose.
+
+    Titles and names are untrusted: a newline would end the row, a pipe the cell, and
+    ``<b>``, ``[x](y)``, ``*`` or ``$`` would become markup. So every character that is not
+    printable becomes a space and every markup character is backslash-escaped.
+    """
+    text = "".join(char if char.isprintable() else " " for char in cut(text, limit))
+    return _MARKUP.sub(r"\\\1", text)
 
 
 def _code(text: str) -> str:
@@ -259,22 +153,28 @@ def _where(location: Location | None) -> str:
     return _code(f"{location.file}:{location.line}") if location else ""
 
 
+#: A link target taken as it is: http(s), nothing that could end the link or the cell.
+_URL = re.compile(r"https?://[^\s<>\"'`|\\()\[\]{}]+")
+
+
 def _ticket(key: str, number: str | None, url: str | None) -> str:
     """A tracked ticket's key, with its number as a link when known (SPEC §5.2)."""
-    if number and url and url.startswith(("https://", "http://")):
-        return f"{_code(key)} ([{_cell(number, 40)}]({url.replace(')', '%29')}))"
+    if number and url and _URL.fullmatch(url):
+        return f"{_code(key)} ([{_cell(number, 40)}]({url}))"
     if number:
         return f"{_code(key)} ({_cell(number, 40)})"
     return _code(key)
 
 
 def _code_cell(text: str) -> str:
-    """``text`` as code in a table cell: a fence longer than any run of backticks in it,
-    pipes escaped (GitHub splits cells before it reads code), one line."""
-    text = text.replace("\r", " ").replace("\n", " ").replace("|", "\\|")
+    """``text`` as code in a table cell: the escaper of values (already quoted and
+    escaped by :mod:`.values`). A fence longer than any run of backticks in it, pipes
+    escaped (GitHub splits cells before it reads code), one line; HTML in a code span is
+    shown, never read."""
+    text = "".join(char if char.isprintable() else " " for char in text).replace("|", "\\|")
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * (longest + 1)
-    pad = " " if longest else ""
+    pad = " " if longest or text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
@@ -285,12 +185,60 @@ def _warnings(plan: Plan) -> list[str]:
         found.append(removals_brake_message(plan))
     if moving(plan):
         found.append(moves_message(moving(plan)))
+    renamed = renames(plan)
+    if renamed:
+        found.append(f"{len(renamed)} to create {'has' if len(renamed) == 1 else 'have'} the "
+                     "title of a ticket declared in no file: a renamed key makes a new ticket "
+                     "unless the state is told (`ticketsync state mv OLD NEW`)")
     return found
+
+
+#: The sections of changes: the entries' verbs, the heading, and the table's shape.
+_SECTIONS = (
+    (("update", "reopen"), "To update", "fields"),
+    (("changed",), "Changed, not applied (updates are off)", "fields"),
+    (("conflict",), "Conflicts: changed in the files and in the tracker (nothing is sent for "
+     "these tickets; `apply --overwrite` sends the files' values)", "fields"),
+    (("cannot update",), "Cannot be updated through StackOne", "fields"),
+    (("close",), "To close (declared in no file; `removed: close`)", "removals"),
+    (("forget",), "To forget (declared in no file; `removed: forget`)", "removals"),
+    (("settle",), "To settle (declared in no file, closed or deleted in the tracker "
+     "already; nothing is sent)", "removals"),
+    (("drift", "closed", "deleted"), "Changed in the tracker, left as it is", "fields"),
+    (("untracked",), "In the state but declared in no file, left alone (if a ticket was "
+     "renamed, run `ticketsync state mv OLD NEW`; to forget one, `ticketsync state rm KEY`)",
+     "removals"),
+)
+#: A ticket shows at most this many fields in a comment; the rest are counted.
+_FIELD_ROWS = 20
+
+
+def _field_rows(entry: Entry) -> list[str]:
+    """A row per field of ``entry``, its values in code (shown, never read as markup); the
+    ticket and its declaration on the first row only."""
+    ticket, where = _ticket(entry.key, entry.number, entry.url), _where(entry.location)
+    if not entry.details:  # closed or deleted there: the line's own words
+        return [f"| {ticket} |  | {_cell(entry.note.lstrip(': '), 400)} | {where} |"]
+    rows = []
+    for name, text in entry.details[:_FIELD_ROWS]:
+        rows.append(f"| {ticket} | {_code_cell(name)} | {_code_cell(text)} | {where} |")
+        ticket = where = ""
+    if len(entry.details) > _FIELD_ROWS:
+        rows.append(f"|  | … and {len(entry.details) - _FIELD_ROWS} more fields |  |  |")
+    return rows
+
+
+def _removal_rows(entry: Entry) -> list[str]:
+    details = "<br>".join(
+        f"{_code_cell(name)}: {_code_cell(text)}" if name else text  # text: ours, keys only
+        for name, text in entry.details)
+    return [f"| {_ticket(entry.key, entry.number, entry.url)} | {_cell(entry.title)} | "
+            f"{details} |"]
 
 
 def _markdown(plan: Plan, limit: int | None, *, tree: str = "",
               heading: str = "## ticketsync plan", level: int = 3,
-              names: Names | None = None) -> str:
+              directory: Directory | None = None) -> str:
     """The comment with at most ``limit`` rows per section (None: all).
 
     ``tree``: a block shown after the table of creates (the Mermaid diagram);
@@ -331,53 +279,19 @@ def _markdown(plan: Plan, limit: int | None, *, tree: str = "",
         out += more(len(plan.creates), "to create")
         if tree:
             out += ["", tree]
-    sections: list[tuple[str, list[Update], str, Callable[[Update], tuple[str, ...]]]] = [
-        ("To update" if plan.updates_enabled else "Changed, not applied (updates are off)",
-         [u for u in plan.updates if u.fields], "fields", lambda u: u.fields),
-        ("Conflicts: changed in the files and in the tracker (not sent; "
-         "`apply --overwrite` sends the files' value)",
-         [u for u in plan.updates if u.conflicts], "conflicting fields", lambda u: u.conflicts),
-        ("Cannot be updated through StackOne", [u for u in plan.updates if u.fixed],
-         "fields", lambda u: u.fixed),
-    ]
-    for title, rows, column, picked in sections:
-        if not rows:
+    entries = change_entries(plan, directory)
+    for verbs, title_, table in _SECTIONS:
+        found = [e for e in entries if e.verb in verbs]
+        if not found:
             continue
-        out += ["", f"{h} {title} ({len(rows)})", "",
-                f"| ticket | {column} | declared in |", "| --- | --- | --- |"]
-        for u in rows[: cut(len(rows))]:
-            by_name = dict(_reference_pairs(u, picked(u), names) if names is not None else ())
-            fields = ", ".join(_code(f) + (f": {_code_cell(by_name[f])}" if f in by_name else "")
-                               for f in picked(u))
-            out.append(f"| {_ticket(u.key, u.number, u.url)} | {fields} | "
-                       f"{_where(u.location)} |")
-        out += more(len(rows), "tickets")
-    for action, title in (("close", "To close (declared in no file; `removed: close`)"),
-                          ("forget", "To forget (declared in no file; `removed: forget`)"),
-                          ("settle", "To settle (declared in no file, closed or deleted in "
-                                     "the tracker already; nothing is sent)")):
-        rows_r = [r for r in plan.removals if r.action == action]
-        if rows_r:
-            out += ["", f"{h} {title} ({len(rows_r)})", "", "| ticket | title |",
-                    "| --- | --- |"]
-            out += [f"| {_ticket(r.key, r.number, r.url)} | {_cell(r.title)} |"
-                    for r in rows_r[: cut(len(rows_r))]]
-            out += more(len(rows_r), f"to {action}")
-    if plan.drift:
-        out += ["", f"{h} Changed in the tracker, left as it is ({len(plan.drift)})", "",
-                "| ticket | what changed |", "| --- | --- |"]
-        for d in plan.drift[: cut(len(plan.drift))]:
-            what = ("deleted there (not re-created)" if d.deleted else ", ".join(
-                [_code(f) for f in d.fields] + (["closed there"] if d.closed else [])))
-            out.append(f"| {_ticket(d.key, d.number, d.url)} | {what} |")
-        out += more(len(plan.drift), "changed in the tracker")
-    kept = [r for r in plan.removals if r.action == "keep"]
-    if kept:
-        out += ["", f"{h} In the state but declared in no file ({len(kept)})", "",
-                "Left alone. If a ticket was renamed, run `ticketsync state mv OLD NEW`; "
-                "to forget one, `ticketsync state rm KEY`.", ""]
-        out += [f"- {_ticket(r.key, r.number, r.url)}" for r in kept[: cut(len(kept))]]
-        out += more(len(kept), "undeclared")
+        out += ["", f"{h} {title_} ({len(found)})", ""]
+        if table == "fields":
+            out += ["| ticket | field | values | declared in |", "| --- | --- | --- | --- |"]
+        else:
+            out += ["| ticket | title | details |", "| --- | --- | --- |"]
+        for entry in found[: cut(len(found))]:
+            out += (_field_rows if table == "fields" else _removal_rows)(entry)
+        out += more(len(found), "tickets")
     return "\n".join(out) + "\n"
 
 
@@ -388,18 +302,19 @@ def render_markdown(
     diagram: bool = False,
     heading: str = "## ticketsync plan",
     level: int = 3,
-    names: Names | None = None,
+    directory: Directory | None = None,
 ) -> str:
     """The plan as a pull-request comment, summarised to stay under ``max_chars``.
 
     ``diagram``: also show the tree of the tickets to create as a Mermaid diagram (when
     some have a parent), within a share of ``max_chars``. ``heading`` and ``level`` nest
-    the comment as one project's section of a larger one. ``names``: ids shown by name.
+    the comment as one project's section of a larger one. ``directory``: ids shown by name.
     """
     tree = _tree_block(plan, min(MERMAID_CHARS, max_chars // 3)) if diagram else ""
 
     def markdown(limit: int | None) -> str:
-        return _markdown(plan, limit, tree=tree, heading=heading, level=level, names=names)
+        return _markdown(plan, limit, tree=tree, heading=heading, level=level,
+                         directory=directory)
 
     full = markdown(None)
     if len(full) < max_chars:
@@ -623,42 +538,20 @@ def render_problems_github(problems: Iterable[Problem]) -> str:
     )
 
 
-def render_github(plan: Plan) -> str:
-    """Workflow commands that GitHub Actions shows as annotations on the ticket files."""
-    lines = [_gh("notice", c.location, f'create {c.key} "{c.title}"') for c in plan.creates]
-    for u in plan.updates:
-        if not plan.updates_enabled:
-            if u.fields or u.conflicts:
-                message = (f"changed {u.key}: {_fields(u.fields + u.conflicts)} "
-                           "(not applied: updates are off)")
-                lines.append(_gh("notice", u.location, message))
-            continue
-        if u.fields:
-            lines.append(_gh("notice", u.location, f"update {u.key}: {_fields(u.fields)}"))
-        if u.conflicts:
-            lines.append(_gh("warning", u.location, (
-                f"conflict {u.key}: {_fields(u.conflicts)} changed in the files and in the "
-                "tracker; nothing is sent for this ticket unless apply --overwrite")))
-        if u.fixed:
-            lines.append(_gh("warning", u.location, (
-                f"cannot update {u.key}: {_fields(u.fixed)} (StackOne cannot change it)")))
-    for d in plan.drift:
-        what = ("deleted in the tracker; not re-created" if d.deleted else
-                "; ".join(([f"{_fields(d.fields)} edited in the tracker"] if d.fields else [])
-                          + (["closed in the tracker"] if d.closed else [])))
-        lines.append(_gh("notice", d.location, f"{d.key}: {what}"))
-    for r in plan.removals:
-        said = {"close": f"close {r.key} (declared in no file)",
-                "forget": f"forget {r.key} (declared in no file)",
-                "settle": f"settle {r.key} (declared in no file, closed or deleted in the "
-                          "tracker already: nothing is sent)",
-                "keep": f"{r.key} is in the state but declared in no file; left alone"}
-        lines.append(_gh("notice", None, said[r.action]))
-    if over_max_creates(plan):
-        lines.append(_gh("warning", None, brake_message(plan)))
-    if over_max_removals(plan):
-        lines.append(_gh("warning", None, removals_brake_message(plan)))
-    if moving(plan):
-        lines.append(_gh("warning", None, moves_message(moving(plan))))
+def render_github(plan: Plan, directory: Directory | None = None) -> str:
+    """Workflow commands that GitHub Actions shows as annotations on the ticket files: one
+    per ticket, its fields and values on the lines of the annotation.
+
+    Every message goes through :func:`_gh_data`, which encodes newlines and carriage
+    returns: nothing in a title or value can begin a line of the log, so none can become
+    a workflow command (``::add-mask``, ``::stop-commands``) the runner would execute.
+    """
+    lines = [_gh("notice", c.location, f"create {c.key} {title(c.title)}")
+             for c in plan.creates]
+    for entry in change_entries(plan, directory):
+        message = "\n".join([entry.head] + [f"  {name}: {text}" if name else f"  {text}"
+                                            for name, text in entry.details])
+        lines.append(_gh(entry.level, entry.location, message))
+    lines += [_gh("warning", None, warning) for warning in _warnings(plan)]
     lines.append(summary_line(plan))
     return "\n".join(lines) + "\n"

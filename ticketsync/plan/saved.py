@@ -18,12 +18,24 @@ from pathlib import Path
 from typing import Any
 
 from ticketsync.errors import PlanError
-from ticketsync.model import Create, Drift, Location, Plan, Project, Removal, State, Update
+from ticketsync.model import (
+    Create,
+    Drift,
+    FieldValues,
+    Location,
+    Plan,
+    Project,
+    Removal,
+    State,
+    Update,
+)
 from ticketsync.plan.build import over_max_creates, over_max_removals
 from ticketsync.state.file import atomic_write_text
 
 #: The plan document's format; bump it only for a change old readers would misread.
-PLAN_FORMAT_VERSION = 2
+PLAN_FORMAT_VERSION = 3
+#: What each older format lacked, for the message that refuses it.
+_OLDER = {1: "before updates were three-way", 2: "before plans showed values"}
 
 
 def save_plan(path: Path, plan: Plan) -> None:
@@ -106,12 +118,21 @@ def _origin(origin: str | None) -> dict[str, Any]:
 
 
 def summary_counts(plan: Plan) -> dict[str, int]:
-    """The plan's counts, as the text summary and the JSON ``summary`` give them."""
-    sendable = plan.sendable
+    """The plan's counts, as every rendering gives them: one source, so that a summary
+    never disagrees with the lines above it.
+
+    A ticket with a conflict is sent whole or not at all: without ``overwrite`` it counts
+    as a conflict only (its other fields wait with it), with it as an update (and among
+    ``overwrite``, the updates that replace a tracker edit).
+    """
+    on = plan.updates_enabled
     return {
         "create": len(plan.creates),
-        "update": sum(1 for u in sendable if u.fields and not u.conflicts),
-        "conflict": sum(1 for u in plan.updates if u.conflicts),
+        "update": sum(1 for u in plan.updates if on and (
+            (u.conflicts and plan.overwrite) or (u.fields and not u.conflicts))),
+        "overwrite": sum(1 for u in plan.updates if on and plan.overwrite and u.conflicts),
+        "conflict": sum(1 for u in plan.updates if on and not plan.overwrite and u.conflicts),
+        "fixed": sum(1 for u in plan.updates if on and u.fixed),
         "close": sum(r.action == "close" for r in plan.removals),
         "forget": sum(r.action == "forget" for r in plan.removals),
         "keep": sum(r.action == "keep" for r in plan.removals),
@@ -123,8 +144,18 @@ def summary_counts(plan: Plan) -> dict[str, int]:
     }
 
 
+def _values(values: tuple[FieldValues, ...]) -> dict[str, Any]:
+    return {"values": {v.field: {"before": v.before, "after": v.after, "tracker": v.tracker}
+                       for v in values}}
+
+
+def _read_values(item: Mapping[str, Any]) -> tuple[FieldValues, ...]:
+    return tuple(FieldValues(name, v["before"], v["after"], v["tracker"])
+                 for name, v in sorted(item["values"].items()))
+
+
 def plan_to_json(plan: Plan) -> dict[str, Any]:
-    """The documented plan document (``schemas/plan.schema.json``, format_version 2)."""
+    """The documented plan document (``schemas/plan.schema.json``, format_version 3)."""
     doc: dict[str, Any] = {
         "format_version": PLAN_FORMAT_VERSION,
         "lineage": plan.lineage,
@@ -139,18 +170,19 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "updates": [
             {"key": u.key, "id": u.id, "title": u.title, "number": u.number, "url": u.url,
              "fields": list(u.fields), "conflicts": list(u.conflicts), "fixed": list(u.fixed),
-             "body": dict(u.body), **_where(u.location)}
+             "reopen": u.reopen, "body": dict(u.body), **_values(u.values),
+             **_where(u.location)}
             for u in plan.updates
         ],
         "drift": [
             {"key": d.key, "title": d.title, "number": d.number, "url": d.url,
              "fields": list(d.fields), "closed": d.closed, "deleted": d.deleted,
-             **_where(d.location)}
+             "status": d.status, **_values(d.values), **_where(d.location)}
             for d in plan.drift
         ],
         "removals": [
             {"key": r.key, "id": r.id, "title": r.title, "number": r.number, "url": r.url,
-             "action": r.action}
+             "action": r.action, "status": r.status}
             for r in plan.removals
         ],
         "unchanged": plan.unchanged,
@@ -181,9 +213,10 @@ def plan_from_json(doc: Any) -> Plan:
             "upgrade ticketsync, or make the plan again with this one"
         )
     if isinstance(version, int) and version < PLAN_FORMAT_VERSION:
+        why = _OLDER.get(version, "an older format")
         raise PlanError(
-            f"the plan was made by an older ticketsync (format_version {version}, before "
-            "updates were three-way): make the plan again with this one"
+            f"the plan was made by an older ticketsync (format_version {version}, {why}): "
+            "make the plan again with this one"
         )
     from ticketsync.declare import schema
 
@@ -199,14 +232,15 @@ def plan_from_json(doc: Any) -> Plan:
         updates=tuple(
             Update(u["key"], u["id"], tuple(u["fields"]), u["body"], _location(u),
                    tuple(u["conflicts"]), tuple(u["fixed"]), u["title"], u.get("number"),
-                   u.get("url"))
+                   u.get("url"), reopen=u["reopen"], values=_read_values(u))
             for u in doc["updates"]
         ),
         unchanged=doc["unchanged"],
         drift=tuple(Drift(d["key"], tuple(d["fields"]), _location(d), d["closed"], d["deleted"],
-                          d["title"], d.get("number"), d.get("url")) for d in doc["drift"]),
+                          d["title"], d.get("number"), d.get("url"), _read_values(d),
+                          d["status"]) for d in doc["drift"]),
         removals=tuple(Removal(r["key"], r["id"], r["action"], r["title"], r["number"],
-                               r.get("url")) for r in doc["removals"]),
+                               r.get("url"), r["status"]) for r in doc["removals"]),
         updates_enabled=doc["updates_enabled"],
         max_creates=doc["max_creates"],
         max_removals=doc["max_removals"],
