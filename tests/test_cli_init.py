@@ -23,6 +23,7 @@ def test_init_writes_a_config_and_an_empty_state(project_dir: Path) -> None:
     assert out == (
         "Wrote ticketsync.yaml (every setting is commented).\n"
         "Wrote ticketsync.state.json (empty, account acc-1). Commit it with your ticket files.\n"
+        + GITIGNORE_LINE
     )
     config = (project_dir / "ticketsync.yaml").read_text(encoding="utf-8")
     assert "\naccount_id: acc-1\n" in config and "# max_creates: 200" in config
@@ -67,8 +68,29 @@ def test_init_refuses_to_overwrite_a_state(project_dir: Path) -> None:
     assert not (project_dir / "ticketsync.yaml").exists()
 
 
-def test_init_sandbox_writes_the_sandbox_state_only(project_dir: Path) -> None:
+GITIGNORE_LINE = ("Add the line `.ticketsync/` to .gitignore: it holds the sandbox's tickets "
+                  "and state, for this machine only (`echo .ticketsync/ >> .gitignore`).\n")
+
+
+def test_init_sandbox_starts_a_project_with_the_sandbox_state(project_dir: Path) -> None:
+    """As its help says: the project config (if absent), and the sandbox's own state."""
     code, out, _ = invoke("init", "--sandbox")
     assert code == 0
-    assert out == "Wrote .ticketsync/sandbox.state.json (empty, account sandbox).\n"
-    assert not (project_dir / "ticketsync.yaml").exists()
+    assert out == ("Wrote ticketsync.yaml (every setting is commented).\n"
+                   "Wrote .ticketsync/sandbox.state.json (empty, account sandbox).\n"
+                   + GITIGNORE_LINE)
+    assert not (project_dir / "ticketsync.state.json").exists()
+    code, _, err = invoke("init", "--sandbox")
+    assert (code, err) == (1, "Error: .ticketsync/sandbox.state.json already exists: refusing "
+                              "to overwrite a state file (it records the tickets already "
+                              "created); `ticketsync state list --sandbox` shows what it "
+                              "tracks\n")
+
+
+def test_init_offers_the_gitignore_line_until_it_is_there(project_dir: Path) -> None:
+    (project_dir / ".gitignore").write_text("*.pyc\n/.ticketsync\n", encoding="utf-8")
+    code, out, _ = invoke("init")
+    assert (code, GITIGNORE_LINE in out) == (0, False)
+    (project_dir / ".gitignore").write_text("*.pyc\n", encoding="utf-8")
+    assert invoke("init", "--sandbox")[1].endswith(GITIGNORE_LINE)
+    assert (project_dir / ".gitignore").read_text(encoding="utf-8") == "*.pyc\n"  # offered only

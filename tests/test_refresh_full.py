@@ -6,6 +6,9 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+from cli_helpers import enter_project, invoke, write
+
 from ticketsync.model import State, StateEntry
 from ticketsync.run.workspace import find_deleted, read_back
 from ticketsync.sandbox import TicketStore, start_sandbox
@@ -81,3 +84,31 @@ def test_nothing_is_looked_for_when_the_listing_of_changes_showed_every_ticket(
     # listing of changes, and a GET said it is gone.
     assert [key for key, entry in after.tickets.items() if entry.deleted] == ["k1"]
     assert listing_and_gets(log) == (1, 1)
+
+
+def test_plan_refresh_full_reports_a_ticket_deleted_in_the_tracker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    enter_project(tmp_path, monkeypatch)
+    write(tmp_path / "tickets" / "t.yaml", """\
+        tickets:
+          alpha: {title: Alpha}
+          beta: {title: Beta}
+    """)
+    assert invoke("apply", "--sandbox", "--yes")[0] == 0
+    assert invoke("sandbox", "delete", "beta")[0] == 0
+    code, out, err = invoke("plan", "--sandbox", "--refresh")
+    assert (code, "deleted" in out) == (0, False)  # a listing of changes cannot see it
+    assert err == ("Refresh: changed: what the tracker lists as updated since the last "
+                   "read-back; a ticket deleted there shows only with --refresh=full.\n")
+    code, out, err = invoke("plan", "--sandbox", "--refresh=full", "--detailed-exitcode")
+    assert code == 0  # reported, never re-created: nothing to do
+    assert out.startswith("? deleted beta: ") and out.endswith("\nNo changes.\n")
+    assert err == ("Refresh: full: every tracked ticket was looked for in the tracker; "
+                   "1 deleted there.\n")
+    # A bare --refresh still takes the PATH after it as a path, as when it was a flag.
+    assert invoke("plan", "--sandbox", "--refresh", "tickets/")[0] == 0
+    code, _, err = invoke("plan", "--sandbox", "--refresh=ful")
+    assert code == 64
+    assert err.endswith("Error: Invalid value for '--refresh': 'ful' is not one of changed, "
+                        "full (--refresh alone: changed)\n")

@@ -72,7 +72,12 @@ class TicketSyncGroup(click.Group):
         except TicketSyncError as exc:
             if debug:
                 _print_traceback()
-            click.echo(f"Error: {exc}", err=True)
+            message = str(exc)
+            if "--sandbox" in argv:  # its hints must name the sandbox, not the project
+                from ticketsync.cli.common import sandbox_hints
+
+                message = sandbox_hints(message)
+            click.echo(f"Error: {message}", err=True)
             code = EXIT_ERROR
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)

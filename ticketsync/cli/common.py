@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,7 @@ import click
 from ticketsync.declare.config import Config
 
 if TYPE_CHECKING:
-    from ticketsync.model import Project
+    from ticketsync.model import Plan, Project
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -79,6 +80,81 @@ def sandbox_option(func: F) -> F:
         is_flag=True,
         help="Use the built-in local sandbox and its own state file (no key, no network).",
     )(func)
+
+
+#: What ``plan --refresh`` reads back: ``changed`` (``--refresh``: one listing of what
+#: StackOne says changed since the last read-back) or ``full`` (that, and every tracked
+#: ticket it did not show looked for: the only way to see a deletion).
+REFRESH_MODES = ("changed", "full")
+_REFRESH_PATHS = "ticketsync.refresh_paths"
+
+
+class RefreshMode(click.ParamType[str]):
+    """``--refresh[=full]``. A bare ``--refresh`` used to be a flag, so ``plan --refresh
+    tickets/`` must still mean the ticket files at ``tickets/``: a value that is no mode
+    but an existing path is handed back to the PATH arguments (:func:`refresh_paths`)."""
+
+    name = "mode"
+
+    def convert(self, value: str, param: click.Parameter | None,
+                ctx: click.Context | None) -> str:
+        if value in REFRESH_MODES:
+            return value
+        if ctx is not None and (Path(value).exists() or any(c in value for c in "*?[")):
+            ctx.meta.setdefault(_REFRESH_PATHS, []).append(value)
+            return "changed"
+        self.fail(f"{value!r} is not one of {', '.join(REFRESH_MODES)} (--refresh alone: "
+                  "changed)", param, ctx)
+
+
+def refresh_option(func: F) -> F:
+    """``--refresh[=full]``: read the tracked tickets back first (needs the key)."""
+    return click.option(
+        "--refresh", type=RefreshMode(), is_flag=False, flag_value="changed", default=None,
+        metavar="[=full]",
+        help="Read the tracked tickets back from StackOne first (needs the key): shows "
+        "edits made in the tracker since the last apply, and conflicts. --refresh=full also "
+        "finds tickets deleted there, at the cost of one complete listing or one GET per "
+        "tracked ticket, the cheaper.",
+    )(func)
+
+
+def refresh_paths(ctx: click.Context) -> tuple[str, ...]:
+    """The PATH arguments written right after a bare ``--refresh`` (see RefreshMode)."""
+    return tuple(ctx.meta.get(_REFRESH_PATHS, ()))
+
+
+def refresh_note(mode: str, plan: Plan) -> str:
+    """Which read-back the plan rests on, in one line (``plan --refresh``, on stderr)."""
+    if mode == "full":
+        gone = sum(1 for d in plan.drift if d.deleted)
+        return (f"Refresh: full: every tracked ticket was looked for in the tracker; "
+                f"{gone} deleted there.")
+    return ("Refresh: changed: what the tracker lists as updated since the last read-back; "
+            "a ticket deleted there shows only with --refresh=full.")
+
+
+#: The commands that take ``--sandbox``: a hint naming one, printed by a run under
+#: ``--sandbox``, must name it with ``--sandbox`` too, or it acts on the real project.
+SANDBOX_COMMANDS = frozenset({"init", "plan", "apply", "export", "state list", "state show",
+                              "state rm", "state mv", "state import", "directory pull"})
+_HINT = re.compile(r"`ticketsync ([^`]*)`")
+
+
+def sandbox_hints(text: str) -> str:
+    """``text`` with ``--sandbox`` added to every `` `ticketsync COMMAND ...` `` hint whose
+    command takes it (for what a ``--sandbox`` run prints)."""
+
+    def add(match: re.Match[str]) -> str:
+        inner = match.group(1)
+        words = inner.split()
+        name = " ".join(words[:2]) if words[:1] in (["state"], ["directory"]) else (
+            words[0] if words else "")
+        if name not in SANDBOX_COMMANDS or "--sandbox" in words:
+            return match.group(0)
+        return f"`ticketsync {inner} --sandbox`"
+
+    return _HINT.sub(add, text)
 
 
 def projects_option(func: F) -> F:

@@ -55,7 +55,9 @@ state: ticketsync.state.json
 def init(ctx: click.Context, account_id: str | None, sandbox: bool) -> None:
     """Start a project: write ticketsync.yaml (if absent) and an empty state file.
 
-    An existing state file is never overwritten: it is what prevents duplicate tickets.
+    With --sandbox, the state file is the sandbox's own (.ticketsync/sandbox.state.json),
+    for trying ticketsync locally. An existing state file is never overwritten: it is what
+    prevents duplicate tickets.
     The state belongs to this project's config and to its account (without one, the
     first apply binds it): another project or account is refused from then on.
 
@@ -74,9 +76,9 @@ def init(ctx: click.Context, account_id: str | None, sandbox: bool) -> None:
             f"`ticketsync state list{' --sandbox' if sandbox else ''}` shows what it tracks"
         )
     config_path = config.config_path  # the state is bound to it (see Workspace.init)
-    if sandbox:
-        pass  # the sandbox needs no project config of its own
-    elif Path(config_path).exists():
+    # A state that cannot be written (its folder blocked) must leave no config behind.
+    state_path.parent.mkdir(parents=True, exist_ok=True)
+    if Path(config_path).exists():
         click.echo(f"{shown(config_path)} exists: left as it is.")
     else:
         account = account_id or config.account_id
@@ -90,6 +92,23 @@ def init(ctx: click.Context, account_id: str | None, sandbox: bool) -> None:
              else "no account yet: the first apply binds it")
     advice = "" if sandbox else " Commit it with your ticket files."
     click.echo(f"Wrote {shown(state_path)} (empty, {bound}).{advice}")
+    if not _ignored(Path(config_path).parent / ".gitignore"):
+        click.echo(f"Add the line `{LOCAL_FOLDER}` to .gitignore: it holds the sandbox's "
+                   f"tickets and state, for this machine only (`echo {LOCAL_FOLDER} >> "
+                   ".gitignore`).")
+
+
+#: What ticketsync keeps for this machine only, beside the project config.
+LOCAL_FOLDER = ".ticketsync/"
+
+
+def _ignored(gitignore: Path) -> bool:
+    """Whether ``gitignore`` already has a line for :data:`LOCAL_FOLDER`."""
+    try:
+        lines = gitignore.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return any(line.strip().strip("/") == ".ticketsync" for line in lines)
 
 
 COMMANDS: list[click.Command] = [init]

@@ -14,14 +14,15 @@ from ticketsync.cli.common import (
     load_tickets,
     paths_argument,
     projects_option,
+    refresh_option,
     sandbox_option,
 )
 from ticketsync.cli.when import now_option, skipped_lines
 
 if TYPE_CHECKING:
     from ticketsync.declare.config import Config
-    from ticketsync.declare.directory import Directory
-    from ticketsync.model import Plan, Project
+    from ticketsync.model import Plan, Project, State
+    from ticketsync.plan.render import Names
 
 FORMATS = ("text", "json", "markdown", "github", "mermaid")
 
@@ -42,11 +43,7 @@ FORMATS = ("text", "json", "markdown", "github", "mermaid")
     "--out", "out", type=click.Path(dir_okay=False), default=None,
     help="Also save the plan to FILE, for `ticketsync apply --plan FILE`.",
 )
-@click.option(
-    "--refresh", is_flag=True,
-    help="Read the tracked tickets back from StackOne first (needs the key): shows edits "
-    "made in the tracker since the last apply, and conflicts.",
-)
+@refresh_option
 @sandbox_option
 @now_option
 @projects_option
@@ -58,7 +55,7 @@ def plan(
     fmt: str,
     detailed_exitcode: bool,
     out: str | None,
-    refresh: bool,
+    refresh: str | None,
     sandbox: bool,
     projects: tuple[str, ...],
 ) -> None:
@@ -67,13 +64,16 @@ def plan(
     Reads the ticket files and the state file only: no key, no network, no writes
     (except the saved plan with --out). With --refresh it also reads the tracked tickets
     back from StackOne (one listing of what changed since the last read-back), still
-    writing nothing. With --projects, plans every project found, one section each.
+    writing nothing; --refresh=full also finds the tickets deleted there. With
+    --projects, plans every project found, one section each.
 
     \b
     Example: ticketsync plan --format markdown > plan.md
     """
     from ticketsync.cli import EXIT_CHANGES, EXIT_ERROR
+    from ticketsync.cli.common import refresh_note, refresh_paths
 
+    paths = (*paths, *refresh_paths(ctx))
     if projects:
         from ticketsync.cli.common import refuse_with_projects, run_projects
 
@@ -93,25 +93,33 @@ def plan(
         return
     config = get_config(ctx, sandbox=sandbox)
     project = load_tickets(ctx, config, paths, github=fmt == "github")
-    from ticketsync.cli.apply import plan_directory
-
-    result = make_plan(config, project, refresh=refresh, sandbox=sandbox)
-    click.echo(render_plan(result, fmt, plan_directory(config, result)), nl=False)
+    result, names = plan_with_names(config, project, refresh=refresh, sandbox=sandbox)
+    click.echo(render_plan(result, fmt, names), nl=False)
+    if refresh is not None and fmt == "text":
+        click.echo(refresh_note(refresh, result), err=True)
     if fmt == "text":
         click.echo(skipped_lines(result), nl=False)
     if out is not None:
         from ticketsync.plan.saved import save_plan
 
         save_plan(Path(out), result)
-        click.echo(f"Saved the plan to {out}: apply it with `ticketsync apply --plan {out}`.",
-                   err=True)
+        hint = f"`ticketsync apply --plan {out}{' --sandbox' if sandbox else ''}`"
+        click.echo(f"Saved the plan to {out}: apply it with {hint}.", err=True)
     if detailed_exitcode and result.has_changes:
         ctx.exit(EXIT_CHANGES)
 
 
-def make_plan(config: Config, project: Project, *, refresh: bool, sandbox: bool) -> Plan:
+def make_plan(config: Config, project: Project, *, refresh: bool | str | None,
+              sandbox: bool) -> Plan:
     """The plan of one project: its state (with a crashed apply's journal folded in,
-    read-only), read back first with ``refresh``, diffed against the loaded tickets."""
+    read-only), read back first with ``refresh`` (``full``: deletions looked for too),
+    diffed against the loaded tickets."""
+    return plan_with_names(config, project, refresh=refresh, sandbox=sandbox)[0]
+
+
+def plan_with_names(config: Config, project: Project, *, refresh: bool | str | None,
+                    sandbox: bool) -> tuple[Plan, Names | None]:
+    """:func:`make_plan`, and what its renderings need to show ids by name."""
     from dataclasses import replace
 
     from ticketsync.cli.common import shown
@@ -144,25 +152,45 @@ def make_plan(config: Config, project: Project, *, refresh: bool, sandbox: bool)
         from ticketsync.run.workspace import read_back
 
         with open_api(config, sandbox=sandbox) as api:
-            state = read_back(api, state, project=project, marker=config.marker_field)[0]
-    return build_plan(project, state, updates=config.updates, removed=config.removed,
-                      max_creates=config.max_creates, max_removals=config.max_removals,
-                      refreshed=refresh, marker=config.marker_field)
+            state = read_back(api, state, project=project, marker=config.marker_field,
+                              full=refresh == "full")[0]
+    result = build_plan(project, state, updates=config.updates, removed=config.removed,
+                        max_creates=config.max_creates, max_removals=config.max_removals,
+                        refreshed=bool(refresh), marker=config.marker_field)
+    return result, plan_names(config, result, state)
 
 
-def render_plan(result: Plan, fmt: str, directory: Directory | None = None) -> str:
-    """One project's plan in ``fmt`` (``directory``: ids shown by name, where formats do)."""
+def plan_names(config: Config, plan: Plan, state: State) -> Names | None:
+    """The directory and the ids last applied, for the updates that change a field holding
+    ids (a project, people...); None when there are none, or no directory file (most plans
+    do not pay for reading it twice)."""
+    from ticketsync.declare.loader import resolver_for
+    from ticketsync.plan.render import REFERENCES, Names
+
+    changing = [u.key for u in plan.updates if u.key in state.tickets and any(
+        f in REFERENCES for f in (*u.fields, *u.conflicts, *u.fixed))]
+    if not changing:
+        return None
+    directory = resolver_for(config, Path.cwd())[0].directory
+    if directory is None:
+        return None
+    return Names(directory, {key: state.tickets[key].applied for key in changing})
+
+
+def render_plan(result: Plan, fmt: str, names: Names | None = None) -> str:
+    """One project's plan in ``fmt`` (``names``: ids shown by name, where formats do)."""
     from ticketsync.plan import render
 
     if fmt == "markdown":
-        return render.render_markdown(result, diagram=True, directory=directory)
+        return render.render_markdown(result, diagram=True, names=names)
     if fmt == "text":
-        return render.render_text(result, directory)
-    if fmt == "github":
-        return render.render_github(result, directory)
-    if fmt == "json":
-        return render.render_json(result)
-    return render.render_mermaid(result)
+        return render.render_text(result, names)
+    renderers = {
+        "json": render.render_json,
+        "github": render.render_github,
+        "mermaid": render.render_mermaid,
+    }
+    return renderers[fmt](result)
 
 
 def render_projects(runs: Sequence[ProjectRun[Plan]], fmt: str) -> str:
