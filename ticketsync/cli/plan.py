@@ -21,8 +21,8 @@ from ticketsync.cli.when import now_option, skipped_lines
 
 if TYPE_CHECKING:
     from ticketsync.declare.config import Config
-    from ticketsync.model import Plan, Project, State
-    from ticketsync.plan.render import Names
+    from ticketsync.declare.directory import Directory
+    from ticketsync.model import Plan, Project
 
 FORMATS = ("text", "json", "markdown", "github", "mermaid")
 
@@ -93,8 +93,10 @@ def plan(
         return
     config = get_config(ctx, sandbox=sandbox)
     project = load_tickets(ctx, config, paths, github=fmt == "github")
-    result, names = plan_with_names(config, project, refresh=refresh, sandbox=sandbox)
-    click.echo(render_plan(result, fmt, names), nl=False)
+    from ticketsync.cli.apply import plan_directory
+
+    result = make_plan(config, project, refresh=refresh, sandbox=sandbox)
+    click.echo(render_plan(result, fmt, plan_directory(config, result)), nl=False)
     if refresh is not None and fmt == "text":
         click.echo(refresh_note(refresh, result), err=True)
     if fmt == "text":
@@ -114,12 +116,6 @@ def make_plan(config: Config, project: Project, *, refresh: bool | str | None,
     """The plan of one project: its state (with a crashed apply's journal folded in,
     read-only), read back first with ``refresh`` (``full``: deletions looked for too),
     diffed against the loaded tickets."""
-    return plan_with_names(config, project, refresh=refresh, sandbox=sandbox)[0]
-
-
-def plan_with_names(config: Config, project: Project, *, refresh: bool | str | None,
-                    sandbox: bool) -> tuple[Plan, Names | None]:
-    """:func:`make_plan`, and what its renderings need to show ids by name."""
     from dataclasses import replace
 
     from ticketsync.cli.common import shown
@@ -154,43 +150,24 @@ def plan_with_names(config: Config, project: Project, *, refresh: bool | str | N
         with open_api(config, sandbox=sandbox) as api:
             state = read_back(api, state, project=project, marker=config.marker_field,
                               full=refresh == "full")[0]
-    result = build_plan(project, state, updates=config.updates, removed=config.removed,
-                        max_creates=config.max_creates, max_removals=config.max_removals,
-                        refreshed=bool(refresh), marker=config.marker_field)
-    return result, plan_names(config, result, state)
+    return build_plan(project, state, updates=config.updates, removed=config.removed,
+                      max_creates=config.max_creates, max_removals=config.max_removals,
+                      refreshed=bool(refresh), marker=config.marker_field)
 
 
-def plan_names(config: Config, plan: Plan, state: State) -> Names | None:
-    """The directory and the ids last applied, for the updates that change a field holding
-    ids (a project, people...); None when there are none, or no directory file (most plans
-    do not pay for reading it twice)."""
-    from ticketsync.declare.loader import resolver_for
-    from ticketsync.plan.render import REFERENCES, Names
-
-    changing = [u.key for u in plan.updates if u.key in state.tickets and any(
-        f in REFERENCES for f in (*u.fields, *u.conflicts, *u.fixed))]
-    if not changing:
-        return None
-    directory = resolver_for(config, Path.cwd())[0].directory
-    if directory is None:
-        return None
-    return Names(directory, {key: state.tickets[key].applied for key in changing})
-
-
-def render_plan(result: Plan, fmt: str, names: Names | None = None) -> str:
-    """One project's plan in ``fmt`` (``names``: ids shown by name, where formats do)."""
+def render_plan(result: Plan, fmt: str, directory: Directory | None = None) -> str:
+    """One project's plan in ``fmt`` (``directory``: ids shown by name, where formats do)."""
     from ticketsync.plan import render
 
     if fmt == "markdown":
-        return render.render_markdown(result, diagram=True, names=names)
+        return render.render_markdown(result, diagram=True, directory=directory)
     if fmt == "text":
-        return render.render_text(result, names)
-    renderers = {
-        "json": render.render_json,
-        "github": render.render_github,
-        "mermaid": render.render_mermaid,
-    }
-    return renderers[fmt](result)
+        return render.render_text(result, directory)
+    if fmt == "github":
+        return render.render_github(result, directory)
+    if fmt == "json":
+        return render.render_json(result)
+    return render.render_mermaid(result)
 
 
 def render_projects(runs: Sequence[ProjectRun[Plan]], fmt: str) -> str:
