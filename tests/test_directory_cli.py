@@ -72,7 +72,8 @@ def test_names_to_ids_to_state_to_plan_and_a_rename_changes_nothing(
     # A file that names someone else is a change, in ids.
     (project / "tickets" / "t.yaml").write_text(TICKETS.replace("Bob Chen", "dan"))
     code, out, _ = invoke("plan", "--sandbox")
-    assert out.startswith("~ update outage: assignees\n")
+    assert out.startswith('~ update outage\n    assignees: + "Dan Evans" (user-004)  - '
+                          '"Bob Chen" (user-002)\n')
 
 
 def test_the_quickstart_directory_is_the_default_sandboxs(make_sandbox: MakeSandbox) -> None:

@@ -12,8 +12,8 @@ from sandbox_helpers import API_KEY, MakeSandbox
 
 from ticketsync.account.pull import Moved, moved_lines, moved_names
 from ticketsync.declare.directory import Directory, Project, TicketType, User
-from ticketsync.model import Plan, Update
-from ticketsync.plan.render import Names, reference_changes, render_markdown, render_text
+from ticketsync.model import FieldValues, Plan, Update
+from ticketsync.plan.render import render_markdown, render_text
 from ticketsync.sandbox import RunningSandbox
 
 ACCOUNT = "acc-moves"
@@ -74,9 +74,9 @@ def test_the_plan_shows_both_projects_by_name_and_warns(running: RunningSandbox)
     assert invoke("directory", "pull")[0] == 0
     assert invoke("validate")[0] == 0  # the names still resolve: nothing else catches it
     assert invoke("plan") == (0, (
-        "~ update a: project_id\n"
+        "~ update a\n"
         '    project_id: "Core" (project-001) -> "Platform" (project-003)\n'
-        "~ update b: project_id\n"
+        "~ update b\n"
         '    project_id: "Core" (project-001) -> "Platform" (project-003)\n'
         f"{MOVES}\n"
         "\n"
@@ -88,9 +88,9 @@ def test_the_plan_shows_both_projects_by_name_and_warns(running: RunningSandbox)
     rows = [line.split(" | ", 1)[1] for line in markdown.splitlines()
             if line.startswith("| `a` ") or line.startswith("| `b` ")]  # then the link
     assert rows == [
-        '`project_id`: `"Core" (project-001) -> "Platform" (project-003)` | '
+        '`project_id` | `"Core" (project-001) -> "Platform" (project-003)` | '
         "`tickets/ops.yaml:2` |",
-        '`project_id`: `"Core" (project-001) -> "Platform" (project-003)` | '
+        '`project_id` | `"Core" (project-001) -> "Platform" (project-003)` | '
         "`tickets/ops.yaml:5` |"]
     # Writing the project's new name keeps the tickets where they are.
     write(Path("tickets/ops.yaml"), TICKETS.replace("Platform", "Core"))
@@ -102,7 +102,8 @@ def test_the_apply_warns_too(running: RunningSandbox) -> None:
     assert invoke("directory", "pull")[0] == 0
     code, out, _ = invoke("apply", "--yes")
     assert code == 0
-    assert out.startswith("~ update a: project_id\n~ update b: project_id\n"
+    moving = '    project_id: "Core" (project-001) -> "Platform" (project-003)\n'
+    assert out.startswith(f"~ update a\n{moving}~ update b\n{moving}"
                           f"{MOVES}\n\nPlan: 0 to create, 2 to update, 1 unchanged.\n")
 
 
@@ -151,10 +152,10 @@ def test_a_name_from_the_tracker_cannot_forge_a_line() -> None:
     [line] = moved_lines(moved_names(before, after), after)
     assert line.startswith('! project "Platform" now names p-2 (was p-1, now named '
                            '"Core\\n~ update x: \\"title\\"\\x1b[2K"): ')
-    update = Update("a", "tkt-1", ("project_id",), {"project_id": "p-2"})
-    names = Names(after, {"a": {"project_id": "p-1"}})
-    assert reference_changes(update, ("project_id",), names) == [
-        'project_id: "Core\\n~ update x: \\"title\\"\\x1b[2K" (p-1) -> "Platform" (p-2)']
+    update = Update("a", "tkt-1", ("project_id",), {"project_id": "p-2"},
+                    values=(FieldValues("project_id", "p-1", "p-2"),))
+    assert render_text(Plan(updates=(update,)), after).splitlines()[1] == (
+        '    project_id: "Core\\n~ update x: \\"title\\"\\x1b[2K" (p-1) -> "Platform" (p-2)')
 
 
 def test_many_moved_names_are_counted_past_a_few() -> None:
@@ -172,24 +173,25 @@ def test_people_types_and_components_by_name_in_the_plan() -> None:
                            types=(TicketType("t-1", "Bug"), TicketType("t-2", "Incident")))
     update = Update("a", "tkt-1", ("assignees", "title"),
                     {"assignees": ["u-2", "u-3"], "type": "t-2", "title": "A"},
-                    fixed=("type",), conflicts=("reporters",))
-    names = Names(directory, {"a": {"assignees": ["u-1"], "type": "t-1",
-                                    "reporters": ["u-1", "u-2"]}})
+                    fixed=("type",), conflicts=("reporters",), values=(
+                        FieldValues("assignees", ["u-1"], ["u-2", "u-3"]),
+                        FieldValues("reporters", ["u-1", "u-2"], None, ["u-2"]),
+                        FieldValues("title", "Old", "A"),
+                        FieldValues("type", "t-1", "t-2")))
     plan = Plan(updates=(update,))
-    assert render_text(plan, names) == (
-        "~ update a: assignees, title\n"
-        '    assignees: + "Bob" (u-2)  + u-3  - "Alice" (u-1)\n'
-        "! conflict a: reporters (changed in the files and in the tracker; nothing is sent "
-        "for this ticket unless apply --overwrite)\n"
-        '    reporters: - "Alice" (u-1)  - "Bob" (u-2)\n'
-        "! cannot update a: type (StackOne cannot change it once the ticket exists)\n"
+    assert render_text(plan, directory) == (
+        "! conflict a (changed in the files and in the tracker: nothing is sent for this "
+        "ticket unless apply --overwrite)\n"
+        '    assignees: + "Bob" (u-2)  + u-3  - "Alice" (u-1) (waits with the conflict)\n'
+        '    reporters: declared (none), last applied ["Alice" (u-1), "Bob" (u-2)], tracker '
+        '["Bob" (u-2)]\n'
+        '    title: "Old" -> "A" (waits with the conflict)\n'
+        "! cannot update a (StackOne cannot change it once the ticket exists)\n"
         '    type: "Bug" (t-1) -> "Incident" (t-2)\n'
         "\n"
-        "Plan: 0 to create, 0 to update, 1 in conflict, 0 unchanged.\n")
-    # without the names, as before
-    assert render_text(plan).splitlines()[0:2] == [
-        "~ update a: assignees, title",
-        "! conflict a: reporters (changed in the files and in the tracker; nothing is sent "
-        "for this ticket unless apply --overwrite)"]
-    assert "`assignees`: `+ \"Bob\" (u-2)  + u-3  - \"Alice\" (u-1)`, `title`" in \
-        render_markdown(plan, names=names)
+        "Plan: 0 to create, 0 to update, 1 in conflict, 1 not updatable, 0 unchanged.\n")
+    # without the directory, the ids
+    assert render_text(plan).splitlines()[1] == (
+        "    assignees: + u-2  + u-3  - u-1 (waits with the conflict)")
+    assert '| `a` | `assignees` | `+ "Bob" (u-2)  + u-3  - "Alice" (u-1) (waits with the ' \
+        "conflict)` |  |" in render_markdown(plan, directory=directory)

@@ -78,10 +78,12 @@ def test_an_edit_in_the_tracker_with_an_unchanged_declaration_is_drift_and_nothi
     assert apply()[0] == 0
     edit_in_the_tracker(server, project, "a", assignees=["user-9"])
     code, out, _ = invoke("plan", "--refresh", "--detailed-exitcode")
-    assert (code, out) == (0, "? drift a: assignees (edited in the tracker; left as it is)\n"
+    assert (code, out) == (0, "? drift a (edited in the tracker; left as it is)\n"
+                              "    assignees: applied [user-1], tracker [user-9]\n"
                               "\nNo changes.\n")
     before = len(patches(server))
-    assert apply() == (0, "? drift a: assignees (edited in the tracker; left as it is)\n"
+    assert apply() == (0, "? drift a (edited in the tracker; left as it is)\n"
+                          "    assignees: applied [user-1], tracker [user-9]\n"
                           "\nNo changes.\n", "")
     assert len(patches(server)) == before  # no PATCH: the tracker's edit stands
     assert remote(server, project, "a")["assignees"] == ["user-9"]
@@ -95,7 +97,8 @@ def test_a_declaration_changed_sends_only_that_field(server: SandboxProcess,
     declare(project, {**BASE, "a": {**BASE["a"], "title": "Alpha, renamed"}})
     code, out, _ = apply()
     assert code == 0, out
-    assert "~ update a: title\n" in out and "Apply complete: 0 created, 1 updated" in out
+    assert '~ update a\n    title: "Alpha" -> "Alpha, renamed"\n' in out
+    assert "Apply complete: 0 created, 1 updated" in out
     sent = patches(server)[-1]
     assert sent.startswith("PATCH /unified/ticketing/tickets/")
     fields = remote(server, project, "a")
@@ -112,8 +115,13 @@ def test_a_field_changed_on_both_sides_is_a_conflict_and_nothing_is_sent(
     declare(project, {**BASE, "b": {"title": "Beta, renamed", "priority": "high"}})
     code, out, _ = invoke("plan", "--refresh", "--detailed-exitcode")
     assert code == 2
-    assert "~ update b: priority\n" in out
-    assert "! conflict b: title (changed in the files and in the tracker" in out
+    # The ticket is held back whole: its priority waits with the conflicting title.
+    assert out.startswith(
+        "! conflict b (changed in the files and in the tracker: nothing is sent for this "
+        "ticket unless apply --overwrite)\n"
+        '    priority: "low" -> "high" (waits with the conflict)\n'
+        '    title: declared "Beta, renamed", last applied "Beta", tracker "Beta (edited in '
+        'Jira)"\n'), out
     before = len(patches(server))
     code, out, _ = apply()
     assert code == 1
@@ -314,11 +322,13 @@ def test_a_status_moved_in_the_tracker_is_drift_and_moving_it_back_is_a_choice(
     done = next(s for s in statuses("project-001", None) if s["name"] == "Done")
     edit_in_the_tracker(server, project, "a", status=done)
     code, out, _ = invoke("plan", "--refresh", "--detailed-exitcode")
-    assert (code, out) == (0, "? closed a: closed in the tracker (left as it is)\n"
+    assert (code, out) == (0, '? closed a: closed in the tracker ("Done"); left as it is\n'
                               "\nNo changes.\n")
     declare(project, {"a": {"title": "Alpha", "status": "To Do"}})  # both sides moved it
     code, out, _ = invoke("plan", "--refresh")
-    assert "! conflict a: status (changed in the files and in the tracker" in out
+    assert ("! conflict a (changed in the files and in the tracker: nothing is sent for this "
+            'ticket unless apply --overwrite)\n    status: declared "To Do", last applied '
+            '"In Review", tracker "Done"\n') in out
     assert apply("--overwrite")[0] == 0
     assert remote(server, project, "a")["status"]["name"] == "To Do"
 

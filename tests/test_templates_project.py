@@ -74,7 +74,7 @@ def test_removing_an_item_leaves_its_tickets_undeclared(quickstart: Path) -> Non
     edit(quickstart / "tickets" / "release.yaml", "for_each: [v2.4, v2.5]", "for_each: [v2.5]")
     code, out, _ = invoke("plan", "--sandbox")
     assert code == 0
-    assert [line.split(":")[0] for line in out.splitlines() if line.startswith("?")] == [
+    assert [line.split("  ")[0] for line in out.splitlines() if line.startswith("?")] == [
         "? untracked release.v2.4.freeze",
         "? untracked release.v2.4.notes",
         "? untracked release.v2.4.rollout",

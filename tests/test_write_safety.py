@@ -98,7 +98,8 @@ def test_a_field_first_declared_after_a_person_filled_it_is_a_conflict_never_rep
     declare(project, {"a": {"title": "T1", field: mine}})
     code, out, _ = invoke("plan", "--refresh", "--detailed-exitcode")
     shown = f"{stored}.sprint" if field == "unified_custom_fields" else stored
-    assert code == 2 and f"! conflict a: {shown} (changed in the files and in the tracker" in out
+    assert code == 2 and out.startswith("! conflict a (changed in the files and in the tracker")
+    assert f"\n    {'description' if shown == 'content' else shown}: declared " in out
     before = patches(server)
     code, out, _ = apply()
     assert code == 1 and f"conflict a: {shown} changed in the files and in the tracker" in out
@@ -116,7 +117,8 @@ def test_a_field_first_declared_that_the_tracker_holds_nothing_for_is_sent(
                       "b": {"title": "T2", "priority": "low"}})
     code, out, _ = apply()
     assert code == 0, out
-    assert "~ update a: content, tags\n~ update b: priority\n" in out
+    assert ('~ update a\n    description: 1 line changed (first: (none) -> "short summary")\n'
+            '    tags: + "x"\n~ update b\n    priority: (none) -> "low"\n') in out
     fields = tracker(server, project, "a")
     assert (fields["content"], fields["tags"]) == ([{"plain": "short summary"}], ["x"])
     assert invoke("plan", "--refresh")[1] == "No changes.\n"
@@ -169,7 +171,7 @@ def test_a_patch_of_one_custom_field_keeps_the_keys_people_set(
     declare(project, {"a": {"title": "T1", "unified_custom_fields": {"cf1": "B"}}})
     code, out, _ = apply()
     assert code == 0, out
-    assert "~ update a: unified_custom_fields.cf1\n" in out
+    assert '~ update a\n    unified_custom_fields.cf1: "A" -> "B"\n' in out
     assert tracker(server, project, "a")["unified_custom_fields"] == {
         "cf1": "B", "cf2": "theirs", "sprint": "S-12"}
     assert invoke("plan", "--refresh")[1] == "No changes.\n"
@@ -349,7 +351,8 @@ def test_a_patch_that_acted_but_lost_its_answer_stays_ours(
     # Reverting the file: the tracker's "Two" is our write, not a person's: sent back.
     declare(project, {"a": {"title": "One"}})
     code, out, _ = apply()
-    assert code == 0 and "~ update a: title\n" in out and "drift" not in out, out
+    assert code == 0 and '~ update a\n    title: "Two" -> "One"\n' in out, out
+    assert "drift" not in out, out
     assert tracker(server, project, "a")["title"] == "One"
     assert invoke("plan", "--refresh")[1] == "No changes.\n"
 
