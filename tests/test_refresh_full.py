@@ -104,6 +104,7 @@ def test_plan_refresh_full_reports_a_ticket_deleted_in_the_tracker(
     code, out, err = invoke("plan", "--sandbox", "--refresh=full", "--detailed-exitcode")
     assert code == 0  # reported, never re-created: nothing to do
     assert out.startswith("? deleted beta: ") and out.endswith("\nNo changes.\n")
+    assert "`ticketsync state rm beta --sandbox`" in out  # its hint acts on the sandbox
     assert err == ("Refresh: full: every tracked ticket was looked for in the tracker; "
                    "1 deleted there.\n")
     # A bare --refresh still takes the PATH after it as a path, as when it was a flag.

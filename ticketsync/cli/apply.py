@@ -24,6 +24,7 @@ from ticketsync.cli.common import (
     load_tickets,
     paths_argument,
     projects_option,
+    sandbox_hints,
     sandbox_option,
 )
 from ticketsync.cli.when import at_server_time, now_option, skipped_lines
@@ -312,6 +313,7 @@ def apply_project(
     from ticketsync.stackone.limiter import RateLimiter
 
     sandbox, err = run.sandbox, run.err
+    hints = sandbox_hints if sandbox else str  # a hint followed must act on the sandbox
     config = get_config(ctx, sandbox=sandbox, folder=folder)
     config = replace(
         config,
@@ -337,8 +339,9 @@ def apply_project(
             plan = session.plan(project, plan_file=run.plan_file)
             refused = brake_message(plan, force=run.force)
             # As it will act: conflicts sent under --overwrite, ids named (issue #19).
-            click.echo(render.render_text(replace(plan, overwrite=run.overwrite),
-                                          plan_directory(config, plan)), nl=False, err=err)
+            shown_plan = render.render_text(replace(plan, overwrite=run.overwrite),
+                                            plan_directory(config, plan))
+            click.echo(hints(shown_plan), nl=False, err=err)
             click.echo(skipped_lines(plan), nl=False, err=err)
             if refused is not None:
                 raise PlanError(refused)
@@ -367,7 +370,7 @@ def apply_project(
                 progress.finish()
             numbers = _created_numbers(session.state, result.created_keys)
     if plan.has_changes or session.uncertain or result.adopted:
-        click.echo(summary(result), err=err)
+        click.echo(hints(summary(result)), err=err)
         if numbers:
             click.echo(numbers, err=err)
     return Applied(plan, result, events, session.state, config.state_path)

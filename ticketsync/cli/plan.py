@@ -71,7 +71,7 @@ def plan(
     Example: ticketsync plan --format markdown > plan.md
     """
     from ticketsync.cli import EXIT_CHANGES, EXIT_ERROR
-    from ticketsync.cli.common import refresh_note, refresh_paths
+    from ticketsync.cli.common import refresh_note, refresh_paths, sandbox_hints
 
     paths = (*paths, *refresh_paths(ctx))
     if projects:
@@ -96,7 +96,8 @@ def plan(
     from ticketsync.cli.apply import plan_directory
 
     result = make_plan(config, project, refresh=refresh, sandbox=sandbox)
-    click.echo(render_plan(result, fmt, plan_directory(config, result)), nl=False)
+    shown_plan = render_plan(result, fmt, plan_directory(config, result))
+    click.echo(sandbox_hints(shown_plan) if sandbox else shown_plan, nl=False)
     if refresh is not None and fmt == "text":
         click.echo(refresh_note(refresh, result), err=True)
     if fmt == "text":
