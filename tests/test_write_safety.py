@@ -410,3 +410,21 @@ def test_a_create_whose_answer_was_lost_gets_its_status_in_the_same_run(
 def _quiet(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("CI", raising=False)
     yield
+
+
+def test_a_saved_plan_patch_of_one_custom_field_keeps_the_keys_people_set(
+    server: RunningSandbox, project: Path
+) -> None:
+    """plan --out on the pull request, apply --plan on merge: the saved plan holds no
+    tracker map; the one read at apply time is sent back with the changed key."""
+    declare(project, {"a": {"title": "T1", "unified_custom_fields": {"cf1": "A"}}})
+    assert apply()[0] == 0
+    person_edits(server, project, "a", unified_custom_fields={"cf1": "A", "cf2": "theirs"})
+    declare(project, {"a": {"title": "T1", "unified_custom_fields": {"cf1": "B"}}})
+    assert invoke("plan", "--out", "plan.json")[0] == 0
+    person_edits(server, project, "a",  # and one more key after the plan was saved
+                 unified_custom_fields={"cf1": "A", "cf2": "theirs", "sprint": "S-3"})
+    code, out, _ = apply("--plan", "plan.json")
+    assert code == 0, out
+    assert tracker(server, project, "a")["unified_custom_fields"] == {
+        "cf1": "B", "cf2": "theirs", "sprint": "S-3"}

@@ -238,8 +238,14 @@ class Session:
         fresh = build_plan(project, self.state, updates=plan.updates_enabled,
                            marker=self.config.marker_field)
         clashes = {u.key: set(u.conflicts) for u in fresh.updates if u.conflicts}
-        return replace(plan, updates=tuple(_with_conflicts(u, clashes.get(u.key, set()))
-                                           for u in plan.updates))
+        # A saved plan does not carry the tracker's custom-field map that a PATCH sends
+        # back (keys people set must survive a provider that replaces the map): the map
+        # as read now is the one to send.
+        maps = {u.key: u.custom_base for u in fresh.updates}
+        return replace(plan, updates=tuple(
+            replace(_with_conflicts(u, clashes.get(u.key, set())),
+                    custom_base=maps.get(u.key, u.custom_base))
+            for u in plan.updates))
 
     def apply(
         self,
