@@ -105,7 +105,8 @@ def test_the_json_document_is_pinned_and_valid(project_dir: Path) -> None:
     ]
     assert doc["summary"] == {"create": 2, "update": 0, "overwrite": 0, "conflict": 0,
                               "fixed": 0, "close": 0, "forget": 0, "keep": 0, "settle": 0,
-                              "drift": 0, "unchanged": 1, "changed_not_applied": 0}
+                              "drift": 0, "unchanged": 1, "changed_not_applied": 0,
+                              "move": 0, "import": 0}
     assert (doc["serial"], len(doc["lineage"]), doc["inputs_digest"] != "") == (1, 36, True)
 
 

@@ -48,7 +48,8 @@ EXPECTED = {
         " number; quote it: '001'"
     ],
     "merge-key.yaml": [
-        "1:1: error: base: unknown field 'base'; known fields: defaults, templates, tickets",
+        "1:1: error: base: unknown field 'base'; known fields: defaults, imports, moved, "
+        "templates, tickets",
         "4:5: error: tickets.a.<<: unknown field '<<' (YAML merge keys are not supported: use"
         " 'defaults:')",
     ],

@@ -218,7 +218,9 @@ def test_the_json_document_is_pinned() -> None:
         "over_max_removals": False,
         "summary": {"create": 2, "update": 0, "overwrite": 0, "conflict": 0, "fixed": 0,
                     "close": 0, "forget": 0, "keep": 1, "settle": 0, "drift": 0,
-                    "unchanged": 0, "changed_not_applied": 1},
+                    "unchanged": 0, "changed_not_applied": 1, "move": 0, "import": 0},
+        "moves": [],
+        "imports": [],
     }
 
 

@@ -93,6 +93,38 @@ class Project:
     #: Recurring templates (SPEC §5.6), by name: ``declare.schedule.Recurrence`` values,
     #: which the planner weighs against the state (an instance's period may be past).
     recurring: Mapping[str, Any] = field(default_factory=dict)
+    #: ``moved:`` and ``imports:`` blocks (SPEC §5.8), in file order, checked offline.
+    moves: tuple[Move, ...] = ()
+    imports: tuple[Import, ...] = ()
+
+
+@dataclass(frozen=True)
+class Move:
+    """``moved: {from: source, to: target}``: the state entry of ``source`` is renamed
+    ``target``; nothing is sent. Applied once; left in a file afterwards, a no-op."""
+
+    source: str
+    target: str
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
+class Import:
+    """``imports: {to: key, number: N}`` (or ``id:``): an existing ticket, tracked as
+    ``key`` by review rather than by ``state import``. ``id`` is StackOne's id: given in the
+    file, or found by the read (a plan made offline does not know it). ``title`` is the
+    tracker's, once read."""
+
+    key: str
+    number: str | None = None
+    id: str | None = None
+    location: Location | None = None
+    title: str = ""
+
+    @property
+    def label(self) -> str:
+        """How a plan names the ticket: its number, else its id."""
+        return self.number or self.id or "?"
 
 
 @dataclass(frozen=True)
@@ -307,6 +339,11 @@ class Plan:
     inputs_digest: str = ""
     refreshed: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: The declared moves and imports still to do (SPEC §5.8); an import whose ticket
+    #: was not read (a plan made offline) has no ``id`` unless the file gave it, and no
+    #: updates yet: they are known once it is read.
+    moves: tuple[Move, ...] = ()
+    imports: tuple[Import, ...] = ()
     overwrite: bool = False
 
     @property
@@ -324,4 +361,5 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.creates or self.sendable or self.acting_removals)
+        return bool(self.creates or self.sendable or self.acting_removals or self.moves
+                    or self.imports)

@@ -156,6 +156,8 @@ def summary(result: ApplyResult) -> str:
     counts += "".join(f", {n} {what}" for n, what in (
         (result.closed, "closed"), (result.forgotten, "forgotten"),
         (result.settled, "settled")) if n)
+    counts += "".join(f", {n} {what}" for n, what in (
+        (result.moved, "moved"), (result.imported, "imported")) if n)
     counts += f", {result.failed} failed"
     extra = f"; {result.skipped} skipped (their parent failed)" if result.skipped else ""
     if result.unsettled:

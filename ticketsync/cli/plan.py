@@ -144,16 +144,19 @@ def make_plan(config: Config, project: Project, *, refresh: bool | str | None,
         )
         # No lineage: a plan saved now can never be applied to a state made later.
         state = replace(new_state(config.account_id), lineage="", written_at="")
+    imported = None
     if refresh:
         from ticketsync.cli.apply import open_api
-        from ticketsync.run.workspace import read_back
+        from ticketsync.run.workspace import read_back, read_imports
 
         with open_api(config, sandbox=sandbox) as api:
             state = read_back(api, state, project=project, marker=config.marker_field,
                               full=refresh == "full")[0]
+            if project.imports:  # declared imports: their changes are known once read
+                imported = read_imports(api, state, project, account=config.account_id)
     return build_plan(project, state, updates=config.updates, removed=config.removed,
                       max_creates=config.max_creates, max_removals=config.max_removals,
-                      refreshed=bool(refresh), marker=config.marker_field)
+                      refreshed=bool(refresh), marker=config.marker_field, imported=imported)
 
 
 def render_plan(result: Plan, fmt: str, directory: Directory | None = None) -> str:

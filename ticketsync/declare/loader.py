@@ -18,13 +18,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ticketsync.declare import schema, templates, yamlio
+from ticketsync.declare import moves, refs, schema, templates, yamlio
 from ticketsync.declare.config import SANDBOX_ACCOUNT, Config
 from ticketsync.declare.directory import load_directory
 from ticketsync.declare.discovery import find_files, where_tickets_go
 from ticketsync.declare.names import Issue, Resolver, one_edit
 from ticketsync.errors import ConfigError, InputError
-from ticketsync.model import Location, Problem, Project, Ticket, is_valid_key
+from ticketsync.model import Import, Location, Move, Problem, Project, Ticket, is_valid_key
 
 SCHEMA = "ticket-file"
 PRIORITIES = ("lowest", "low", "medium", "high", "highest")
@@ -75,6 +75,9 @@ def load_project(config: Config, paths: Sequence[str] = (), *, cwd: Path | None 
     if directory_bytes is not None:  # an input too: a pull may change what a name means
         digest.update(b"\0directory\0" + directory_bytes)
     schedules = templates.Schedules(now)
+    cited: list[refs.Use] = []  # {ref:KEY} (SPEC §5.7), checked once all keys are known
+    moved: list[Move] = []
+    imports: list[Import] = []
     with _collector_held_off():
         for path, name in zip(files, names, strict=True):
             result = _read_file(path, name, config.marker_field, resolver, schedules)
@@ -92,7 +95,12 @@ def load_project(config: Config, paths: Sequence[str] = (), *, cwd: Path | None 
                 elif isinstance(item, Ticket):
                     tickets[key] = item
             parent_at.update(result.parent_at)
+            cited.extend(result.cited)
+            moved.extend(result.moves)
+            imports.extend(result.imports)
         problems.extend(_check_parents(tickets, declared, parent_at))
+        problems.extend(refs.check(cited, declared, KeyHints(declared).closest))
+        problems.extend(moves.check(moved, imports, declared))
         if problems:
             raise InputError(problems)
         return Project(
@@ -100,6 +108,8 @@ def load_project(config: Config, paths: Sequence[str] = (), *, cwd: Path | None 
             files=tuple(names),
             digest=digest.hexdigest(),
             recurring=schedules.found,
+            moves=tuple(moved),
+            imports=tuple(imports),
         )
 
 
@@ -160,12 +170,15 @@ def _relative(path: Path, root: Path) -> str:
 class _FileResult(NamedTuple):
     """What one file gives: its bytes (None if unreadable), its tickets (key -> Ticket;
     for an invalid file, key -> where it is declared), where each ``parent`` value is,
-    and its problems."""
+    its problems, and its ``moved:`` and ``imports:`` items."""
 
     text: bytes | None
     found: dict[str, Ticket | Location]
     parent_at: dict[str, Location]
     problems: list[Problem]
+    moves: Sequence[Move] = ()
+    imports: Sequence[Import] = ()
+    cited: Sequence[refs.Use] = ()  # its references, located
 
 
 def _read_file(path: Path, name: str, marker: str | None, resolver: Resolver,
@@ -176,7 +189,11 @@ def _read_file(path: Path, name: str, marker: str | None, resolver: Resolver,
     except InputError as exc:
         return _FileResult(None, {}, {}, list(exc.problems))
     found, parent_at, problems = _load_file(doc, marker, resolver, schedules)
-    return _FileResult(doc.text, found, parent_at, problems)
+    if not _is_ticket_file(doc.data):
+        return _FileResult(doc.text, found, parent_at, problems)
+    moved, imports, more = moves.read_blocks(doc)
+    return _FileResult(doc.text, found, parent_at, problems + more, moved, imports,
+                       refs.uses(doc, found))
 
 
 def _load_file(
@@ -258,7 +275,7 @@ def _load_file(
 
 
 #: The top-level fields of a ticket file.
-TOP_LEVEL = ("tickets", "defaults", "templates")
+TOP_LEVEL = ("tickets", "defaults", "templates", "moved", "imports")
 
 
 def _is_ticket_file(data: Any) -> bool:
@@ -590,6 +607,8 @@ def _known_fields(path: schema.JsonPath) -> list[str]:
         return list(schema.load_schema(SCHEMA)["properties"])
     if path == ("defaults",):
         return list(defs["defaults"]["properties"])
+    if path[:1] in (("moved",), ("imports",)) and len(path) == 2:
+        return list(defs["move" if path[0] == "moved" else "import"]["properties"])
     if path[:1] == ("templates",) and len(path) == 2:
         return list(defs["template"]["properties"])
     if len(path) == 2 or (path[:1] == ("templates",) and len(path) == 4):

@@ -9,7 +9,8 @@ its errors only; the plan's JSON document lives with saved plans (:mod:`ticketsy
 from __future__ import annotations
 
 import heapq
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from ticketsync.declare import schedule
@@ -19,6 +20,7 @@ from ticketsync.model import (
     Create,
     Drift,
     FieldValues,
+    Import,
     Plan,
     Project,
     Removal,
@@ -27,6 +29,8 @@ from ticketsync.model import (
     Ticket,
     Update,
 )
+from ticketsync.plan import adoption
+from ticketsync.stackone.api import RemoteTicket
 from ticketsync.stackone.tickets import (
     CUSTOM,
     complete,
@@ -54,6 +58,7 @@ def build_plan(
     max_removals: int = 20,
     refreshed: bool = False,
     marker: str | None = None,
+    imported: Mapping[str, RemoteTicket] | None = None,
 ) -> Plan:
     """What apply would do to make the tracker and ``state`` match ``project``.
 
@@ -69,9 +74,22 @@ def build_plan(
     ``marker``: the custom field the loader stamps each key into. It is stamped at
     creation; a ticket tracked without it (adopted by export or ``state import``) keeps
     what it has: the marker serves to recognise a lost create, which such a ticket is not.
+
+    Declared moves and imports (SPEC §5.8) come first: the plan compares the state with
+    the pending moves done (a renamed key is a move, never a close and a create) and with
+    each pending import's ticket as read (``imported``: key -> the ticket read from the
+    tracker), tracked as it holds it: a field the file declares otherwise is an update.
+    An import not read (a plan made offline) is neither created nor updated yet.
     """
     if removed not in REMOVED:
         raise PlanError(f"removed: {removed!r} is not one of {', '.join(REMOVED)}")
+    moves = adoption.pending_moves(state, project.moves)
+    state = adoption.with_moves(state, moves)
+    imports = adoption.found(state, adoption.pending_imports(state, project.imports),
+                             imported or {})
+    entries = import_entries(project, state, imports, imported or {}, marker)
+    waiting = {item.key for item in imports if item.key not in entries}
+    state = replace(state, tickets={**state.tickets, **entries})
     tracked = state.tickets
     # Recurring templates (SPEC §5.6): past periods' instances are held, not removed;
     # ``previous: close`` retires the last one through the removal path below.
@@ -83,6 +101,8 @@ def build_plan(
     unchanged = 0
     for key, ticket in declared.items():
         entry = tracked.get(key)
+        if key in waiting:
+            continue  # an import not read yet: its changes are known once it is
         if entry is None:
             creates[key] = _create(ticket, project, state)
             continue
@@ -113,7 +133,24 @@ def build_plan(
         inputs_digest=project.digest,
         refreshed=refreshed,
         extra={"skipped": dict(selection.skipped)} if selection.skipped else {},
+        moves=moves,
+        imports=imports,
     )
+
+
+def import_entries(project: Project, state: State, imports: Iterable[Import],
+                   read: Mapping[str, RemoteTicket],
+                   marker: str | None = None) -> dict[str, StateEntry]:
+    """The state entries of the ``imports`` whose ticket was ``read`` (key -> ticket):
+    what apply records (journaled) before it sends anything. ``state``: moves done."""
+    entries: dict[str, StateEntry] = {}
+    for item in imports:
+        ticket, remote = project.tickets.get(item.key), read.get(item.key)
+        if ticket is None or remote is None:
+            continue
+        desired = _without_marker(desired_body(ticket, project, state, {}), {}, marker)
+        entries[item.key] = adoption.imported_entry(desired, remote)
+    return entries
 
 
 def over_max_creates(plan: Plan) -> bool:
@@ -326,7 +363,9 @@ def _parents_first(creates: Mapping[str, Create]) -> tuple[Create, ...]:
     children: dict[str, list[str]] = {}
     waiting: dict[str, int] = {}
     for key, create in creates.items():
-        if create.parent is not None:
+        # A parent not created by this plan is tracked by the time apply sends the child
+        # (an import read at apply time, when the plan was made offline).
+        if create.parent is not None and create.parent in creates:
             children.setdefault(create.parent, []).append(key)
             waiting[key] = 1
     ready = [key for key in creates if key not in waiting]

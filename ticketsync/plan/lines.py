@@ -9,11 +9,12 @@ or not at all.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from ticketsync.declare.directory import Directory, quoted
-from ticketsync.model import FieldValues, Location, Plan, Removal, Update
+from ticketsync.model import FieldValues, Import, Location, Plan, Removal, Update
 from ticketsync.plan.values import CONFLICT, DRIFT, HELD, OVERWRITE, UPDATE, cut, label, phrase
 
 #: A title longer than this is cut in a line.
@@ -167,10 +168,45 @@ def drift_entries(plan: Plan, directory: Directory | None) -> list[Entry]:
     return found
 
 
+#: A ticket number shown as it is; any other is quoted and escaped (it is the tracker's).
+_PLAIN_NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._#/-]{0,79}")
+
+
+def _number(text: str) -> str:
+    return text if _PLAIN_NUMBER.fullmatch(text) else quoted(cut(text, 80))
+
+
+def import_entry(item: Import) -> Entry:
+    """``< import KEY (NUMBER)``: an existing ticket tracked as a declared key (SPEC §5.8);
+    its updates follow it. Not read yet (offline), it says when they are known."""
+    details: tuple[tuple[str, str], ...] = ()
+    if item.id is None or not item.title:
+        details = (("", "its field changes are known once it is read (`ticketsync plan "
+                        "--refresh`; apply reads it first)"),)
+    return Entry("<", "import", item.key, f" ({_number(item.label)})", details,
+                 location=item.location, number=item.number, title=item.title)
+
+
+def adoption_entries(plan: Plan, directory: Directory | None = None) -> list[Entry]:
+    """The declared moves (``> move OLD -> NEW``: nothing is sent), then each import
+    followed by its ticket's updates."""
+    found = [Entry(">", "move", f"{m.source} -> {m.target}", location=m.location)
+             for m in plan.moves]
+    for item in plan.imports:
+        found.append(import_entry(item))
+        found += [e for u in plan.updates if u.key == item.key
+                  for e in update_entries(plan, u, directory)]
+    return found
+
+
 def change_entries(plan: Plan, directory: Directory | None = None) -> list[Entry]:
-    """Every entry but the creates, in the plan's order: updates, closes, forgets and
-    settles, drift, then the undeclared tickets left alone."""
-    found = [e for u in plan.updates for e in update_entries(plan, u, directory)]
+    """Every entry but the creates, in the plan's order: moves and imports (each with its
+    updates), updates, closes, forgets and settles, drift, then the undeclared tickets
+    left alone."""
+    imported = {item.key for item in plan.imports}
+    found = adoption_entries(plan, directory)
+    found += [e for u in plan.updates if u.key not in imported
+              for e in update_entries(plan, u, directory)]
     found += removal_entries(plan, ("close", "forget", "settle"))
     found += drift_entries(plan, directory)
     found += removal_entries(plan, ("keep",))

@@ -37,7 +37,8 @@ def summary_line(plan: Plan) -> str:
         update += f" ({counts['overwrite']} over a tracker edit)"
     parts = [f"{counts['create']} to create", update]
     parts += [f"{counts[kind]} {label}" for kind, label in (
-        ("close", "to close"), ("forget", "to forget"), ("settle", "to settle"),
+        ("move", "to move"), ("import", "to import"), ("close", "to close"),
+        ("forget", "to forget"), ("settle", "to settle"),
         ("conflict", "in conflict"), ("fixed", "not updatable")) if counts[kind]]
     line = f"Plan: {', '.join(parts)}, {counts['unchanged']} unchanged."
     if pending:
@@ -195,6 +196,9 @@ def _warnings(plan: Plan) -> list[str]:
 
 #: The sections of changes: the entries' verbs, the heading, and the table's shape.
 _SECTIONS = (
+    (("move",), "To move (`moved:`: the state entry is renamed; nothing is sent)", "removals"),
+    (("import",), "To import (`imports:`: an existing ticket, tracked as a declared key; "
+     "its updates are under To update)", "removals"),
     (("update", "reopen"), "To update", "fields"),
     (("changed",), "Changed, not applied (updates are off)", "fields"),
     (("conflict",), "Conflicts: changed in the files and in the tracker (nothing is sent for "

@@ -22,7 +22,9 @@ from ticketsync.model import (
     Create,
     Drift,
     FieldValues,
+    Import,
     Location,
+    Move,
     Plan,
     Project,
     Removal,
@@ -141,6 +143,8 @@ def summary_counts(plan: Plan) -> dict[str, int]:
         "unchanged": plan.unchanged,
         "changed_not_applied": 0 if plan.updates_enabled else sum(
             1 for u in plan.updates if u.fields or u.conflicts),
+        "move": len(plan.moves),
+        "import": len(plan.imports),
     }
 
 
@@ -192,10 +196,22 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "over_max_creates": over_max_creates(plan),
         "over_max_removals": over_max_removals(plan),
         "summary": summary_counts(plan),
+        **_moves_and_imports(plan),
     }
     if plan.extra:
         doc["extra"] = dict(plan.extra)
     return doc
+
+
+def _moves_and_imports(plan: Plan) -> dict[str, Any]:
+    """The declared moves and imports still to do (SPEC §5.8); an import not read yet
+    (a plan made offline) has no ``id`` unless its file gave one, and no ``title``."""
+    return {
+        "moves": [{"from": m.source, "to": m.target, **_where(m.location)}
+                  for m in plan.moves],
+        "imports": [{"key": i.key, "number": i.number, "id": i.id, "title": i.title,
+                     **_where(i.location)} for i in plan.imports],
+    }
 
 
 def _location(item: Mapping[str, Any]) -> Location | None:
@@ -249,6 +265,9 @@ def plan_from_json(doc: Any) -> Plan:
         inputs_digest=doc["inputs_digest"],
         refreshed=doc["refreshed"],
         extra=doc.get("extra", {}),
+        moves=tuple(Move(m["from"], m["to"], _location(m)) for m in doc.get("moves", ())),
+        imports=tuple(Import(i["key"], i["number"], i["id"], _location(i), i["title"])
+                      for i in doc.get("imports", ())),
     )
 
 

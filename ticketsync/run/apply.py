@@ -89,6 +89,9 @@ class ApplyResult:
     halted: str | None = None
     complete_as_of: datetime | None = None
     listings: int = 0
+    #: Declared moves and imports done (SPEC §5.8), before anything was sent.
+    moved: int = 0
+    imported: int = 0
     created_keys: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     #: Every remote ticket the run listed (latest version): read back into the state.

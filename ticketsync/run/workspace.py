@@ -36,9 +36,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from ticketsync.declare.config import Config
-from ticketsync.errors import ClockError, NotFoundError, StateError
-from ticketsync.model import Body, Plan, Project, State, StateEntry, Update
-from ticketsync.plan.build import build_plan, over_max_creates, over_max_removals, unread
+from ticketsync.errors import ClockError, InputError, NotFoundError, StateError
+from ticketsync.model import Body, Plan, Problem, Project, State, StateEntry, Update
+from ticketsync.plan import adoption
+from ticketsync.plan.build import (
+    build_plan,
+    import_entries,
+    over_max_creates,
+    over_max_removals,
+    unread,
+)
 from ticketsync.run.apply import (
     ApplyOptions,
     ApplyResult,
@@ -65,7 +72,7 @@ from ticketsync.state.lock import StateLock
 from ticketsync.state.recovery import compact, fold, read_records, recover
 
 __all__ = ["Session", "Workspace", "brake_message", "find_deleted", "read_back",
-           "read_back_since"]
+           "read_back_since", "read_imports"]
 
 
 class Workspace:
@@ -153,6 +160,11 @@ class Session:
         #: What :meth:`read_back` listed, and StackOne's time when it started.
         self.index: RemoteIndex | None = None
         self.refreshed_at: str | None = None
+        #: The tickets of the pending declared imports, as read (key -> ticket), and the
+        #: entries apply records for them: both known once :meth:`read_back` and
+        #: :meth:`plan` ran.
+        self.imported: dict[str, RemoteTicket] = {}
+        self._import_entries: dict[str, StateEntry] = {}
         # Whether the journal is already a base line for this state plus open intents.
         self._compact = not records or _is_compact(records, self.on_disk)
         if folded.tickets != self.on_disk.tickets:
@@ -211,6 +223,10 @@ class Session:
         self.state, self.index, self.refreshed_at = read_back(
             api, self.state, self.uncertain, margin, project=project,
             marker=self.config.marker_field)
+        if project is not None and project.imports:
+            self.imported = read_imports(api, self.state, project,
+                                         account=self.config.account_id)
+            self.index.add(self.imported.values())  # what the commit folds in
         return self.state
 
     def plan(self, project: Project, *, plan_file: str | None = None) -> Plan:
@@ -220,11 +236,13 @@ class Session:
         journal shows as created since are dropped from it, never sent again.
         """
         if plan_file is None:
-            return build_plan(project, self.state, updates=self.config.updates,
+            plan = build_plan(project, self.state, updates=self.config.updates,
                               removed=self.config.removed, max_creates=self.config.max_creates,
                               max_removals=self.config.max_removals,
                               refreshed=self.index is not None,
-                              marker=self.config.marker_field)
+                              marker=self.config.marker_field, imported=self.imported)
+            self._note_imports(project, plan)
+            return plan
         from ticketsync.plan.saved import check_plan_current, load_plan
 
         plan = load_plan(Path(plan_file))
@@ -236,7 +254,10 @@ class Session:
         # The plan was approved before the tracker was read back now: a field someone has
         # edited there since is a conflict, never sent over their edit.
         fresh = build_plan(project, self.state, updates=plan.updates_enabled,
-                           marker=self.config.marker_field)
+                           marker=self.config.marker_field, imported=self.imported)
+        self._note_imports(project, fresh)
+        # The reviewed plan's imports, as read now (an import saved unread has no id).
+        plan = replace(plan, imports=fresh.imports)
         clashes = {u.key: set(u.conflicts) for u in fresh.updates if u.conflicts}
         # A saved plan does not carry the tracker's custom-field map that a PATCH sends
         # back (keys people set must survive a provider that replaces the map): the map
@@ -262,20 +283,69 @@ class Session:
         :func:`ticketsync.run.apply.apply_plan` raises, after committing.
         """
         path = self.workspace.journal_path
+        self._refuse_over_open_creates(plan)
         if not self._compact:  # appended records must follow a base line of this state
             compact(path, self.on_disk, self.uncertain)
             self._compact = True
         result: ApplyResult | None = None
         try:
             with Journal(path, base=(self.on_disk.lineage, self.on_disk.serial)) as journal:
+                self._move_and_import(plan, journal, on_event)
                 result = apply_plan(plan, api, journal, self.state, uncertain=self.uncertain,
                                     options=options, on_event=on_event, index=self.index)
+                result.moved, result.imported = len(plan.moves), len(plan.imports)
         finally:
             seen = result.seen if result is not None else (
                 self.index.tickets if self.index is not None else None)
             self.commit(as_of=result.complete_as_of if result is not None else None,
                         seen=seen, if_changed=True)
         return result
+
+    def _note_imports(self, project: Project, plan: Plan) -> None:
+        """Keep the entries ``plan``'s imports record, as read (for :meth:`apply`)."""
+        moved = adoption.with_moves(self.state, plan.moves)
+        self._import_entries = import_entries(project, moved, plan.imports, self.imported,
+                                              self.config.marker_field)
+
+    def _refuse_over_open_creates(self, plan: Plan) -> None:
+        """A key whose create is still uncertain may exist remotely: moving or importing
+        another ticket onto it would strand that one (never looked up again)."""
+        open_keys = {intent.key for intent in self.uncertain}
+        for key in sorted({m.target for m in plan.moves} | {i.key for i in plan.imports}):
+            if key in open_keys:
+                raise StateError(
+                    f"{key}: an interrupted apply left a create of it whose outcome is "
+                    "unknown: drop the move or import of it for one `ticketsync apply` (which "
+                    "looks that create up first), then declare it again")
+
+    def _move_and_import(self, plan: Plan, journal: Journal,
+                         on_event: Callable[[Event], None]) -> None:
+        """Do ``plan``'s declared moves and imports (SPEC §5.8): each journaled, and
+        durable before anything of the run is sent; killed after, the next run folds them
+        (a move is one record: the state is renamed or not, never half)."""
+        missing = [item.key for item in plan.imports if item.key not in self._import_entries]
+        if missing:  # read_back reads every pending import before the plan is made
+            raise StateError(f"{', '.join(missing)}: the imported ticket was not read; run "
+                             "apply again")
+        for move in plan.moves:
+            journal.record_moved(move.source, move.target, wait=False)
+        for item in plan.imports:
+            entry = self._import_entries[item.key]
+            journal.record_created(item.key, entry.id, entry.remote_id, entry.applied,
+                                   created_at=entry.created_at or None, wait=False)
+        if not (plan.moves or plan.imports):
+            return
+        journal.sync()
+        moved = adoption.with_moves(self.state, plan.moves)
+        self.state = replace(moved, tickets={**moved.tickets, **{
+            item.key: self._import_entries[item.key] for item in plan.imports}})
+        for move in plan.moves:
+            on_event(Event("moved", move.target, None, f"moved {move.source} -> {move.target}"))
+        for item in plan.imports:
+            entry = self._import_entries[item.key]
+            on_event(Event("imported", item.key, entry.id,
+                           f"imported {item.key} ({entry.ticket_number or item.label}, id "
+                           f"{entry.id})"))
 
     def import_tickets(
         self,
@@ -440,6 +510,54 @@ def find_deleted(api: TicketApi, state: State, index: RemoteIndex) -> list[str]:
         except NotFoundError:
             gone.append(key)
     return gone
+
+
+def read_imports(api: TicketApi, state: State, project: Project, *,
+                 account: str | None = None) -> dict[str, RemoteTicket]:
+    """The tickets of ``project``'s pending imports, read (key -> ticket): one GET each
+    by ``id``, one listing for all those by ``number``. Every one not found (a ticket of
+    another account is not found in this one) or already tracked is an error, located at
+    its item, before anything is sent."""
+    state = adoption.with_moves(state, adoption.pending_moves(state, project.moves))
+    pending = adoption.pending_imports(state, project.imports)
+    where = f"in account {account}" if account else "in this account"
+    read: dict[str, RemoteTicket] = {}
+    problems: list[Problem] = []
+    for item in pending:
+        if item.id is None:
+            continue
+        try:
+            read[item.key] = api.get_ticket(item.id)
+        except NotFoundError:
+            problems.append(adoption.problem(item, (
+                f"no ticket has the id {item.id} {where} (a ticket of another account is "
+                "not found either): check the id (`number:` takes the tracker's number)")))
+    by_number = [item for item in pending if item.id is None]
+    if by_number:
+        numbers: dict[str, list[RemoteTicket]] = {}
+        wanted = {item.number for item in by_number}
+        for ticket in api.list_tickets(updated_after=None):
+            number = ticket.get("ticket_number")
+            if isinstance(number, str) and number in wanted:
+                numbers.setdefault(number, []).append(ticket)
+        for item in by_number:
+            found = numbers.get(item.number or "", [])
+            if len(found) == 1:
+                read[item.key] = found[0]
+            elif not found:
+                problems.append(adoption.problem(item, (
+                    f"no ticket has the number {item.number} {where} (a ticket of another "
+                    "account is not found either): check the number, or give its StackOne "
+                    "id (id: ...)")))
+            else:
+                ids = ", ".join(sorted(str(t.get("id")) for t in found))
+                problems.append(adoption.problem(item, (
+                    f"{len(found)} tickets have the number {item.number} ({ids}): import "
+                    "one by its StackOne id (id: ...)")))
+    if problems:
+        raise InputError(problems)
+    adoption.found(state, pending, read)  # one already tracked, known by its id only now
+    return read
 
 
 def read_back_since(state: State, uncertain: Sequence[Intent],

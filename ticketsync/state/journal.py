@@ -18,8 +18,11 @@ Records (one JSON object per line):
   lookups that look for the ticket compare it with StackOne's ``updated_at``. An intent
   with no later outcome is "uncertain": the ticket may exist, and it must be reconciled
   against the remote before anything is resent (SPEC §4.1).
-* ``created`` {key, id, remote_id, created_at, applied}: the create (or an adoption)
-  succeeded; folded into the state as a tracked ticket.
+* ``created`` {key, id, remote_id, created_at, applied}: the create (or an adoption, or
+  a declared import) succeeded; folded into the state as a tracked ticket.
+* ``moved`` {key, from}: a declared move (``moved:``): the entry of ``from`` is tracked
+  as ``key``. Durable before anything of the run is sent, and folded in one step: a
+  state is renamed or not, never half.
 * ``failed``  {key, message}: definitely no ticket was made (refused, or reconciliation
   found none). Closes the intent.
 * ``updating`` {key, id, fields}: written and made durable *before* a PATCH is sent, with
@@ -207,6 +210,10 @@ class Journal:
         """Record that a PATCH setting ``fields`` is about to be sent for ``key``."""
         record = {"op": "updating", "key": key, "id": ticket_id, "fields": dict(fields)}
         self._append(record, wait)
+
+    def record_moved(self, source: str, target: str, *, wait: bool = True) -> None:
+        """Record that the entry of ``source`` is tracked as ``target`` from now on."""
+        self._append({"op": "moved", "key": target, "from": source}, wait)
 
     def record_outcome(self, op: str, key: str, *, wait: bool = True, **data: Any) -> None:
         """Record ``update-failed``, ``closed`` (with ``applied``), ``forgotten``, ``deleted``."""

@@ -120,6 +120,12 @@ def fold(state: State, records: Iterable[dict[str, Any]]) -> tuple[State, list[I
             tickets[key] = replace(tickets[key], deleted=True)
         elif op == "forgotten" and not stale:
             tickets.pop(key, None)
+        elif op == "moved" and not stale:
+            # Only while it still applies: folded twice (a journal replayed over a state
+            # restored from git that already has it), it must not move anything back.
+            source = record.get("from")
+            if isinstance(source, str) and source in tickets and key not in tickets:
+                tickets[key] = tickets.pop(source)
     for key, fields in patching.items():
         if key in tickets and not stale:
             sent = nest({**flat(tickets[key].pending), **flat(fields)})
