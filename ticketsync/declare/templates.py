@@ -368,6 +368,8 @@ def _placeholders(text: str) -> list[tuple[str, int, bool]]:
         if match.group(1) is None:
             continue  # {{ or }}
         name = match.group(1)
+        if name.startswith("ref:"):
+            continue  # a reference (SPEC §5.7), kept for the loader: {item} inside it is filled
         found.append((name, match.start(), _NAME.fullmatch(name) is None))
     return found
 
