@@ -22,6 +22,9 @@ from ticketsync.cli import main
 ROOT = Path(__file__).resolve().parent.parent
 GITHUB = ROOT / "examples" / "ci" / "github-actions.yml"
 GITLAB = ROOT / "examples" / "ci" / "gitlab-ci.yml"
+#: The scheduled runs, for recurring templates (SPEC §5.6).
+GITHUB_SCHEDULED = ROOT / "examples" / "ci" / "github-scheduled.yml"
+GITLAB_SCHEDULED = ROOT / "examples" / "ci" / "gitlab-ci-scheduled.yml"
 
 
 def _load(path: Path) -> Any:
@@ -40,8 +43,8 @@ def _ticketsync_commands(script: str) -> list[list[str]]:
     return found
 
 
-def _github_steps(job: str) -> list[dict[str, Any]]:
-    steps: list[dict[str, Any]] = _load(GITHUB)["jobs"][job]["steps"]
+def _github_steps(job: str, path: Path = GITHUB) -> list[dict[str, Any]]:
+    steps: list[dict[str, Any]] = _load(path)["jobs"][job]["steps"]
     return steps
 
 
@@ -100,8 +103,8 @@ def test_github_plans_of_one_pull_request_never_race_for_the_comment() -> None:
     assert concurrency["cancel-in-progress"] is True  # a plan only reads: safe to cancel
 
 
-def _action_step(job: str) -> dict[str, Any]:
-    [step] = [s for s in _github_steps(job) if str(s.get("uses", "")).startswith(
+def _action_step(job: str, path: Path = GITHUB) -> dict[str, Any]:
+    [step] = [s for s in _github_steps(job, path) if str(s.get("uses", "")).startswith(
         "ticketsync/ticketsync@")]
     return step
 
@@ -136,19 +139,26 @@ def test_github_plan_comment_is_updated_not_repeated() -> None:
 
 def _all_github_commands() -> list[list[str]]:
     commands = []
-    for job in ("plan", "apply"):
-        for step in _github_steps(job):
-            commands += _ticketsync_commands(step.get("run", ""))
+    for path in (GITHUB, GITHUB_SCHEDULED):
+        for job in _load(path)["jobs"]:
+            for step in _github_steps(job, path):
+                commands += _ticketsync_commands(step.get("run", ""))
     return commands
 
 
 def _all_gitlab_commands() -> list[list[str]]:
-    doc = _load(GITLAB)
     commands = []
-    for job in ("plan", "apply"):
-        for line in doc[job]["script"]:
-            commands += _ticketsync_commands(line)
+    for path in (GITLAB, GITLAB_SCHEDULED):
+        for job in _gitlab_jobs(path).values():
+            for line in job["script"]:
+                commands += _ticketsync_commands(line)
     return commands
+
+
+def _gitlab_jobs(path: Path) -> dict[str, Any]:
+    """The jobs of a GitLab file: every top-level key but the keywords."""
+    keywords = {"stages", "default", "include", "variables", "workflow"}
+    return {name: job for name, job in _load(path).items() if name not in keywords}
 
 
 @pytest.mark.parametrize(
@@ -170,14 +180,56 @@ def test_gitlab_applies_never_overlap_and_commit_state() -> None:
     assert doc["plan"]["script"] == ["python -m ticketsync.ci.gitlab plan"]
 
 
-def test_the_ci_steps_the_gitlab_example_names_exist() -> None:
+def test_the_ci_steps_the_gitlab_examples_name_exist() -> None:
     from ticketsync.ci import gitlab
 
-    doc = _load(GITLAB)
-    for job in ("plan", "apply"):
-        for line in doc[job]["script"]:
-            if line.startswith("python -m ticketsync.ci.gitlab "):
-                assert line.split()[-1] in gitlab.STEPS
+    named = [line.split()[-1] for path in (GITLAB, GITLAB_SCHEDULED)
+             for job in _gitlab_jobs(path).values() for line in job["script"]
+             if line.startswith("python -m ticketsync.ci.gitlab ")]
+    assert sorted(named) == ["commit-state", "commit-state", "plan"]
+    assert set(named) <= set(gitlab.STEPS)
+
+
+# -- the scheduled runs (recurring templates, SPEC §5.6) ------------------------------------
+
+
+def test_the_all_commands_check_reads_the_scheduled_examples_too() -> None:
+    assert ["ticketsync", "apply", "--yes", "--projects", "."] in _all_gitlab_commands()
+    assert len(_all_gitlab_commands()) == 2  # the apply on merge, the scheduled apply
+
+
+def test_github_scheduled_runs_weekly_and_by_hand_and_commits_the_state() -> None:
+    doc = _load(GITHUB_SCHEDULED)
+    triggers = doc[True] if True in doc else doc["on"]
+    assert set(triggers) == {"schedule", "workflow_dispatch"}
+    [cron] = [entry["cron"] for entry in triggers["schedule"]]
+    minute, hour, day, month, weekday = cron.split()
+    assert (minute, hour, day, month, weekday) == ("17", "6", "*", "*", "1")  # Mondays
+    [job] = doc["jobs"].values()
+    assert job["permissions"]["contents"] == "write"
+    step = _action_step("apply", GITHUB_SCHEDULED)
+    merged = {k: v for k, v in _action_step("apply").items() if k != "id"}
+    assert step == merged  # the same action, version, inputs and secrets
+    assert step["with"].get("commit-state", "true") == "true"
+    assert "--now" not in str(step)  # StackOne's time decides the period, never a guess
+
+
+def test_github_scheduled_and_merged_applies_share_one_queue() -> None:
+    scheduled = next(iter(_load(GITHUB_SCHEDULED)["jobs"].values()))["concurrency"]
+    assert scheduled == _load(GITHUB)["jobs"]["apply"]["concurrency"]
+    assert scheduled == {"group": "ticketsync-apply", "cancel-in-progress": False}
+
+
+def test_gitlab_scheduled_job_runs_on_schedules_only_one_apply_at_a_time() -> None:
+    [(name, job)] = _gitlab_jobs(GITLAB_SCHEDULED).items()
+    assert name == "apply-scheduled" and job["stage"] in _load(GITLAB)["stages"]
+    assert job["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}]
+    assert job["resource_group"] == _load(GITLAB)["apply"]["resource_group"]
+    assert job["script"] == _load(GITLAB)["apply"]["script"]  # the same apply and commit
+    assert job["before_script"] == _load(GITLAB)["default"]["before_script"]
+    # The apply on merge stays out of scheduled pipelines: one apply per schedule.
+    assert _load(GITLAB)["apply"]["rules"][0] == {
+        "if": '$CI_PIPELINE_SOURCE == "schedule"', "when": "never"}
 
 
 def test_pre_commit_hook_validates_the_whole_project() -> None:

@@ -317,3 +317,14 @@ def test_previous_skip_creates_nothing_while_the_last_is_open_and_says_so(
     plan = build_plan(project, state(**{"ops-review__2026-W50__review": CLOSED_THERE}))
     assert [c.key for c in plan.creates] == ["ops-review.2026-W51.review"]
     assert plan.extra == {}
+
+
+def test_catch_up_all_reaching_back_too_far_is_a_located_error(tmp_path: Path) -> None:
+    text = WEEKLY.format(previous="keep", catch_up="all", ahead=0).replace(
+        "every: week", "every: day").replace("2026-12-07", "2006-12-07")
+    assert problems(tmp_path, text, now="2026-12-20") == [
+        "tickets/r.yaml:6:15: error: templates.ops-review.catch_up: catch_up: all reaches "
+        "back 7318 days, to 2006-12-07 (at most 1000): move starting: forward (instances "
+        "already created are kept), or catch_up: latest"]
+    moved = load(tmp_path, text.replace("2006-12-07", "2024-03-26"), "2026-12-20")
+    assert len(moved.tickets) == 1000  # at the bound: every day since, today included

@@ -75,6 +75,9 @@ class Schedules:
 PERIOD_VALUES = ("period", "start", "end")
 #: Fields that take ``{rotate: [...]}`` in an ``every:`` template.
 ROTATING = ("assignees", "reporters")
+#: The most periods ``catch_up: all`` reaches back: nearly three years of days, twenty of
+#: weeks. Beyond it is a mistake (a year mistyped) or a schedule to start anew.
+MAX_CATCH_UP = 1000
 
 
 def expand(
@@ -164,8 +167,20 @@ def _instances(
                 f"first {every}")
         return [], set(PERIOD_VALUES), [Problem(where, _dotted((*base, "starting")), message)]
     today = schedules.today()
+    catch_up = str(template.get("catch_up", "latest"))
+    since = schedule.period_of(every, today).ordinal - schedule.period_of(every, first).ordinal
+    if catch_up == "all" and since >= MAX_CATCH_UP:
+        # Every run expands every period since starting: (tracked ones are then held), so
+        # a typo in the year would make thousands of instances at each run, and plan them
+        # all on the first. Moving starting: forward is safe: instances already created
+        # stay tracked and held (schedule.select), only older periods are not made again.
+        return [], set(PERIOD_VALUES), [Problem(
+            doc.locate((*base, "catch_up")), _dotted((*base, "catch_up")),
+            f"catch_up: all reaches back {since} {every}s, to {first.isoformat()} "
+            f"(at most {MAX_CATCH_UP}): move starting: forward (instances already created "
+            "are kept), or catch_up: latest")]
     periods = schedule.window(every, first, today, ahead=int(template.get("ahead", 0)),
-                              catch_up=str(template.get("catch_up", "latest")))
+                              catch_up=catch_up)
     schedules.found[name] = schedule.Recurrence(
         name, every, schedule.period_of(every, today).name,
         tuple(p.name for p in periods), str(template.get("previous", "keep")))
