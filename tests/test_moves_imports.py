@@ -321,3 +321,31 @@ def test_an_import_not_found_is_refused_before_anything_is_sent(
     assert [t.fields for t in sandbox.store.all()] == before
     assert "old-key" in read_state(project / "ticketsync.state.json").tickets  # not moved
 
+
+
+def test_the_readmes_moves_and_imports_session_is_what_ticketsync_prints(
+    tmp_path: Path, sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import re
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme[readme.index("### Moves and imports, declared"):]
+    text = section[section.index("```yaml\n") + 8: section.index("```\n")]
+    session = section[section.index("```console\n") + 11:]
+    session = session[: session.index("\n```\n")]
+    folder = enter_sandbox_project(tmp_path / "p", sandbox.url, "key", ACCOUNT, monkeypatch)
+    (folder / "ticketsync.yaml").write_text(f"account_id: {ACCOUNT}\n")
+    write(folder / "tickets" / "platform.yaml", """\
+        tickets:
+          outage: {title: Checkout outage, priority: high}
+        """)
+    assert invoke("init")[0] == 0 and invoke("apply", "--yes")[0] == 0  # SBX-1
+    made = sandbox.store.create({"title": "Legacy outage", "priority": {"value": "low"}})
+    assert made.remote_id == "SBX-2"
+    (folder / "tickets" / "platform.yaml").write_text(text)
+    for command in re.split(r"^\$ ", session, flags=re.M)[1:]:
+        typed, *shown = command.rstrip("\n").split("\n")
+        code, out, _ = invoke(*typed.split()[1:])
+        assert (code, out.splitlines()) == (0, shown), typed
+    assert invoke("apply", "--yes")[0] == 0
+    assert invoke("plan", "--refresh")[:2] == (0, "No changes.\n")
