@@ -60,13 +60,15 @@ def _swap(sandbox: RunningSandbox) -> None:
 
 def test_the_pull_says_which_names_now_name_another_id(running: RunningSandbox) -> None:
     _swap(running)
+    # The state tracks tickets of two projects: their statuses are learned too.
+    counts = f"{COUNTS}, 2 workflows (statuses of a project and type)"
     assert invoke("directory", "pull") == (0, (
-        f"Wrote ticketsync.directory.json: {COUNTS} (projects: 2 changed).\n"
+        f"Wrote ticketsync.directory.json: {counts} (projects: 2 changed).\n"
         f"{PLATFORM_MOVED}\n"
         "Editor completion: ticket-file.schema.json (commit both).\n"), "")
     # "Mobile" names nothing now: validate says so, the pull need not.
     assert invoke("directory", "pull")[1] == (
-        f"No changes: ticketsync.directory.json is up to date ({COUNTS}).\n")
+        f"No changes: ticketsync.directory.json is up to date ({counts}).\n")
 
 
 def test_the_plan_shows_both_projects_by_name_and_warns(running: RunningSandbox) -> None:

@@ -56,8 +56,8 @@ def unbound(tmp_path: Path, server: SandboxProcess, monkeypatch: pytest.MonkeyPa
     monkeypatch.delenv("STACKONE_ACCOUNT_ID")
     code, out, _ = invoke("init")
     assert code == 0
-    assert out.endswith(f"Wrote {STATE} (empty, no account yet: the first apply binds it). "
-                        "Commit it with your ticket files.\n")
+    assert (f"Wrote {STATE} (empty, no account yet: the first apply binds it). "
+            "Commit it with your ticket files.\n") in out
     assert state_doc(folder / STATE)["account_id"] is None
     declare(folder, "a", "b")
     return folder
