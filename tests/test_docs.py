@@ -181,7 +181,7 @@ def test_the_readmes_template_session_is_what_ticketsync_prints(
 ) -> None:
     from click.testing import CliRunner
 
-    [(name, text)] = [(n, t) for n, t in _ticket_file_blocks() if "templates:" in t]
+    [(name, text)] = [(n, t) for n, t in _ticket_file_blocks() if "for_each:" in t]
     session = README[README.index(text):]
     session = session[session.index("```console\n") + 11 : session.index("\n```\n", 20)]
     _project_of(name, text, tmp_path, monkeypatch)
@@ -194,3 +194,27 @@ def test_the_readmes_template_session_is_what_ticketsync_prints(
             line for line in output[: len(shown)] if line in shown
         ], typed
         assert shown[0] == output[0]
+
+
+def test_the_readmes_recurring_session_is_what_ticketsync_prints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each command as typed (its own --sandbox and --now), against a sandbox of its own:
+    the lines shown appear in order ("..." stands for lines left out), the first first."""
+    from click.testing import CliRunner
+
+    [(name, text)] = [(n, t) for n, t in _ticket_file_blocks() if "every:" in t]
+    session = README[README.index(text):]
+    start = session.index("```console\n") + 11
+    session = session[start : session.index("\n```\n", start)]
+    _project_of(name, text, tmp_path, monkeypatch)
+    commands = re.split(r"^\$ ", session, flags=re.M)[1:]
+    assert len(commands) == 4
+    for command in commands:
+        typed, *shown = command.rstrip("\n").split("\n")
+        result = CliRunner().invoke(main, typed.split()[1:])
+        assert result.exit_code == 0, (typed, result.output)
+        output = result.stdout.splitlines()
+        wanted = [line for line in shown if line != "..."]
+        assert [line for line in output if line in wanted] == wanted, typed
+        assert shown[0] in ("...", output[0]), typed

@@ -220,8 +220,9 @@ def select(recurring: Mapping[str, Recurrence], origins: Mapping[str, str],
             still_open = sorted(k for k in instances[before[-1]] if _is_open(tracked[k])) \
                 if before else []
             if still_open:
+                verb = "is" if len(still_open) == 1 else "are"
                 skipped[name] = (f"nothing created for {', '.join(new)}: "
-                                 f"{', '.join(still_open)} is still open (previous: skip)")
+                                 f"{', '.join(still_open)} {verb} still open (previous: skip)")
                 for period in new:
                     hidden.update(by_origin.get((name, period), ()))
     return Selection(frozenset(hidden), retired, skipped)
