@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from ticketsync.declare import schedule
+from ticketsync.declare.refs import cited
 from ticketsync.errors import PlanError
 from ticketsync.model import (
     Body,
@@ -29,7 +30,7 @@ from ticketsync.model import (
     Ticket,
     Update,
 )
-from ticketsync.plan import adoption
+from ticketsync.plan import adoption, references
 from ticketsync.stackone.api import RemoteTicket
 from ticketsync.stackone.tickets import (
     CUSTOM,
@@ -201,27 +202,35 @@ def status_name(status: Mapping[str, Any] | None) -> str | None:
 
 
 def _create(ticket: Ticket, project: Project, state: State) -> Create:
+    # References to tracked tickets resolved now; to tickets this plan creates, at apply.
+    body = references.resolved(ticket.body, state.tickets, project.tickets)
+    unknown = [key for key in cited(body, project.tickets) if key not in project.tickets]
+    if unknown:
+        raise PlanError(f"{ticket.location}: {ticket.key}: {{ref:{unknown[0]}}}: "
+                        f"'{unknown[0]}' is neither declared nor in the state")
     parent = ticket.parent
     if parent is None:
-        return Create(ticket.key, ticket.body, ticket.location, status=ticket.status,
+        return Create(ticket.key, body, ticket.location, status=ticket.status,
                       origin=ticket.origin)
     parent_entry = state.tickets.get(parent)
     if parent_entry is not None:
-        return Create(ticket.key, {**ticket.body, "parent_id": parent_entry.id},
+        return Create(ticket.key, {**body, "parent_id": parent_entry.id},
                       ticket.location, status=ticket.status, origin=ticket.origin)
     if parent not in project.tickets:
         raise PlanError(
             f"{ticket.location}: {ticket.key}: parent {parent!r} is neither declared nor "
             "in the state"
         )
-    return Create(ticket.key, ticket.body, ticket.location, parent=parent, status=ticket.status,
+    return Create(ticket.key, body, ticket.location, parent=parent, status=ticket.status,
                   origin=ticket.origin)
 
 
 def desired_body(ticket: Ticket, project: Project, state: State,
                  applied: Mapping[str, Any]) -> Body:
     """The body a tracked ticket should have: its declaration, parent id and status in."""
-    body: dict[str, Any] = dict(ticket.body)
+    # References resolved from the state (SPEC §5.7): compared as they will be sent.
+    body: dict[str, Any] = dict(references.resolved(ticket.body, state.tickets,
+                                                    project.tickets))
     parent = ticket.parent
     if parent is not None:
         parent_entry = state.tickets.get(parent)
@@ -359,15 +368,19 @@ def _applied(entry: StateEntry) -> Mapping[str, Any]:
 
 
 def _parents_first(creates: Mapping[str, Create]) -> tuple[Create, ...]:
-    """Kahn's topological order of the creates, the smallest ready key first."""
+    """Kahn's topological order of the creates, the smallest ready key first: a parent,
+    and a ticket another one's text cites (SPEC §5.7), before it."""
     children: dict[str, list[str]] = {}
     waiting: dict[str, int] = {}
-    for key, create in creates.items():
-        # A parent not created by this plan is tracked by the time apply sends the child
-        # (an import read at apply time, when the plan was made offline).
-        if create.parent is not None and create.parent in creates:
-            children.setdefault(create.parent, []).append(key)
-            waiting[key] = 1
+    # A parent not created by this plan is tracked by the time apply sends the child
+    # (an import read at apply time, when the plan was made offline).
+    for key, before in references.order(creates).waits.items():
+        for first in before:
+            children.setdefault(first, []).append(key)
+        if before:
+            waiting[key] = len(before)
+    for later in children.values():
+        later.sort()
     ready = [key for key in creates if key not in waiting]
     heapq.heapify(ready)
     ordered: list[Create] = []

@@ -8,7 +8,9 @@ import re
 from collections.abc import Iterable, Sequence
 
 from ticketsync.declare.directory import Directory
+from ticketsync.declare.refs import cited
 from ticketsync.model import Create, Location, Plan, Problem
+from ticketsync.plan import references
 from ticketsync.plan.build import over_max_creates, over_max_removals, removal_count
 from ticketsync.plan.lines import Entry, change_entries, renames, sent, title
 from ticketsync.plan.saved import dump_plan, summary_counts
@@ -88,13 +90,31 @@ def _text_entry(entry: Entry) -> list[str]:
         f"    {name}: {text}" if name else f"    {text}" for name, text in entry.details]
 
 
+def _citing(c: Create, order: references.Order) -> list[str]:
+    """Below a create, the tickets of the plan its text cites (SPEC §5.7): keys only
+    (a key cannot hold a quote or a newline, so no text can forge this line)."""
+    later = sorted(order.later.get(c.key, ()))
+    waits = order.waits.get(c.key, frozenset())
+    first = sorted(k for k in cited(c.body, waits) if k in waits)
+    lines = []
+    if first:
+        lines.append(f"    (references {', '.join(first)}: filled in after "
+                     f"{'it is' if len(first) == 1 else 'they are'} created)")
+    if later:
+        lines.append(f"    (references {', '.join(later)}: a cycle, filled in by an update "
+                     "right after the creates)")
+    return lines
+
+
 def _text_lines(plan: Plan, directory: Directory | None = None) -> list[str]:
     lines: list[str] = []
+    order = references.order({c.key: c for c in plan.creates})
     for origin, creates in _by_origin(plan.creates):
         if origin is not None:
             template, item = origin.split(".", 1)
             lines.append(f"  from template {template}, item {item}:")
-        lines += [f"+ create {c.key}  {title(c.title)}" for c in creates]
+        for c in creates:
+            lines += [f"+ create {c.key}  {title(c.title)}", *_citing(c, order)]
     for entry in change_entries(plan, directory):
         lines += _text_entry(entry)
     if any(r.action == "keep" for r in plan.removals):

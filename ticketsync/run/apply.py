@@ -41,8 +41,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ticketsync.declare.refs import Target, cited, fields_citing, resolve_body
 from ticketsync.errors import ApiError, ClockError, HaltedError
 from ticketsync.model import Body, Create, Plan, Removal, State, Update
+from ticketsync.plan import references
 from ticketsync.run.sender import ApplyOptions, Event, Outcome, Sender, body_for
 from ticketsync.stackone.api import RemoteTicket, TicketApi
 from ticketsync.stackone.reconcile import (
@@ -234,13 +236,35 @@ class _Run:
         self.result = ApplyResult()
         self.ids: dict[str, str] = {key: entry.id for key, entry in state.tickets.items()}
         self.first_at: dict[str, datetime] = {i.key: i.at for i in self.uncertain}
+        # References (SPEC §5.7): a create waits for its parent and for the creates its
+        # texts cite; in a cycle, a fill-in PATCH follows the creates (self.fills).
+        creating = {create.key: create for create in plan.creates}
+        self.keys = references.Keys(creating, state.tickets)
+        order = references.order(creating)
+        self.waiting: dict[str, set[str]] = {k: set(v) for k, v in order.waits.items()}
+        self.later = order.later
+        self.creating = creating
+        named = {k for c in creating.values() for k in cited(c.body, self.keys)} | {
+            k for u in plan.sendable for k in cited(u.body, self.keys)}
+        #: What references to the tickets of this run say: tracked ones from the state (a
+        #: plan saved before they were tracked), new ones as they are created.
+        self.targets: dict[str, Target] = {
+            k: references.target_of(state.tickets[k]) for k in named if k in state.tickets}
+        #: Fill-ins and updates waiting for the creates their texts cite: each with the
+        #: keys still to be created; released into the run once none is left.
+        self.fills: list[tuple[Update, set[str]]] = []
+        self.released: list[Update] = []
+        self.sent: dict[str, Body] = {}  # the body created for each key, then applied
+        self.skipped: set[str] = set()
         self.sender = Sender(api, journal, creates=plan.creates, ids=self.ids,
                              open_keys=set(self.first_at),
-                             tracked={e.id: e.applied for e in state.tickets.values()})
+                             tracked={e.id: e.applied for e in state.tickets.values()},
+                             cited={k for k in named if k in creating})
+        #: Each key -> the creates that wait for it (its children, the tickets citing it).
         self.children: dict[str, list[Create]] = {}
-        for create in plan.creates:
-            if create.parent is not None:
-                self.children.setdefault(create.parent, []).append(create)
+        for key, before in sorted(order.waits.items()):
+            for first in before:
+                self.children.setdefault(first, []).append(creating[key])
         self.index = index if index is not None else RemoteIndex()
         self.verdicts: dict[str, Match] = {}
         #: The body recorded as applied for each key adopted in this run.
@@ -300,6 +324,10 @@ class _Run:
                     f"conflict {update.key}: {', '.join(update.conflicts)} changed in the "
                     "files and in the tracker; nothing was sent for this ticket (`ticketsync "
                     "apply --overwrite` sends the files' value)")))
+                continue
+            waits = {k for k in cited(update.body, self.keys) if k in self.creating}
+            if waits:  # cites a ticket this run creates: sent once it exists
+                self.fills.append((update, waits))
                 continue
             work.append(update)
         for removal in self.plan.acting_removals:
@@ -376,7 +404,7 @@ class _Run:
             self._list(since)
         # Only a ticket created inside the window can be one this state's runs made.
         margin = self.options.skew_margin
-        wanted = {c.key: wanted_from_body(c.key, body_for(c, self.ids), since)
+        wanted = {c.key: wanted_from_body(c.key, self._body(c), since)
                   for c in self.plan.creates}
         for intent in self.uncertain:
             # Looked for as it was sent, which may predate an edit: with the body only if
@@ -398,15 +426,15 @@ class _Run:
             if intent.key not in declared:  # no longer declared: settle it, create nothing
                 self._settle_undeclared(verdicts[intent.key])
         to_send: list[Work] = []
-        for create in self.plan.creates:
-            # Children wait for their parent; plan order puts an adopted parent first. A
-            # parent that already exists (tracked: a saved plan made before a crashed run
-            # journaled it, so its own create was dropped above) never reports done, so
-            # its children are ready now; waiting would leave them out of the run silently.
-            # (The state, not self.ids: a parent adopted in this loop routes its own
-            # children, and routing them twice would send them twice.)
-            if create.parent is None or create.parent in self.state.tickets:
-                to_send.extend(self._route(create))
+        # Children wait for their parent (and a ticket for those its texts cite); plan
+        # order puts an adopted parent first. A parent that already exists (tracked: a
+        # saved plan made before a crashed run journaled it, so its own create was dropped
+        # above) is no create of this run, so nothing waits for it. The ready ones are
+        # taken before the loop: a parent adopted in it routes its own children, and
+        # routing them twice would send them twice.
+        first = [create for create in self.plan.creates if not self.waiting.get(create.key)]
+        for create in first:
+            to_send.extend(self._route(create))
         return to_send
 
     def _note_strangers(self, verdicts: Iterable[Match]) -> None:
@@ -464,7 +492,7 @@ class _Run:
         """Track ``remote`` as ``create``'s ticket; with the PATCH of its declared status
         when it lacks it (a run killed between a create and its status PATCH converges in
         one re-run)."""
-        body = body_for(create, self.ids)
+        body = self._body(create)
         status = create.status
         settled = status is not None and status_is(status, status_of(remote))
         applied = {**body, "status": status} if settled else body
@@ -480,7 +508,7 @@ class _Run:
         margin = self.options.skew_margin
         wanted: dict[str, Wanted] = {}
         for item in pending:
-            one = wanted_from_body(item.create.key, body_for(item.create, self.ids),
+            one = wanted_from_body(item.create.key, self._body(item.create),
                                    item.first_at - margin)
             wanted[one.key] = one
             if not self.options.marker_field:
@@ -521,6 +549,8 @@ class _Run:
                     if not self.stopping and self.options.stop and self.options.stop.is_set():
                         self._interrupt()
                     if not self.stopping:
+                        ready.extend(self.released)
+                        self.released.clear()
                         self._maybe_settle(pool, tokens, in_flight, ready)
                         self._submit(pool, tokens, in_flight, ready)
                         self._maybe_read_back(pool, tokens, in_flight, ready)
@@ -575,7 +605,8 @@ class _Run:
             item = ready.popleft()
             if isinstance(item, Create):
                 assert at is not None
-                body = body_for(item, self.ids)
+                body = self._body(item)
+                self.sent[item.key] = {**body, "status": item.status} if item.status else body
                 self.first_at.setdefault(item.key, at)
                 self.first_write = self.first_write or at
                 self.journal.record_intent(item.key, body, at=at, wait=False)
@@ -596,7 +627,8 @@ class _Run:
             token = next(tokens)
             in_flight[token] = item
             entry = self.state.tickets.get(item.key)
-            applied = entry.applied if entry is not None else self.adopted.get(item.key, {})
+            applied = entry.applied if entry is not None else self.adopted.get(
+                item.key, self.sent.get(item.key, {}))
             if isinstance(item, Create):
                 self.sends[item.key] = self.sends.get(item.key, 0) + 1
                 pool.submit(token, _call(self.sender.create, item, extra))
@@ -630,11 +662,11 @@ class _Run:
         read back at the end.)
         """
         if (self.read_back_started or ready or self.pending or self.settling
-                or self.first_write is None):
+                or self.fills or self.released or self.first_write is None):
             return
         flying = [item for item in in_flight.values() if not isinstance(item, str | list)]
         if any(not isinstance(item, Create) or item.key in self.children
-               or item.status is not None for item in flying):
+               or item.key in self.later or item.status is not None for item in flying):
             # An update or close in flight, a parent (its children are to come), or a
             # create whose status PATCH follows it: a listing that overtook that PATCH
             # would record the tracker's default status, and the next plan call it drift.
@@ -782,12 +814,14 @@ class _Run:
                 )))
 
     def _descendants(self, keys: Iterable[str]) -> int:
-        count, stack = 0, list(keys)
+        seen: set[str] = set()
+        stack = list(keys)
         while stack:
             for child in self.children.get(stack.pop(), ()):
-                count += 1
-                stack.append(child.key)
-        return count
+                if child.key not in seen:  # a ticket may wait for several
+                    seen.add(child.key)
+                    stack.append(child.key)
+        return len(seen)
 
     def _done(self, outcome: Outcome) -> list[Create]:
         """Count and report ``outcome``; return the children it makes ready."""
@@ -814,13 +848,55 @@ class _Run:
             self.result.adopted += 1
         assert outcome.id is not None
         self.ids[outcome.key] = outcome.id
-        return list(self.children.get(outcome.key, ()))
+        self._known(outcome)
+        ready = []
+        for child in self.children.get(outcome.key, ()):
+            waiting = self.waiting.get(child.key, set())
+            waiting.discard(outcome.key)
+            if not waiting:
+                ready.append(child)
+        return ready
+
+    def _body(self, create: Create) -> Body:
+        return body_for(create, self.ids, self.targets, self.keys)
+
+    def _known(self, outcome: Outcome) -> None:
+        """A ticket of this run exists: what references to it say, and the fill-ins and
+        updates now able to go (their text resolved; journaled as they are submitted)."""
+        key = outcome.key
+        if outcome.target is not None:
+            self.targets[key] = outcome.target
+        elif key in self.sender.cited and outcome.id is not None:
+            sent = self.adopted.get(key) or self.sent.get(key, {})
+            self.targets.setdefault(key, Target(
+                outcome.id, "", str(sent.get("title", ""))))
+        later = self.later.get(key)
+        create = self.creating.get(key) if later else None
+        if create is not None and later and outcome.id is not None:
+            body = self.adopted.get(key) or self.sent.get(key) or create.body
+            fields = fields_citing(body)
+            if fields:
+                self.fills.append((Update(key, outcome.id, fields, body, create.location,
+                                          title=create.title), set(later) - set(self.targets)))
+        still = []
+        for update, waits in self.fills:
+            waits.discard(key)
+            if waits:
+                still.append((update, waits))
+            else:
+                body = resolve_body(update.body, self.targets, self.keys)
+                self.released.append(replace(update, body=body))
+        self.fills = still
 
     def _skip_descendants(self, key: str) -> None:
         for child in self.children.get(key, ()):
+            if child.key in self.skipped:  # waits for several: skipped once
+                continue
+            self.skipped.add(child.key)
             self.result.skipped += 1
-            message = f"skipped {child.key}: its parent {key} was not created"
-            self._emit(Event("skipped", child.key, None, message))
+            why = (f"its parent {key} was not created" if child.parent == key
+                   else f"it references {key}, which was not created")
+            self._emit(Event("skipped", child.key, None, f"skipped {child.key}: {why}"))
             self._skip_descendants(child.key)
 
 

@@ -39,10 +39,11 @@ or sends a child. Workers emit no events: they return an :class:`Outcome`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from ticketsync.declare.refs import Target, resolve_body
 from ticketsync.errors import (
     ApiError,
     AuthError,
@@ -118,6 +119,8 @@ class Outcome:
     error: ApiError | None = None
     #: Created, but its declared status could not be set (the ticket exists all the same).
     status_error: str = ""
+    #: What a reference to the ticket created says (SPEC §5.7), when another cites it.
+    target: Target | None = None
 
 
 class Statuses:
@@ -185,11 +188,16 @@ class Statuses:
                           f"it can take: {names}")
 
 
-def body_for(create: Create, ids: Mapping[str, str]) -> Body:
-    """The create body with the parent's ``id`` filled in once the parent exists."""
+def body_for(create: Create, ids: Mapping[str, str],
+             targets: Mapping[str, Target] | None = None,
+             keys: Collection[str] = ()) -> Body:
+    """The create body with the parent's ``id`` filled in once the parent exists, and
+    its references (SPEC §5.7) to the tickets of ``targets`` (``keys``: every key a
+    reference may name)."""
+    body = resolve_body(create.body, targets, keys) if targets else create.body
     if create.parent is not None and create.parent in ids:
-        return {**create.body, "parent_id": ids[create.parent]}
-    return create.body
+        return {**body, "parent_id": ids[create.parent]}
+    return body
 
 
 class Sender:
@@ -209,8 +217,11 @@ class Sender:
         ids: Mapping[str, str],
         open_keys: set[str],
         tracked: Mapping[str, Body] | None = None,
+        cited: Collection[str] = (),
     ) -> None:
         self.api, self.journal = api, journal
+        #: The keys other tickets' texts cite: their number is read once they exist.
+        self.cited = cited
         self.statuses = Statuses(api)
         self.ids = ids  # key -> id of tickets that exist; read for parent ids
         self.lock = threading.Lock()
@@ -320,10 +331,24 @@ class Sender:
             create.key, created.id, created.remote_id, body, created_at=_server_time(self.api),
             wait=False,
         )
+        target = self.target(created.id, body) if create.key in self.cited else None
         if create.status is None:
-            return Outcome("created", create.key, created.id)
-        return Outcome("created", create.key, created.id,
+            return Outcome("created", create.key, created.id, target=target)
+        return Outcome("created", create.key, created.id, target=target,
                        status_error=self.set_status(create.key, created.id, body, create.status))
+
+    def target(self, ticket_id: str, body: Body) -> Target:
+        """What references to a ticket just created say. A create's answer holds only
+        ids, so its number and URL are read: one GET, for a ticket another one cites.
+        If that read fails, the id stands in for the number; the next plan, knowing the
+        number, updates the texts that cite it (SPEC §5.7: a number that changes)."""
+        title = body.get("title")
+        title = title if isinstance(title, str) else ""
+        try:
+            remote = self.api.get_ticket(ticket_id)
+        except ApiError:
+            return Target(ticket_id, "", title)
+        return target_of(remote, ticket_id, title)
 
     def set_status(self, key: str, ticket_id: str, body: Body, declared: str) -> str:
         """PATCH a new ticket's declared status; "" when done, else why it was not.
@@ -426,3 +451,10 @@ def _server_time(api: TicketApi) -> str | None:
         return format_time(api.server_now())
     except ClockError:
         return None
+
+
+def target_of(remote: RemoteTicket, ticket_id: str, title: str) -> Target:
+    """A reference's target from a ticket as StackOne shows it (its number, else its id)."""
+    number, url = remote.get("ticket_number"), remote.get("ticket_url")
+    return Target(number if isinstance(number, str) and number else ticket_id,
+                  url if isinstance(url, str) else "", title)
