@@ -297,3 +297,23 @@ def test_a_tracked_ticket_that_now_cites_a_new_one_is_updated_once_it_exists(
     numbers, remote = _numbers(project), _remote(server, project)
     assert remote["a"]["content"][0]["plain"] == f"Blocked by {numbers['n']}"
     assert invoke("plan")[1] == "No changes.\n"
+
+
+def test_a_lost_run_of_citing_tickets_is_adopted_not_duplicated(
+    server: SandboxProcess, project: Path
+) -> None:
+    """§4.1's second mechanism: the run's journal and state died with its runner; the
+    next run, from the committed state, finds the cited ticket and the one citing it (sent
+    resolved) and adopts both."""
+    (project / "ticketsync.yaml").write_text(
+        f"account_id: {ACCOUNT}\nmarker: {{custom_field: ticketsync_key}}\n")
+    committed = (project / "ticketsync.state.json").read_bytes()
+    _declare(project, "t.yaml", {"a": {"title": "Outage"},
+                                 "b": {"title": "Follow-up of {ref:a}"}})
+    assert invoke("apply", "--yes")[0] == 0
+    (project / "ticketsync.state.json").write_bytes(committed)
+    code, out, err = invoke("apply", "--yes")
+    assert code == 0, out + err
+    assert "Apply complete: 0 created, 2 adopted" in out
+    assert len(stored_tickets(server.db_path)) == 2
+    assert invoke("plan")[1] == "No changes.\n"

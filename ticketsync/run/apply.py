@@ -45,7 +45,7 @@ from ticketsync.declare.refs import Target, cited, fields_citing, resolve_body
 from ticketsync.errors import ApiError, ClockError, HaltedError
 from ticketsync.model import Body, Create, Plan, Removal, State, Update
 from ticketsync.plan import references
-from ticketsync.run.sender import ApplyOptions, Event, Outcome, Sender, body_for
+from ticketsync.run.sender import ApplyOptions, Event, Outcome, Sender, body_for, target_of
 from ticketsync.stackone.api import RemoteTicket, TicketApi
 from ticketsync.stackone.reconcile import (
     Match,
@@ -256,6 +256,11 @@ class _Run:
         self.released: list[Update] = []
         self.sent: dict[str, Body] = {}  # the body created for each key, then applied
         self.skipped: set[str] = set()
+        #: The creates whose texts cite others of this run: looked up again once those
+        #: exist (:meth:`_rematch`); ``since``: where the pre-create lookup listed from.
+        self.citing = {key for key, c in creating.items()
+                       if any(k in creating for k in cited(c.body, self.keys))}
+        self.since: datetime | None = None
         self.sender = Sender(api, journal, creates=plan.creates, ids=self.ids,
                              open_keys=set(self.first_at),
                              tracked={e.id: e.applied for e in state.tickets.values()},
@@ -399,6 +404,7 @@ class _Run:
         if not self.plan.creates and not self.uncertain:
             return []
         since = lookup_since(self.state, self.uncertain, self.options.skew_margin)
+        self.since = since
         covered = self.index.covered_from
         if covered is None or covered > since:  # not already listed by the read-back
             self._list(since)
@@ -478,6 +484,8 @@ class _Run:
         Adopting a ticket makes its children ready at once, so they are routed too.
         """
         match = self.verdicts.get(create.key)
+        if (match is None or match.verdict is Verdict.NONE) and create.key in self.citing:
+            match = self._rematch(create)
         if match is None or match.verdict is Verdict.NONE:
             return [create]
         if match.verdict is Verdict.AMBIGUOUS or match.remote is None:
@@ -488,6 +496,20 @@ class _Run:
             to_send.extend(self._route(child))
         return to_send
 
+    def _rematch(self, create: Create) -> Match | None:
+        """The lookup's verdict for a create whose text cited tickets not known at the
+        lookup (SPEC §5.7): a lost run sent it resolved, so it is looked for resolved, now
+        that they exist, in what the lookup listed (nothing more is listed)."""
+        if self.since is None:
+            return None
+        wanted = wanted_from_body(create.key, self._body(create), self.since)
+        found = self.index.match([wanted], marker_field=self.options.marker_field,
+                                 exclude_ids=self.sender.owned_ids())
+        self._note_strangers(found.values())
+        self._hold_written_at(found.values())
+        self.verdicts[create.key] = found[create.key]
+        return found[create.key]
+
     def _adopt(self, create: Create, remote: RemoteTicket) -> tuple[str, list[Work]]:
         """Track ``remote`` as ``create``'s ticket; with the PATCH of its declared status
         when it lacks it (a run killed between a create and its status PATCH converges in
@@ -497,6 +519,8 @@ class _Run:
         settled = status is not None and status_is(status, status_of(remote))
         applied = {**body, "status": status} if settled else body
         ticket_id = self.sender.adopt(create.key, remote, applied)
+        if create.key in self.sender.cited:  # as the listing shows it: number and URL
+            self.targets[create.key] = target_of(remote, ticket_id, str(body.get("title", "")))
         self.adopted[create.key] = applied
         if status is None or settled:
             return ticket_id, []
