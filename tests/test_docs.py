@@ -218,3 +218,27 @@ def test_the_readmes_recurring_session_is_what_ticketsync_prints(
         wanted = [line for line in shown if line != "..."]
         assert [line for line in output if line in wanted] == wanted, typed
         assert shown[0] in ("...", output[0]), typed
+
+
+def test_the_readmes_references_session_is_what_ticketsync_prints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The references section (SPEC §5.7), replayed against a sandbox of its own: the lines
+    shown appear in order ("..." stands for lines left out), the first first."""
+    from click.testing import CliRunner
+
+    [(name, text)] = [(n, t) for n, t in _ticket_file_blocks() if "{ref:" in t]
+    session = README[README.index(text):]
+    start = session.index("```console\n") + 11
+    session = session[start : session.index("\n```\n", start)]
+    _project_of(name, text, tmp_path, monkeypatch)
+    commands = re.split(r"^\$ ", session, flags=re.M)[1:]
+    assert len(commands) == 3
+    for command in commands:
+        typed, *shown = command.rstrip("\n").split("\n")
+        result = CliRunner().invoke(main, typed.split()[1:])
+        assert result.exit_code == 0, (typed, result.output)
+        output = result.stdout.splitlines()
+        wanted = [line for line in shown if line != "..."]
+        assert [line for line in output if line in wanted] == wanted, typed
+        assert shown[0] in ("...", output[0]), typed

@@ -6,8 +6,8 @@ here, offline, that each one names a declared key. The planner resolves them fro
 state, and apply from what it learns as it creates (:func:`resolve_body`): a placeholder
 whose ticket is not known yet stays in the text, as written, until it is.
 
-``{{ref:KEY}}`` is not a reference: a doubled brace is how a text says a literal brace (as
-in templates, which turn ``{{`` into ``{`` when they expand: there, write ``{{{{ref:``).
+``{{ref:KEY}}`` is not a reference, and is sent as written. (Templates turn ``{{`` into
+``{`` when they expand, before this module sees the text: there, write ``{{{{ref:KEY}}}}``.)
 """
 
 from __future__ import annotations
