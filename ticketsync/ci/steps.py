@@ -15,6 +15,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,14 +25,14 @@ from typing import Any
 from ticketsync.ci.forges import Forge, upsert_comment
 from ticketsync.declare.projects import find_projects, shown, touched_projects
 from ticketsync.errors import CiError, ForgeError, TicketSyncError
+from ticketsync.run.report import OUTCOMES
 
 #: The first line of the plan comment, hidden when rendered; one comment per folder.
 MARKER = "<!-- ticketsync-plan -->"
 #: The counts a plan's outputs sum over its projects.
 PLAN_COUNTS = ("create", "update", "conflict", "close", "forget", "drift", "unchanged")
-#: The counts an apply's outputs sum over its projects.
-APPLY_COUNTS = ("created", "adopted", "updated", "closed", "forgotten", "settled", "failed",
-                "skipped", "not_started", "unsettled")
+#: The counts an apply's outputs sum over its projects: the document's own.
+APPLY_COUNTS = (*OUTCOMES, "unsettled")
 COMMIT_MESSAGE = "ticketsync: record applied tickets [skip ci]"
 NO_PROJECT = ("## ticketsync plan\n\nThis change touches no ticketsync project (no file "
               "in a folder that holds a `ticketsync.yaml`): nothing to plan.\n")
@@ -147,19 +148,34 @@ def plan_step(root: Path, folder: str, args: Sequence[str], forge: Forge | None,
     if not projects:
         return PlanStep([], NO_PROJECT, warnings=warnings)
     chosen = _project_args(root, projects)
-    code = 0
-    if annotations:  # workflow commands: GitHub reads them from the step's stdout
-        sys.stdout.flush()
-        code = ticketsync(["plan", *chosen, "--format", "github", *args], cwd=root,
-                          capture=False).returncode
-    markdown = ticketsync(["plan", *chosen, "--format", "markdown", *args], cwd=root)
-    document = ticketsync(["plan", *chosen, "--format", "json", *args], cwd=root)
-    code = code or markdown.returncode or document.returncode
-    text = markdown.stdout
+    # One plan (with --refresh in args, one read-back), in every format the step needs:
+    # three runs could read the tracker three times and disagree with each other.
+    with tempfile.TemporaryDirectory(prefix="ticketsync-plan-") as scratch:
+        markdown_file, json_file = Path(scratch, "plan.md"), Path(scratch, "plan.json")
+        also = ["--also", f"json={json_file}"]
+        if annotations:  # workflow commands: GitHub reads them from the step's stdout
+            sys.stdout.flush()
+            code = ticketsync(["plan", *chosen, "--format", "github", *also,
+                               "--also", f"markdown={markdown_file}", *args], cwd=root,
+                              capture=False).returncode
+            text = _read(markdown_file)
+        else:
+            run = ticketsync(["plan", *chosen, "--format", "markdown", *also, *args],
+                             cwd=root)
+            code, text = run.returncode, run.stdout
+        document = _document(_read(json_file))
     if not text.strip():
         text = (f"## ticketsync plan\n\n> [!CAUTION]\n> `ticketsync plan` failed (exit "
-                f"{markdown.returncode}) before it could show anything: see the job's log.\n")
-    return PlanStep(projects, text, code, _document(document.stdout), warnings)
+                f"{code}) before it could show anything: see the job's log.\n")
+    return PlanStep(projects, text, code, document, warnings)
+
+
+def _read(path: Path) -> str:
+    """A document ``ticketsync plan --also`` wrote; empty when the run stopped before."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return ""
 
 
 def comment(forge: Forge, marker: str, step: PlanStep) -> str:

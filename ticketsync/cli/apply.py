@@ -6,22 +6,21 @@ The order of the steps is the safety argument; it lives in :mod:`ticketsync.run.
 
 from __future__ import annotations
 
-import os
-import secrets
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ticketsync.cli.common import (
     get_config,
+    is_terminal,
     load_tickets,
+    open_api,
     paths_argument,
     projects_option,
     sandbox_hints,
@@ -29,70 +28,16 @@ from ticketsync.cli.common import (
 )
 from ticketsync.cli.when import at_server_time, now_option, skipped_lines
 
+# is_terminal is re-exported: the commands look it up here when they run (tests pretend).
+__all__ = ["COMMANDS", "Applied", "Progress", "apply", "apply_document", "apply_project",
+           "import_tickets", "is_terminal", "plan_directory", "summary"]
+
 if TYPE_CHECKING:
     from ticketsync.declare.config import Config
     from ticketsync.declare.directory import Directory
     from ticketsync.model import Plan, State
     from ticketsync.run.apply import ApplyResult, Event
-    from ticketsync.stackone.api import TicketApi
-    from ticketsync.stackone.limiter import RateLimiter
 
-
-
-def is_terminal(stream: TextIO) -> bool:
-    """Whether ``stream`` is a terminal (a function of its own so tests can pretend)."""
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-def read_api_key(variable: str = "STACKONE_API_KEY") -> str:
-    """The key from ``variable`` (config ``api_key_env``, default ``STACKONE_API_KEY``), else
-    a hidden prompt on a terminal, else an error."""
-    key = os.environ.get(variable, "").strip()
-    if key:
-        return key
-    if is_terminal(sys.stdin):
-        return str(click.prompt("StackOne API key", hide_input=True)).strip()
-    from ticketsync.errors import ConfigError
-
-    raise ConfigError(
-        f"no API key: set {variable} (the key is never read from a file), "
-        "or use --sandbox to try ticketsync locally"
-    )
-
-
-@contextmanager
-def open_api(
-    config: Config, *, sandbox: bool, limiter: RateLimiter | None = None
-) -> Iterator[TicketApi]:
-    """A client for the run: StackOne, or an in-process sandbox on a loopback port.
-
-    The sandbox gets a random key for this run only: nothing to configure, nothing to leak.
-    ``requests`` is imported here, never by ``validate`` or ``plan``.
-    """
-    from dataclasses import replace
-
-    from ticketsync.stackone.client import make_client
-
-    if not sandbox:
-        client = make_client(config, read_api_key(config.api_key_env), limiter=limiter)
-        try:
-            yield client
-        finally:
-            client.close()
-        return
-    from ticketsync.sandbox import start_sandbox
-
-    key = secrets.token_urlsafe(24)
-    config.sandbox_db.parent.mkdir(parents=True, exist_ok=True)
-    with start_sandbox(config.sandbox_db, api_key=key) as server:
-        client = make_client(replace(config, base_url=server.url), key, limiter=limiter)
-        try:
-            yield client
-        finally:
-            client.close()
 
 
 class Progress:
@@ -107,8 +52,9 @@ class Progress:
         self._shown = False
 
     def __call__(self, event: Event) -> None:
-        if event.kind in ("created", "adopted", "updated", "closed", "forgotten", "settled",
-                          "failed", "skipped", "not_started"):
+        from ticketsync.run.report import OUTCOMES
+
+        if event.kind in OUTCOMES:  # a ticket's fate: one of the plan's work done
             self.done += 1
         line = self._line(event)
         if self.live:
@@ -269,11 +215,11 @@ def apply(
                 run.error = summary(run.value.result)
         click.echo(projects_summary(runs, "applied"), err=err)
         if err:
-            click.echo(_dumps({
-                "format_version": 1, "ok": all(run.error is None for run in runs),
-                "projects": [{"project": run.name, "ok": run.error is None, "error": run.error,
-                              "result": None if run.value is None else apply_document(
-                                  run.value)} for run in runs]}))
+            from ticketsync.run.report import projects_document
+
+            click.echo(_dumps(projects_document([
+                (run.name, run.error, None if run.value is None else apply_document(run.value))
+                for run in runs])))
         if any(run.value is not None and run.value.result.interrupted for run in runs):
             ctx.exit(EXIT_INTERRUPTED)
         if any(run.error is not None for run in runs):
@@ -311,7 +257,7 @@ def apply_project(
     from ticketsync.errors import PlanError
     from ticketsync.plan import render
     from ticketsync.run.apply import ApplyOptions
-    from ticketsync.run.workspace import Workspace, brake_message
+    from ticketsync.run.workspace import Workspace
     from ticketsync.stackone.limiter import RateLimiter
 
     sandbox, err = run.sandbox, run.err
@@ -378,6 +324,26 @@ def apply_project(
     return Applied(plan, result, events, session.state, config.state_path)
 
 
+def brake_message(plan: Plan, *, force: bool) -> str | None:
+    """Why apply refuses ``plan`` without ``--force`` (None: it does not)."""
+    from ticketsync.plan import render
+    from ticketsync.plan.build import over_max_creates, over_max_removals
+
+    if force:
+        return None
+    if over_max_creates(plan):
+        return (
+            f"{render.brake_message(plan)}: check the plan, then run again with --force "
+            "(or raise max_creates in ticketsync.yaml)"
+        )
+    if over_max_removals(plan):
+        return (
+            f"{render.removals_brake_message(plan)}: check the plan, then run again with "
+            "--force (or raise max_removals in ticketsync.yaml)"
+        )
+    return None
+
+
 def plan_directory(config: Config, plan: Plan) -> Directory | None:
     """The directory that names the ids a plan's changes show (people, projects, types,
     components); None when no change shows one, or there is no directory file (most plans
@@ -388,49 +354,12 @@ def plan_directory(config: Config, plan: Plan) -> Directory | None:
     return resolver_for(config, Path.cwd())[0].directory if shows_ids(plan) else None
 
 
-#: The events that name a ticket's fate, as the JSON document lists them.
-_OUTCOMES = ("created", "adopted", "updated", "closed", "forgotten", "settled", "failed",
-             "skipped", "not_started")
-
-
 def apply_document(applied: Applied) -> dict[str, Any]:
-    """``apply --format json``: each ticket's fate with its ids, number and URL when known.
-
-    A ticket created whose declared status could not be set is in ``created`` and in
-    ``failed`` (the ticket exists; its status is wrong).
-    """
+    """``apply --format json`` for one project (:func:`ticketsync.run.report.apply_document`)."""
     from ticketsync.cli.common import shown
+    from ticketsync.run.report import apply_document as document
 
-    result, state = applied.result, applied.state
-    lists: dict[str, list[dict[str, Any]]] = {kind: [] for kind in _OUTCOMES}
-    for event in applied.events:
-        if event.kind not in lists:
-            continue
-        entry = state.tickets.get(event.key)
-        item: dict[str, Any] = {
-            "key": event.key,
-            "id": event.id or (entry.id if entry else None),
-            "number": entry.ticket_number if entry else None,
-            "url": entry.ticket_url if entry else None,
-        }
-        if event.kind in ("failed", "skipped", "not_started"):
-            item["message"] = event.message
-        lists[event.kind].append(item)
-    return {
-        "format_version": 1,
-        "ok": result.ok,
-        "interrupted": result.interrupted,
-        "halted": result.halted,
-        "state_file": shown(applied.state_path),
-        "summary": {
-            "created": result.created, "adopted": result.adopted, "updated": result.updated,
-            "closed": result.closed, "forgotten": result.forgotten,
-            "settled": result.settled, "failed": result.failed,
-            "skipped": result.skipped, "not_started": result.not_started,
-            "unsettled": result.unsettled,
-        },
-        **{kind: sorted(items, key=lambda item: item["key"]) for kind, items in lists.items()},
-    }
+    return document(applied.result, applied.events, applied.state, shown(applied.state_path))
 
 
 def _dumps(doc: dict[str, Any]) -> str:

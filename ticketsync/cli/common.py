@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TextIO, TypeVar
 
 import click
 
 from ticketsync.declare.config import Config
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     from ticketsync.model import Plan, Project
+    from ticketsync.stackone.api import TicketApi
+    from ticketsync.stackone.limiter import RateLimiter
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -58,6 +63,41 @@ def load_tickets(
 
         click.echo(render_problems_github(exc.problems), nl=False)
         ctx.exit(1)
+
+
+def is_terminal(stream: TextIO) -> bool:
+    """Whether ``stream`` is a terminal. A function of its own so tests can pretend: the
+    commands look it up as ``ticketsync.cli.apply.is_terminal`` when they run."""
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def read_api_key(variable: str = "STACKONE_API_KEY") -> str:
+    """The key from ``variable`` (config ``api_key_env``, default ``STACKONE_API_KEY``), else
+    a hidden prompt on a terminal, else an error."""
+    key = os.environ.get(variable, "").strip()
+    if key:
+        return key
+    if is_terminal(sys.stdin):
+        return str(click.prompt("StackOne API key", hide_input=True)).strip()
+    from ticketsync.errors import ConfigError
+
+    raise ConfigError(
+        f"no API key: set {variable} (the key is never read from a file), "
+        "or use --sandbox to try ticketsync locally"
+    )
+
+
+def open_api(config: Config, *, sandbox: bool,
+             limiter: RateLimiter | None = None) -> AbstractContextManager[TicketApi]:
+    """The run's API (:func:`ticketsync.stackone.connect.open_api`), the key read from
+    the environment or asked for on a terminal, and only when StackOne is the target."""
+    from ticketsync.stackone import connect
+
+    return connect.open_api(config, lambda: read_api_key(config.api_key_env), sandbox=sandbox,
+                            limiter=limiter)
 
 
 def shown(path: Path) -> str:

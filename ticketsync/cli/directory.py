@@ -62,8 +62,8 @@ def pull(ctx: click.Context, *, rate_limit: int | None, concurrency: int | None,
         pull_directory,
         save_directory,
     )
-    from ticketsync.cli.apply import is_terminal, open_api
-    from ticketsync.cli.common import shown
+    from ticketsync.cli.apply import is_terminal
+    from ticketsync.cli.common import open_api, shown
     from ticketsync.declare.editor_schema import editor_schema_path
 
     config = get_config(ctx, sandbox=sandbox)

@@ -61,7 +61,7 @@ def export(
     Example: ticketsync export --project Platform --out tickets/platform.yaml
     """
     from ticketsync.account.export import build_export, document
-    from ticketsync.cli.apply import open_api
+    from ticketsync.cli.common import open_api
     from ticketsync.declare import yamlio
     from ticketsync.declare.loader import load_project, resolver_for
     from ticketsync.errors import ConfigError, InputError

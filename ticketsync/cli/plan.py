@@ -27,6 +27,27 @@ if TYPE_CHECKING:
 FORMATS = ("text", "json", "markdown", "github", "mermaid")
 
 
+def _also_option(ctx: click.Context, param: click.Parameter,
+                 value: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """``--also FORMAT=FILE`` as (format, file) pairs, each format one of :data:`FORMATS`."""
+    pairs = []
+    for given in value:
+        fmt, eq, file = given.partition("=")
+        if not eq or not file or fmt not in FORMATS:
+            raise click.BadParameter(
+                f"{given!r}: give FORMAT=FILE, FORMAT one of {', '.join(FORMATS)} "
+                "(e.g. --also markdown=plan.md)", ctx, param)
+        pairs.append((fmt, file))
+    return tuple(pairs)
+
+
+def _write_also(file: str, text: str) -> None:
+    """One ``--also`` document, whole: written beside its place, then renamed over it."""
+    from ticketsync.state.file import atomic_write_text
+
+    atomic_write_text(Path(file), text)
+
+
 @click.command()
 @paths_argument
 @click.option(
@@ -43,6 +64,11 @@ FORMATS = ("text", "json", "markdown", "github", "mermaid")
     "--out", "out", type=click.Path(dir_okay=False), default=None,
     help="Also save the plan to FILE, for `ticketsync apply --plan FILE`.",
 )
+@click.option(
+    "--also", "also", multiple=True, metavar="FORMAT=FILE", callback=_also_option,
+    help="Also write the same plan in FORMAT to FILE (repeatable): one plan, one read-back "
+    "with --refresh, however many formats (what the CI step does).",
+)
 @refresh_option
 @sandbox_option
 @now_option
@@ -55,6 +81,7 @@ def plan(
     fmt: str,
     detailed_exitcode: bool,
     out: str | None,
+    also: tuple[tuple[str, str], ...],
     refresh: str | None,
     sandbox: bool,
     projects: tuple[str, ...],
@@ -86,6 +113,8 @@ def plan(
 
         runs = run_projects(ctx, projects, one, github=fmt == "github")
         click.echo(render_projects(runs, fmt), nl=False)
+        for other, file in also:
+            _write_also(file, render_projects(runs, other))
         if any(run.error is not None for run in runs):
             ctx.exit(EXIT_ERROR)
         if detailed_exitcode and any(run.value and run.value.has_changes for run in runs):
@@ -96,12 +125,16 @@ def plan(
     from ticketsync.cli.apply import plan_directory
 
     result = make_plan(config, project, refresh=refresh, sandbox=sandbox)
-    shown_plan = render_plan(result, fmt, plan_directory(config, result))
+    directory = plan_directory(config, result)
+    shown_plan = render_plan(result, fmt, directory)
     click.echo(sandbox_hints(shown_plan) if sandbox else shown_plan, nl=False)
     if refresh is not None and fmt == "text":
         click.echo(refresh_note(refresh, result), err=True)
     if fmt == "text":
         click.echo(skipped_lines(result), nl=False)
+    for other, file in also:
+        also_plan = render_plan(result, other, directory)
+        _write_also(file, sandbox_hints(also_plan) if sandbox else also_plan)
     if out is not None:
         from ticketsync.plan.saved import save_plan
 
@@ -114,49 +147,28 @@ def plan(
 
 def make_plan(config: Config, project: Project, *, refresh: bool | str | None,
               sandbox: bool) -> Plan:
-    """The plan of one project: its state (with a crashed apply's journal folded in,
-    read-only), read back first with ``refresh`` (``full``: deletions looked for too),
-    diffed against the loaded tickets."""
-    from dataclasses import replace
+    """The plan of one project (:func:`ticketsync.run.preview.preview_plan`), read back
+    first with ``refresh`` (``full``: deletions looked for too); a missing state file is
+    said, not refused (plan changes nothing, but apply will refuse: say why now)."""
+    from ticketsync.cli.common import open_api, shown
+    from ticketsync.run.preview import preview_plan, preview_state
 
-    from ticketsync.cli.common import shown
-    from ticketsync.plan.build import build_plan
-    from ticketsync.run.workspace import Workspace
-    from ticketsync.state.file import new_state
-
-    workspace = Workspace(config, sandbox=sandbox)
-    state_path = config.state_path
-    if workspace.exists():
-        # With the journal of a crashed apply folded in (read-only): what that run created
-        # must not show up as "to create" again.
-        state = workspace.read()
-    else:
-        # Not an error here (plan changes nothing), but apply will refuse: say why now.
+    state = preview_state(config, sandbox=sandbox)
+    if state is None:
         advice = (
             "`ticketsync apply --sandbox` makes it on first use"
             if sandbox
             else "Run `ticketsync init` for a new project, or restore the state from git"
         )
         click.echo(
-            f"Note: no state file at {shown(state_path)}: every declared ticket would be "
-            f"created. {advice}.",
+            f"Note: no state file at {shown(config.state_path)}: every declared ticket would "
+            f"be created. {advice}.",
             err=True,
         )
-        # No lineage: a plan saved now can never be applied to a state made later.
-        state = replace(new_state(config.account_id), lineage="", written_at="")
-    imported = None
-    if refresh:
-        from ticketsync.cli.apply import open_api
-        from ticketsync.run.workspace import read_back, read_imports
-
-        with open_api(config, sandbox=sandbox) as api:
-            state = read_back(api, state, project=project, marker=config.marker_field,
-                              full=refresh == "full")[0]
-            if project.imports:  # declared imports: their changes are known once read
-                imported = read_imports(api, state, project, account=config.account_id)
-    return build_plan(project, state, updates=config.updates, removed=config.removed,
-                      max_creates=config.max_creates, max_removals=config.max_removals,
-                      refreshed=bool(refresh), marker=config.marker_field, imported=imported)
+    if not refresh:
+        return preview_plan(config, project, state)
+    with open_api(config, sandbox=sandbox) as api:
+        return preview_plan(config, project, state, api=api, full=refresh == "full")
 
 
 def render_plan(result: Plan, fmt: str, directory: Directory | None = None) -> str:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 #: The schemas compiled here (``schemas/NAME.schema.json``).
-NAMES = ("ticket-file", "config", "state", "plan", "directory")
+NAMES = ("ticket-file", "config", "state", "plan", "directory", "apply")
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 
 Validator = Callable[[object], object]

@@ -42,8 +42,6 @@ from ticketsync.plan import adoption
 from ticketsync.plan.build import (
     build_plan,
     import_entries,
-    over_max_creates,
-    over_max_removals,
     unread,
 )
 from ticketsync.run.apply import (
@@ -71,7 +69,7 @@ from ticketsync.state.journal import Intent, Journal, journal_path_for
 from ticketsync.state.lock import StateLock
 from ticketsync.state.recovery import compact, fold, read_records, recover
 
-__all__ = ["Session", "Workspace", "brake_message", "find_deleted", "read_back",
+__all__ = ["Session", "Workspace", "find_deleted", "plan_for", "read_back",
            "read_back_since", "read_imports"]
 
 
@@ -236,11 +234,8 @@ class Session:
         journal shows as created since are dropped from it, never sent again.
         """
         if plan_file is None:
-            plan = build_plan(project, self.state, updates=self.config.updates,
-                              removed=self.config.removed, max_creates=self.config.max_creates,
-                              max_removals=self.config.max_removals,
-                              refreshed=self.index is not None,
-                              marker=self.config.marker_field, imported=self.imported)
+            plan = plan_for(self.config, project, self.state, refreshed=self.index is not None,
+                            imported=self.imported)
             self._note_imports(project, plan)
             return plan
         from ticketsync.plan.saved import check_plan_current, load_plan
@@ -419,23 +414,13 @@ class Session:
         return self.commit(state)
 
 
-def brake_message(plan: Plan, *, force: bool) -> str | None:
-    """Why apply refuses ``plan`` without ``--force`` (None: it does not)."""
-    if force:
-        return None
-    from ticketsync.plan import render
-
-    if over_max_creates(plan):
-        return (
-            f"{render.brake_message(plan)}: check the plan, then run again with --force "
-            "(or raise max_creates in ticketsync.yaml)"
-        )
-    if over_max_removals(plan):
-        return (
-            f"{render.removals_brake_message(plan)}: check the plan, then run again with "
-            "--force (or raise max_removals in ticketsync.yaml)"
-        )
-    return None
+def plan_for(config: Config, project: Project, state: State, *, refreshed: bool,
+             imported: Mapping[str, RemoteTicket] | None = None) -> Plan:
+    """The plan of ``project`` against ``state`` under ``config``'s rules (updates,
+    removals, brakes, marker): how apply and ``plan`` alike build one from a config."""
+    return build_plan(project, state, updates=config.updates, removed=config.removed,
+                      max_creates=config.max_creates, max_removals=config.max_removals,
+                      refreshed=refreshed, marker=config.marker_field, imported=imported)
 
 
 def read_back(
