@@ -14,11 +14,13 @@ from typing import Any
 
 import pytest
 from cli_helpers import enter_project, enter_sandbox_project, invoke, write
+from fakes import FakeApi
 from sandbox_helpers import SandboxProcess, spawn_sandbox, stored_tickets
+from test_apply import Run
 
 from ticketsync.declare.refs import Target, resolve_text
 from ticketsync.errors import PlanError
-from ticketsync.model import Location, Project, State, StateEntry, Ticket
+from ticketsync.model import Create, Location, Plan, Project, State, StateEntry, Ticket
 from ticketsync.plan.build import build_plan
 from ticketsync.plan.references import order
 from ticketsync.plan.render import render_text
@@ -317,3 +319,20 @@ def test_a_lost_run_of_citing_tickets_is_adopted_not_duplicated(
     assert "Apply complete: 0 created, 2 adopted" in out
     assert len(stored_tickets(server.db_path)) == 2
     assert invoke("plan")[1] == "No changes.\n"
+
+
+def test_a_ticket_citing_one_that_fails_is_skipped_and_a_cycle_keeps_its_placeholder(
+    tmp_path: Path,
+) -> None:
+    api = FakeApi(on_create=lambda b, n: "reject" if b["title"].startswith("Y") else None)
+    run = Run(tmp_path, api)
+    plan = Plan(creates=(
+        Create("a", {"title": "A cites {ref:z}"}), Create("x", {"title": "X cites {ref:y}"}),
+        Create("y", {"title": "Y cites {ref:x}"}), Create("z", {"title": "Y, the bad one"})))
+    result = run(plan)
+    assert (result.created, result.failed, result.skipped) == (1, 2, 2)
+    assert set(run.state.tickets) == {"x"}
+    assert run.state.tickets["x"].applied == {"title": "X cites {ref:y}"}
+    assert sorted(result.messages)[-2:] == [
+        "skipped a: it references z, which was not created",
+        "skipped the update of x: it references y, which was not created"]

@@ -599,6 +599,17 @@ class _Run:
             if not isinstance(item, str):  # the read-back is not a ticket
                 self.result.unsettled += len(item) if isinstance(item, list) else 1
         self.result.unsettled += len(self.pending)
+        # Fill-ins and updates whose cited ticket was never created: left for the next
+        # run, which resolves the reference once that ticket exists.
+        for update, waits in self.fills:
+            if self.stopping:
+                self.result.not_started += 1
+                continue
+            self.result.skipped += 1
+            message = (f"skipped the update of {update.key}: it references "
+                       f"{', '.join(sorted(waits))}, which was not created")
+            self._emit(Event("skipped", update.key, update.id, message))
+        self.fills = []
         if self.stopping:
             self.result.not_started += len(ready) + self._descendants(
                 item.key for item in ready if isinstance(item, Create))
