@@ -336,3 +336,24 @@ def test_a_ticket_citing_one_that_fails_is_skipped_and_a_cycle_keeps_its_placeho
     assert sorted(result.messages)[-2:] == [
         "skipped a: it references z, which was not created",
         "skipped the update of x: it references y, which was not created"]
+
+
+def test_a_half_made_cycle_is_filled_in_by_the_next_run_once_the_other_exists(
+    tmp_path: Path,
+) -> None:
+    """A run stopped between a cycle's creates left x with its placeholder: the next plan
+    updates x (sent once y exists, resolved), in that same run."""
+    project = _project(_ticket("x", "X cites {ref:y}"), _ticket("y", "Y cites {ref:x}"))
+    api = FakeApi()
+    x_id = api.add_remote({"title": "X cites {ref:y}"})
+    state = _state(x=_entry(x_id, "X cites {ref:y}", "SBX-1"))
+    plan = build_plan(project, state)
+    assert [c.key for c in plan.creates] == ["y"]
+    assert plan.creates[0].title == "Y cites SBX-1"
+    assert [(u.key, u.fields) for u in plan.updates] == [("x", ("title",))]
+    run = Run(tmp_path, api, state)
+    result = run(plan)
+    assert (result.created, result.updated, result.ok) == (1, 1, True)
+    y_id = run.state.tickets["y"].id
+    assert api.tickets[x_id]["title"] == f"X cites {y_id}"  # the fake's tickets have no number
+    assert run.state.tickets["x"].applied["title"] == f"X cites {y_id}"

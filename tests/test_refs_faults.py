@@ -2,7 +2,8 @@
 
 A cycle of references is created with a placeholder, then filled in by a PATCH journaled
 like every write (``updating``, then ``updated``). The apply is stopped the moment the
-journal shows the fill-in's intent (its PATCH in flight, or not sent yet) or its outcome;
+journal shows the first create (the cycle half made), the fill-in's intent (its PATCH in
+flight, or not sent yet) or its outcome;
 one re-run must leave one ticket per key, every text resolved, and a plan with nothing to do.
 """
 
@@ -53,8 +54,8 @@ def _stop_at(process_args: tuple[Path, str], record: bytes, sig: int) -> str:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "sigterm"])
-@pytest.mark.parametrize("record", [b'"op": "updating"', b'"op": "updated"'],
-                         ids=["at-the-fill-in", "after-the-fill-in"])
+@pytest.mark.parametrize("record", [b'"op": "created"', b'"op": "updating"', b'"op": "updated"'],
+                         ids=["between-the-creates", "at-the-fill-in", "after-the-fill-in"])
 def test_a_run_stopped_on_the_fill_in_converges_in_one_rerun_without_duplicates(
     tmp_path: Path, sig: int, record: bytes
 ) -> None:

@@ -105,7 +105,7 @@ def build_plan(
         if key in waiting:
             continue  # an import not read yet: its changes are known once it is
         if entry is None:
-            creates[key] = _create(ticket, project, state)
+            creates[key] = create_for(ticket, project, state)
             continue
         update, seen = _compare(ticket, entry, project, state, marker)
         if seen is not None:
@@ -201,7 +201,9 @@ def status_name(status: Mapping[str, Any] | None) -> str | None:
     return shown if isinstance(shown, str) else None
 
 
-def _create(ticket: Ticket, project: Project, state: State) -> Create:
+def create_for(ticket: Ticket, project: Project, state: State) -> Create:
+    """The create of an untracked ``ticket``: its body as it will be sent (references to
+    tracked tickets resolved, a tracked parent's id in), or its parent to wait for."""
     # References to tracked tickets resolved now; to tickets this plan creates, at apply.
     body = references.resolved(ticket.body, state.tickets, project.tickets)
     unknown = [key for key in cited(body, project.tickets) if key not in project.tickets]
@@ -291,7 +293,8 @@ def _compare(
             theirs = remote.get(name)
         shown = status_name(theirs) if name == "status" else theirs
         values[name] = FieldValues(name, before, mine, shown if known else None)
-        if mine == before:
+        if mine == before and not references.waits_for(name, mine, project.tickets,
+                                                        state.tickets):
             if known and before is not None and not same(name, before, theirs):
                 drifted.append(name)
             continue

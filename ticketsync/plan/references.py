@@ -15,6 +15,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ticketsync.declare.refs import Target, cited, resolve_body
 from ticketsync.model import Body, Create, StateEntry
@@ -176,3 +177,15 @@ def _components(edges: Mapping[str, set[str]]) -> dict[str, int]:
                         found[member] = count
                     count += 1
     return found
+
+
+def waits_for(name: str, value: Any, declared: Collection[str],
+              tracked: Mapping[str, StateEntry]) -> bool:
+    """Whether the ``name`` field of a tracked ticket, as declared and as applied, still
+    holds a reference to a ticket not created yet: a cycle's fill-in that a stopped run
+    never sent. It is sent (resolved by apply, once that ticket exists), not left for a
+    second run."""
+    if name not in ("title", "content") or "{ref:" not in str(value):
+        return False
+    return any(key in declared and key not in tracked
+               for key in cited({name: value}, Keys(declared, tracked)))
