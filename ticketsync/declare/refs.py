@@ -67,8 +67,28 @@ def texts(body: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
                         yield "content", text
 
 
+def has_ref(body: Mapping[str, Any]) -> bool:
+    """Whether ``body`` may hold a reference: a substring test per text, nothing parsed
+    (most tickets cite none, and every plan asks this of each)."""
+    title = body.get("title")
+    if isinstance(title, str) and "{ref:" in title:
+        return True
+    content = body.get("content")
+    if not isinstance(content, list):
+        return False
+    for part in content:
+        if isinstance(part, dict):  # a body as loaded: plain dicts (no ABC check: hot)
+            for name in CONTENT_PARTS:
+                text = part.get(name)
+                if text.__class__ is str and "{ref:" in text:
+                    return True
+    return False
+
+
 def cited(body: Mapping[str, Any], keys: Collection[str]) -> list[str]:
     """The keys ``body``'s texts still reference (placeholders not resolved), sorted."""
+    if not has_ref(body):
+        return []
     found: set[str] = set()
     for _, text in texts(body):
         if "{ref:" in text:
@@ -97,13 +117,9 @@ def resolve_text(text: str, targets: Mapping[str, Target], keys: Collection[str]
 def resolve_body(body: Body, targets: Mapping[str, Target], keys: Collection[str]) -> Body:
     """``body`` with its references to ``targets`` resolved (the same object when it has
     none, so that the common case costs one substring test per text)."""
-    title = body.get("title")
-    content = body.get("content")
-    if not (isinstance(title, str) and "{ref:" in title) and not (
-        isinstance(content, list) and any(
-            isinstance(part, Mapping) and isinstance(part.get(name), str)
-            and "{ref:" in part[name] for part in content for name in CONTENT_PARTS)):
+    if not has_ref(body):
         return body
+    title, content = body.get("title"), body.get("content")
     out = dict(body)
     if isinstance(title, str):
         out["title"] = resolve_text(title, targets, keys)

@@ -17,7 +17,7 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ticketsync.declare.refs import Target, cited, resolve_body
+from ticketsync.declare.refs import Target, cited, has_ref, resolve_body
 from ticketsync.model import Body, Create, StateEntry
 
 
@@ -90,8 +90,13 @@ def order(creates: Mapping[str, Create]) -> Order:
     cycle's tickets before it and leaves those after it to the PATCH: so a cycle of two
     costs one PATCH, and the fill-ins are as few as this simple order allows.
     """
-    cites = {key: {k for k in cited(c.body, creates) if k in creates}
-             for key, c in creates.items()}
+    cites = {key: found for key, c in creates.items()
+             if has_ref(c.body) for found in [{k for k in cited(c.body, creates)
+                                                 if k in creates}] if found}
+    if not cites:  # the common case: parents only, which the planner checks for cycles
+        return Order({key: frozenset((c.parent,)) for key, c in creates.items()
+                      if c.parent is not None and c.parent in creates}, {})
+    cites.update((key, set()) for key in creates.keys() - cites.keys())
     edges: dict[str, set[str]] = {
         key: cites[key] | ({c.parent} if c.parent is not None and c.parent in creates else set())
         for key, c in creates.items() if c.parent in creates or cites[key]}
