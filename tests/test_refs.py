@@ -357,3 +357,19 @@ def test_a_half_made_cycle_is_filled_in_by_the_next_run_once_the_other_exists(
     y_id = run.state.tickets["y"].id
     assert api.tickets[x_id]["title"] == f"X cites {y_id}"  # the fake's tickets have no number
     assert run.state.tickets["x"].applied["title"] == f"X cites {y_id}"
+
+
+def test_a_saved_plan_carries_its_placeholders_and_apply_resolves_them(
+    server: SandboxProcess, project: Path
+) -> None:
+    _declare(project, "t.yaml", {"x": {"title": "X, see {ref:y}"},
+                                 "y": {"title": "Y, see {ref:x}"}})
+    assert invoke("plan", "--out", "plan.json")[0] == 0
+    saved = json.loads((project / "plan.json").read_text())
+    assert [c["title"] for c in saved["creates"]] == ["X, see {ref:y}", "Y, see {ref:x}"]
+    code, out, err = invoke("apply", "--plan", "plan.json", "--yes")
+    assert code == 0, out + err
+    numbers, remote = _numbers(project), _remote(server, project)
+    assert remote["x"]["title"] == f"X, see {numbers['y']}"
+    assert remote["y"]["title"] == f"Y, see {numbers['x']}"
+    assert invoke("plan")[1] == "No changes.\n"
