@@ -113,3 +113,39 @@ def test_an_unreadable_holder_is_still_refused(tmp_path: Path) -> None:
             StateLock(state).acquire()
     finally:
         os.close(fd)
+
+
+def test_a_run_refused_while_the_new_holder_writes_names_it_not_the_dead_one(
+    tmp_path: Path,
+) -> None:
+    """B has just taken over the lock a killed run left (its content still names the dead
+    pid) and has not written its own yet: C, refused now, must name B."""
+    import fcntl
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    state = tmp_path / "ticketsync.state.json"
+    path = lock_path_for(state)
+    host = socket.gethostname()
+    path.write_text(json.dumps({"pid": dead.pid, "host": host, "since": "x"}))
+    fd = os.open(path, os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # B holds it, its details not yet out
+
+    def write_own() -> None:
+        time.sleep(0.1)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": host, "since": "now"}).encode(), 0)
+
+    writer = threading.Thread(target=write_own)
+    writer.start()
+    try:
+        with pytest.raises(LockError) as refused:
+            StateLock(state).acquire()
+    finally:
+        writer.join()
+        os.close(fd)
+    assert f"locked by pid {os.getpid()} on {host} since now" in str(refused.value)

@@ -1,4 +1,4 @@
-"""One writer at a time on a state file (SPEC §4.3).
+"""One writer at a time on a state file (docs/design.md, "One writer").
 
 The lock is ``fcntl.flock`` on ``<state>.lock``: the kernel drops it when the holder's
 process ends, however it ends (kill -9 included), so a dead holder can never wedge a
@@ -86,14 +86,8 @@ class StateLock:
             os.close(fd)  # the holder we waited behind deleted it: lock the new file
         self._fd = fd
         previous = _parse_holder(os.pread(fd, 4096, 0))
-        if previous is not None:
-            self.stale = (
-                f"took over a stale lock from pid {previous.get('pid', '?')} "
-                f"({previous.get('host', '?')}, since {previous.get('since', '?')}): "
-                "that process ended without releasing it"
-            )
-            if self.on_stale is not None:
-                self.on_stale(self.stale)
+        # Our details first, the stale report after: until they are written, a run that
+        # finds the lock held reads the dead holder's (see _read_holder).
         info = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
@@ -102,6 +96,14 @@ class StateLock:
         }
         os.ftruncate(fd, 0)
         os.pwrite(fd, (json.dumps(info, sort_keys=True) + "\n").encode("utf-8"), 0)
+        if previous is not None:
+            self.stale = (
+                f"took over a stale lock from pid {previous.get('pid', '?')} "
+                f"({previous.get('host', '?')}, since {previous.get('since', '?')}): "
+                "that process ended without releasing it"
+            )
+            if self.on_stale is not None:
+                self.on_stale(self.stale)
         return self
 
     def release(self) -> None:
@@ -160,13 +162,30 @@ def _same_file(fd: int, path: Path) -> bool:
 
 
 def _read_holder(fd: int) -> dict[str, Any] | None:
-    # The holder writes its details just after locking: give it a moment if it has not yet.
-    for _ in range(5):
+    """The details of the process holding the lock. It writes them just after locking:
+    until then the file is empty, or still names the dead process it took over from, so
+    both are given a moment (a holder on another host cannot be checked: taken as is)."""
+    holder = None
+    for _ in range(50):
         holder = _parse_holder(os.pread(fd, 4096, 0))
-        if holder is not None:
+        if holder is not None and not _dead_here(holder):
             return holder
         time.sleep(0.01)
-    return None
+    return holder
+
+
+def _dead_here(holder: dict[str, Any]) -> bool:
+    """Whether ``holder`` names a process of this host that no longer runs."""
+    pid = holder.get("pid")
+    if holder.get("host") != socket.gethostname() or not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
 
 
 def _parse_holder(raw: bytes) -> dict[str, Any] | None:
