@@ -13,8 +13,9 @@
    <= 1.15 at 4 s) and the 429s the server sent (target 0). With --skip-fixed unset, the
    2 s case also runs with a fixed 16 in flight (the old default), the baseline. At 2 s
    and 4 s the run is measured again without the listing that reads the new tickets back
-   (their numbers and links, SPEC 5.2): a cursor's pages come one after the other, so that
-   listing costs pages x latency on top of the bound, which the scheduling cannot hide.
+   (their numbers and links, the README's "Keeping tickets in step"): a cursor's pages come one
+   after the other, so that listing costs pages x latency on top of the bound, which the scheduling
+   cannot hide.
 2. Bookkeeping cost: 10,000 tickets against a zero-latency sandbox; the same run with the
    journal and state writes and without them (target: durability < 10% of the run).
 

@@ -22,7 +22,7 @@ from ticketsync.cli import main
 ROOT = Path(__file__).resolve().parent.parent
 GITHUB = ROOT / "examples" / "ci" / "github-actions.yml"
 GITLAB = ROOT / "examples" / "ci" / "gitlab-ci.yml"
-#: The scheduled runs, for recurring templates (SPEC §5.6).
+#: The scheduled runs, for recurring templates (the README's "Recurring tickets").
 GITHUB_SCHEDULED = ROOT / "examples" / "ci" / "github-scheduled.yml"
 GITLAB_SCHEDULED = ROOT / "examples" / "ci" / "gitlab-ci-scheduled.yml"
 
@@ -190,7 +190,8 @@ def test_the_ci_steps_the_gitlab_examples_name_exist() -> None:
     assert set(named) <= set(gitlab.STEPS)
 
 
-# -- the scheduled runs (recurring templates, SPEC §5.6) ------------------------------------
+# -- the scheduled runs (recurring templates, the README's "Recurring tickets")
+# ------------------------------------
 
 
 def test_the_all_commands_check_reads_the_scheduled_examples_too() -> None:

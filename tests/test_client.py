@@ -337,8 +337,8 @@ def test_a_create_that_may_have_acted_is_sent_exactly_once(
 def test_a_patch_that_may_have_acted_is_resent_after_a_back_off(
     requests_mock: Any, client: StackOneClient, sleeps: Sleeps, response: dict[str, Any]
 ) -> None:
-    """Setting the same fields to the same values twice does no harm (SPEC §3, retry.py):
-    an uncertain PATCH is resent, after a jittered back-off, like a read."""
+    """Setting the same fields to the same values twice does no harm (docs/stackone-quirks.md,
+    retry.py): an uncertain PATCH is resent, after a jittered back-off, like a read."""
     requests_mock.patch(f"{URL}/t-1", [response, {"json": {}}])
     client.update_ticket("t-1", {"title": "x"})
     assert requests_mock.call_count == 2

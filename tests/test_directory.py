@@ -1,5 +1,5 @@
-"""The directory file (SPEC §5.1): refused when it cannot be trusted (one fixture per way),
-deterministic bytes, and bound to its account like the state."""
+"""The directory file (the README's "Names: the directory"): refused when it cannot be trusted (one
+fixture per way), deterministic bytes, and bound to its account like the state."""
 
 from __future__ import annotations
 

@@ -4,8 +4,8 @@ A state fresh from ``init`` has never talked to StackOne: its ``written_at`` was
 the runner's clock. With StackOne 15 minutes behind the runner, a first apply killed
 mid-way and re-run from a fresh checkout of the committed (init) state looked for the
 killed run's tickets from ``written_at`` minus the margin, a moment *after* StackOne had
-stamped them, missed them, and created them again (30-40 duplicates a trial). SPEC §4.1:
-the window holds from the first apply after ``init``, whatever the skew up to an hour.
+stamped them, missed them, and created them again (30-40 duplicates a trial). docs/design.md, "No
+duplicates": the window holds from the first apply after ``init``, whatever the skew up to an hour.
 """
 
 from __future__ import annotations

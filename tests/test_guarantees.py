@@ -1,4 +1,5 @@
-"""SPEC §4, attacked end to end: the real CLI in child processes, the real sandbox server.
+"""docs/design.md, "The guarantees", attacked end to end: the real CLI in child processes, the real
+sandbox server.
 
 Every test here runs ``python -m ticketsync apply`` as a separate process against
 ``ticketsync sandbox`` in another separate process over loopback, so that kill -9 hits a
@@ -27,7 +28,8 @@ from sandbox_helpers import SandboxProcess, count_by_marker, count_by_title, spa
 from ticketsync.state.file import new_state, read_state, write_state
 from ticketsync.state.journal import journal_path_for
 
-#: A key distinctive enough that finding it anywhere is a leak (SPEC §4.5).
+#: A key distinctive enough that finding it anywhere is a leak (docs/design.md, "Secrets stay
+#: secret").
 API_KEY = "tsk-guarantee-9f3b2c7d1e8a4f60b5c2"
 ACCOUNT = "acc-guarantees"
 MARKER = "ticketsync_key"

@@ -32,9 +32,9 @@ def test_each_module_imports_on_its_own(module: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
-# The data flows one way (STYLE.md), and the folders show it: each package of ticketsync
-# (and each module at its top) has a layer, lowest first. A module may import, anywhere in
-# its code (function-level imports included), the packages of lower layers, and the
+# The data flows one way (docs/design.md, "Layout"), and the folders show it: each package of
+# ticketsync (and each module at its top) has a layer, lowest first. A module may import, anywhere
+# in its code (function-level imports included), the packages of lower layers, and the
 # modules of its own package, which import each other without a cycle. So no two packages
 # import each other, and packages of one layer import neither the other. A new package or
 # top-level module must be placed here.

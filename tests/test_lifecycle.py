@@ -1,4 +1,5 @@
-"""Tickets kept in step with the tracker, against the sandbox over loopback (SPEC §5.2).
+"""Tickets kept in step with the tracker, against the sandbox over loopback (the README's "Keeping
+tickets in step").
 
 Each rule of the three-way table (declared, applied, remote), with the real CLI in this
 process and the sandbox in its own (its request log says what was sent). "A person in the

@@ -1,6 +1,6 @@
-"""Declared moves and imports (SPEC §5.8): every offline rule and error, exactly; the plan
-lines; apply against the sandbox over loopback, live and from a saved plan; the journal's
-``moved`` record folded whole."""
+"""Declared moves and imports (the README's "Moves and imports, declared"): every offline rule and
+error, exactly; the plan lines; apply against the sandbox over loopback, live and from a saved plan;
+the journal's ``moved`` record folded whole."""
 
 from __future__ import annotations
 

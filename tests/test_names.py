@@ -1,6 +1,6 @@
-"""Names -> ids (SPEC §5.1): every resolution rule, and every error with its exact message
-and location, one fixture file per failure (tests/fixtures/names*/), plus the cost rules:
-indexes built once, each distinct reference resolved once."""
+"""Names -> ids (the README's "Names: the directory"): every resolution rule, and every error with
+its exact message and location, one fixture file per failure (tests/fixtures/names*/), plus the cost
+rules: indexes built once, each distinct reference resolved once."""
 
 from __future__ import annotations
 

@@ -252,7 +252,8 @@ def test_a_bad_plan_document_is_a_plan_error(doc: Any, message: str) -> None:
         plan_from_json(doc)
 
 
-# -- the three-way comparison (SPEC §5.2): declared (files), applied (state), remote -------
+# -- the three-way comparison (the README's "Keeping tickets in step"): declared (files), applied
+# (state), remote -------
 
 def read_back(id_: str, applied: dict[str, Any], remote: dict[str, Any],
               status: dict[str, Any] | None = None, **extra: Any) -> StateEntry:

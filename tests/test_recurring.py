@@ -1,5 +1,5 @@
-"""Recurring templates (SPEC §5.6): the calendar, the expansion, every error located, and
-what a state makes of a schedule (held, closed, skipped, caught up)."""
+"""Recurring templates (the README's "Recurring tickets"): the calendar, the expansion, every error
+located, and what a state makes of a schedule (held, closed, skipped, caught up)."""
 
 from __future__ import annotations
 

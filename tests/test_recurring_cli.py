@@ -1,5 +1,5 @@
 """Recurring templates through the command: ``--now`` previews, and the sandbox keeps one
-instance per period across runs (SPEC §5.6)."""
+instance per period across runs (the README's "Recurring tickets")."""
 
 from __future__ import annotations
 

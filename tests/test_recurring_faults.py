@@ -1,4 +1,5 @@
-"""One instance per period, whatever happens (SPEC §5.6), attacked end to end.
+"""One instance per period, whatever happens (the README's "Recurring tickets"), attacked end to
+end.
 
 A weekly template with ``previous: close`` and ``ahead: 1`` beside plain tickets, applied
 by ``python -m ticketsync apply --now DAY`` in child processes against a sandbox in its

@@ -47,7 +47,8 @@ def apply_like_the_cli(state_path: Path, plan: Plan, api: FakeApi, **options: An
 def test_a_committed_state_still_covers_a_create_left_uncertain_by_its_run(
     tmp_path: Path,
 ) -> None:
-    """SPEC §4.1, "a CI runner that dies and takes its working directory with it".
+    """docs/design.md, "No duplicates", "a CI runner that dies and takes its working directory with
+    it".
 
     A create's answer is lost and the lookup after it fails too, so its intent stays open
     in the journal. The run goes on for an hour (a big apply), creates other tickets, and

@@ -1,4 +1,5 @@
-"""Renderings of a plan, pinned exactly: people, scripts and CI read them (SPEC §2, §5.5).
+"""Renderings of a plan, pinned exactly: people, scripts and CI read them (the README's
+"ticketsync plan").
 
 Every kind of line is here in every format, with its values: names through the directory,
 long texts as a bounded summary, lists as added/removed.

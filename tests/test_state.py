@@ -264,8 +264,8 @@ def test_kill_9_between_write_and_rename_leaves_the_old_file_intact(tmp_path: Pa
 
 
 def test_a_version_1_state_is_read_and_upgraded_on_the_next_write(tmp_path: Path) -> None:
-    """SPEC §1: older states are read and upgraded; the version is written as 3 only when
-    the file is written again."""
+    """docs/design.md, "The state file": older states are read and upgraded; the version is written
+    as 3 only when the file is written again."""
     path = tmp_path / "ticketsync.state.json"
     old = {
         "version": 1, "lineage": LINEAGE, "serial": 7, "written_at": "2024-05-01T12:00:00Z",

@@ -1,4 +1,5 @@
-"""Templates through the whole tool: validate, plan, apply on the sandbox (SPEC §5.4)."""
+"""Templates through the whole tool: validate, plan, apply on the sandbox (the README's
+"Templates")."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """UX review: a missing or empty tickets folder, a config file that is not one, bad plan files.
 
-Each mistake gets one line that says what to do next, with the exit code of SPEC §2.
+Each mistake gets one line that says what to do next, with the exit code of the README's "Commands".
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Against the sandbox over loopback, with the real CLI in this process. "A person in the
 tracker" edits the sandbox's store directly, as Jira's UI would. Each test names the rule
-it tries to break (SPEC §4.1 adoption, §5.2 updates, closes and removals).
+it tries to break (adoption: docs/design.md, "No duplicates"; updates, closes and
+removals: the README's "Keeping tickets in step").
 """
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ from typing import Any
 #: A StackOne create/update request body (JSON object), as sent.
 Body = Mapping[str, Any]
 
-#: A ticket key (SPEC §1). Always used with ``fullmatch`` (through :func:`is_valid_key`):
-#: with ``match`` and ``$``, a key ending in a newline would pass.
+#: A ticket key (the README's "Ticket files"). Always used with ``fullmatch`` (through
+#: :func:`is_valid_key`): with ``match`` and ``$``, a key ending in a newline would pass.
 KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 #: What a key may hold, as messages say it.
 KEY_RULE = "letters, digits, '.', '_' or '-', starting with a letter or digit, at most 128"
@@ -90,10 +90,12 @@ class Project:
     tickets: Mapping[str, Ticket]
     files: tuple[str, ...] = ()
     digest: str = ""
-    #: Recurring templates (SPEC §5.6), by name: ``declare.schedule.Recurrence`` values,
-    #: which the planner weighs against the state (an instance's period may be past).
+    #: Recurring templates (the README's "Recurring tickets"), by name:
+    #: ``declare.schedule.Recurrence`` values, which the planner weighs against the state (an
+    #: instance's period may be past).
     recurring: Mapping[str, Any] = field(default_factory=dict)
-    #: ``moved:`` and ``imports:`` blocks (SPEC §5.8), in file order, checked offline.
+    #: ``moved:`` and ``imports:`` blocks (the README's "Moves and imports, declared"), in file
+    #: order, checked offline.
     moves: tuple[Move, ...] = ()
     imports: tuple[Import, ...] = ()
 
@@ -130,7 +132,7 @@ class Import:
 @dataclass(frozen=True)
 class StateEntry:
     """One tracked ticket: StackOne's ``id``, the provider's ``remote_id``, what was last
-    applied, and what was last read back (SPEC §5.2).
+    applied, and what was last read back (the README's "Keeping tickets in step").
 
     ``applied`` is the body last applied, ids resolved (``status``: the declared status as
     last applied); ``remote`` the last values read back for those fields, in the create
@@ -171,7 +173,8 @@ class StateEntry:
 
 @dataclass(frozen=True)
 class State:
-    """The whole state file (SPEC §1). ``serial`` counts writes; ``lineage`` never changes.
+    """The whole state file (docs/design.md, "The state file"). ``serial`` counts writes;
+    ``lineage`` never changes.
 
     ``written_at`` is StackOne's time up to which the state is known to record every ticket
     ticketsync created: the next run's pre-create lookup starts there (minus a margin).
@@ -211,8 +214,8 @@ class State:
 @dataclass(frozen=True)
 class FieldValues:
     """One field of a change, with its values, so that a reviewer judges values, not
-    field names (SPEC §5.5): ``before`` as last applied (None: never set), ``after`` as
-    declared, ``tracker`` as last read (None: empty, or never read). Values are in the
+    field names (the README's "ticketsync plan"): ``before`` as last applied (None: never set),
+    ``after`` as declared, ``tracker`` as last read (None: empty, or never read). Values are in the
     create body's shape, ids unresolved: renderings name them through the directory."""
 
     field: str
@@ -247,9 +250,9 @@ class Update:
     """Bring the tracked ticket ``key`` (remote ``id``) back to its declaration.
 
     ``body`` is the whole declared body (``status`` included when declared). Three sides
-    are compared per field (SPEC §5.2): ``fields`` changed in the files only and are sent;
-    ``conflicts`` changed in the files *and* in the tracker, and are sent only when the
-    user says to overwrite; ``fixed`` changed in the files but cannot be changed through
+    are compared per field (the README's "Keeping tickets in step"): ``fields`` changed in the files
+    only and are sent; ``conflicts`` changed in the files *and* in the tracker, and are sent only
+    when the user says to overwrite; ``fixed`` changed in the files but cannot be changed through
     StackOne's update (``type``, ``creator_id``, ``organization_id``).
 
     Each custom field is a field of its own, named ``unified_custom_fields.KEY``; as a
@@ -339,9 +342,9 @@ class Plan:
     inputs_digest: str = ""
     refreshed: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
-    #: The declared moves and imports still to do (SPEC §5.8); an import whose ticket
-    #: was not read (a plan made offline) has no ``id`` unless the file gave it, and no
-    #: updates yet: they are known once it is read.
+    #: The declared moves and imports still to do (the README's "Moves and imports, declared"); an
+    #: import whose ticket was not read (a plan made offline) has no ``id`` unless the file gave it,
+    #: and no updates yet: they are known once it is read.
     moves: tuple[Move, ...] = ()
     imports: tuple[Import, ...] = ()
     overwrite: bool = False

@@ -1,4 +1,5 @@
-"""Adoption: tickets a tracker already holds, written as ticket files and tracked (SPEC §5.3).
+"""Adoption: tickets a tracker already holds, written as ticket files and tracked (the README's
+"ticketsync export").
 
 A team starting with ticketsync has hundreds of tickets already. ``ticketsync export``
 lists them, writes them as one ticket file, and records each in the state, so that the

@@ -4,8 +4,8 @@ Each command lives in a module of its own, imported only when that command runs 
 lists them all), and imports what it needs *inside* the command function, so that
 ``ticketsync validate`` never pays for (or imports) ``requests``, threads or the state.
 
-Exit codes (SPEC §2): 0 success, 1 error, 2 only for ``plan --detailed-exitcode`` with
-changes, 64 usage error.
+Exit codes (the README's "Commands"): 0 success, 1 error, 2 only for ``plan --detailed-exitcode``
+with changes, 64 usage error.
 """
 
 from __future__ import annotations

@@ -392,17 +392,17 @@ def import_tickets(
     no change); the project's other files need not be valid, nor exist.
     """
     from ticketsync.errors import NotFoundError, StateError
+    from ticketsync.run.preview import declared_bodies
     from ticketsync.run.workspace import Workspace
 
     config = get_config(ctx, sandbox=sandbox)
-    declared: dict[str, dict[str, object]] = {}
     shown = " ".join(f"{key} {ticket_id}" for key, ticket_id in pairs[:3])
     workspace = Workspace(config, sandbox=sandbox)
     with (
         workspace.session(f"ticketsync state import {shown}") as session,
         open_api(config, sandbox=sandbox) as api,
     ):
-        declared = _declarations(config, {key for key, _ in pairs}, session.state)
+        declared = declared_bodies(config, {key for key, _ in pairs}, session.state)
         try:
             session.import_tickets(pairs, api, lambda key, remote: declared.get(key, {}))
         except NotFoundError as exc:
@@ -413,22 +413,6 @@ def import_tickets(
     for key, ticket_id in pairs:
         note = "" if key in declared else f" ({key} is not declared in any ticket file)"
         click.echo(f"Imported {ticket_id} as {key}{note}.")
-
-
-def _declarations(
-    config: Config, keys: set[str], state: State
-) -> dict[str, dict[str, object]]:
-    """The create bodies of ``keys`` as declared; none when the project does not load."""
-    from ticketsync.declare.loader import load_project
-    from ticketsync.errors import ConfigError, InputError
-    from ticketsync.plan.build import build_plan
-
-    try:
-        project = load_project(config)
-    except (InputError, ConfigError):
-        return {}
-    plan = build_plan(project, state)
-    return {c.key: dict(c.body) for c in plan.creates if c.key in keys}
 
 
 COMMANDS: list[click.Command] = [apply]

@@ -1,4 +1,5 @@
-"""``ticketsync directory pull`` / ``directory show``: the committed directory file (§5.1)."""
+"""``ticketsync directory pull`` / ``directory show``: the committed directory file (the
+README's "Names: the directory")."""
 
 from __future__ import annotations
 

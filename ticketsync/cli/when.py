@@ -1,4 +1,5 @@
-"""``--now``: the instant whose periods recurring templates declare (SPEC §5.6).
+"""``--now``: the instant whose periods recurring templates declare (the README's "Recurring
+tickets").
 
 Without it, a run evaluates schedules at this machine's time, and a run that talks to
 StackOne at StackOne's (:func:`at_server_time`): a runner whose clock is off must not

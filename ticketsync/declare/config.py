@@ -40,7 +40,8 @@ class Config:
     max_removals: int = 20
     marker_field: str | None = None
     config_file: Path | None = None
-    #: The directory file (names -> ids, SPEC §5.1), relative to ``root``.
+    #: The directory file (names -> ids: the README's "Names: the directory"), relative to
+    #: ``root``.
     directory: Path = Path(DEFAULT_DIRECTORY)
     #: The environment variable holding this project's API key (several projects of one
     #: repository can use several accounts).
@@ -124,16 +125,15 @@ def load_config(config_file: str | None, *, cwd: Path, env: Mapping[str, str]) -
                 f"not a config file: {what}; expected settings such as 'tickets: [tickets/]'",
             )
         ])
-    if isinstance(data, dict):
-        for key in sorted(k for k in data if str(k).lower() in _SECRET_KEYS):
-            problems.append(
-                Problem(
-                    doc.locate((key,), key=True),
-                    str(key),
-                    "the API key is never read from a file: remove it and set STACKONE_API_KEY",
-                )
+    for key in sorted(k for k in data if str(k).lower() in _SECRET_KEYS):
+        problems.append(
+            Problem(
+                doc.locate((key,), key=True),
+                str(key),
+                "the API key is never read from a file: remove it and set STACKONE_API_KEY",
             )
-        data = {k: v for k, v in data.items() if str(k).lower() not in _SECRET_KEYS}
+        )
+    data = {k: v for k, v in data.items() if str(k).lower() not in _SECRET_KEYS}
     if not problems:
         for violation in schema.violations("config", data):
             where, message = violation.path, violation.message

@@ -1,4 +1,5 @@
-"""The directory file: the account's users, projects, ticket types and components (SPEC §5.1).
+"""The directory file: the account's users, projects, ticket types and components (the README's
+"Names: the directory").
 
 ``ticketsync directory pull`` writes it; every command that loads ticket files reads it, so
 that names resolve offline (:mod:`ticketsync.declare.names`). It is committed beside the state like
@@ -28,7 +29,8 @@ from ticketsync.errors import DirectoryError
 #: (a file without them is written as version 1, byte for byte as before, so that older
 #: ticketsyncs keep reading it; a file with them tells those to upgrade).
 DIRECTORY_VERSION = 2
-#: The status types a declared ``status`` may name instead of a status (SPEC §5.2).
+#: The status types a declared ``status`` may name instead of a status (the README's "Keeping
+#: tickets in step").
 STATUS_TYPES = ("to-do", "in-progress", "closed")
 #: Where a record of each kind lives in the file, in the order ``show`` lists them.
 KINDS = ("users", "projects", "ticket_types", "components")

@@ -1,4 +1,5 @@
-"""``moved:`` and ``imports:`` blocks (SPEC §5.8): renames and adoptions, by review.
+"""``moved:`` and ``imports:`` blocks (the README's "Moves and imports, declared"): renames and
+adoptions, by review.
 
 A ticket file may say that a key was renamed (``moved: [{from: a, to: b}]``) or that an
 existing ticket is to be tracked as a declared key (``imports: [{to: k, number: N}]``).

@@ -1,4 +1,4 @@
-"""Names -> ids, offline, against the directory file (SPEC §5.1).
+"""Names -> ids, offline, against the directory file (the README's "Names: the directory").
 
 A ticket file may name people by id, email, username or display name, a project by name,
 a ticket type and components by name within the ticket's project. :class:`Resolver` turns

@@ -1,4 +1,5 @@
-"""Recurring tickets: periods, and which of a schedule's instances a run declares (SPEC §5.6).
+"""Recurring tickets: periods, and which of a schedule's instances a run declares (the README's
+"Recurring tickets").
 
 A template with ``every:`` makes one instance per period instead of one per item. This
 module holds the calendar (pure arithmetic on dates, no clock) and the one decision that

@@ -1,4 +1,4 @@
-"""Templates: checklists that repeat, one set of tickets per item (SPEC §5.4).
+"""Templates: checklists that repeat, one set of tickets per item (the README's "Templates").
 
 A ticket file may hold ``templates:`` beside ``tickets:``::
 

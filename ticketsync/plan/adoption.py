@@ -1,4 +1,5 @@
-"""Declared moves and imports against the state (SPEC §5.8): which are still to do.
+"""Declared moves and imports against the state (the README's "Moves and imports, declared"): which
+are still to do.
 
 Pure, like the planner that uses it: the state and the tickets read from the tracker in,
 the pending moves and imports out, or every reason they cannot be done, located at their
@@ -125,8 +126,9 @@ def found(state: State, pending: Sequence[Import],
 def imported_entry(desired: Body, ticket: RemoteTicket) -> StateEntry:
     """The state entry of an imported ticket, given its ``desired`` body (declaration,
     parent id and status in): what the tracker holds is both the last applied and the last
-    read side of every field the file declares (SPEC §5.8), so a field declared otherwise
-    is an update, never a conflict, and a field the file does not declare is never touched.
+    read side of every field the file declares (the README's "Moves and imports, declared"), so a
+    field declared otherwise is an update, never a conflict, and a field the file does not declare
+    is never touched.
     """
     values = remote_values(ticket)
     status = status_of(ticket)

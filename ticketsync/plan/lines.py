@@ -1,4 +1,5 @@
-"""What each change of a plan says, once for every format (SPEC §2, §5.5).
+"""What each change of a plan says, once for every format (the README's
+"ticketsync plan").
 
 The text plan, the GitHub annotations and the Markdown comment show the same entries: a
 head (``~ update KEY``) and one detail per field with its values (:mod:`.values`). Which
@@ -177,8 +178,9 @@ def _number(text: str) -> str:
 
 
 def import_entry(item: Import) -> Entry:
-    """``< import KEY (NUMBER)``: an existing ticket tracked as a declared key (SPEC §5.8);
-    its updates follow it. Not read yet (offline), it says when they are known."""
+    """``< import KEY (NUMBER)``: an existing ticket tracked as a declared key (the README's "Moves
+    and imports, declared"); its updates follow it. Not read yet (offline), it says when they are
+    known."""
     details: tuple[tuple[str, str], ...] = ()
     if item.id is None or not item.title:
         details = (("", "its field changes are known once it is read (`ticketsync plan "

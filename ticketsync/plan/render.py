@@ -18,14 +18,16 @@ from ticketsync.plan.values import REFERENCES, cut
 
 __all__ = ["REFERENCES", "render_github", "render_json", "render_markdown", "render_text"]
 
-#: GitHub refuses comments over 65,536 characters; stay well under (SPEC §2: 60,000).
+#: GitHub refuses comments over 65,536 characters; stay well under (the README's "Commands":
+#: 60,000).
 MARKDOWN_LIMIT = 60_000
 #: A title longer than this is cut in a Markdown table cell.
 _CELL_TITLE = 200
 
 
 def summary_line(plan: Plan) -> str:
-    """``Plan: N to create, M to update, ... K unchanged.`` or ``No changes.`` (SPEC §2).
+    """``Plan: N to create, M to update, ... K unchanged.`` or ``No changes.`` (the README's
+    "Commands").
 
     Closes, forgets and conflicts are named only when there are some, so the line of a
     plan that only creates reads as it always did.
@@ -179,7 +181,8 @@ _URL = re.compile(r"https?://[^\s<>\"'`|\\()\[\]{}]+")
 
 
 def _ticket(key: str, number: str | None, url: str | None) -> str:
-    """A tracked ticket's key, with its number as a link when known (SPEC §5.2)."""
+    """A tracked ticket's key, with its number as a link when known (the README's "Keeping tickets
+    in step")."""
     if number and url and _URL.fullmatch(url):
         return f"{_code(key)} ([{_cell(number, 40)}]({url}))"
     if number:

@@ -204,8 +204,9 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
 
 
 def _moves_and_imports(plan: Plan) -> dict[str, Any]:
-    """The declared moves and imports still to do (SPEC §5.8); an import not read yet
-    (a plan made offline) has no ``id`` unless its file gave one, and no ``title``."""
+    """The declared moves and imports still to do (the README's "Moves and imports, declared"); an
+    import not read yet (a plan made offline) has no ``id`` unless its file gave one, and no
+    ``title``."""
     return {
         "moves": [{"from": m.source, "to": m.target, **_where(m.location)}
                   for m in plan.moves],

@@ -1,4 +1,4 @@
-"""How a plan shows a field's values (SPEC §5.5): quoted, by name, bounded.
+"""How a plan shows a field's values (the README's "ticketsync plan"): quoted, by name, bounded.
 
 A reviewer approves values, not field names, so every rendering of a change goes through
 :func:`phrase`: the text plan puts it after ``FIELD:``, Markdown in a code span, GitHub in

@@ -1,6 +1,7 @@
 """The applier: carry out a :class:`Plan` through a :class:`TicketApi`, never duplicating.
 
-The rules that make a re-run safe whatever happened before (SPEC §4.1, §4.2):
+The rules that make a re-run safe whatever happened before (docs/design.md, "No duplicates"
+and "Nothing lost"):
 
 1. Every create is preceded by a durable ``intent`` in the journal (dated in StackOne's
    clock), and its ``created`` record is made durable as soon as the scheduler sees the
@@ -91,7 +92,8 @@ class ApplyResult:
     halted: str | None = None
     complete_as_of: datetime | None = None
     listings: int = 0
-    #: Declared moves and imports done (SPEC §5.8), before anything was sent.
+    #: Declared moves and imports done (the README's "Moves and imports, declared"), before anything
+    #: was sent.
     moved: int = 0
     imported: int = 0
     created_keys: list[str] = field(default_factory=list)

@@ -8,14 +8,15 @@ built as apply builds it (:func:`ticketsync.run.workspace.plan_for`).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import replace
 
 from ticketsync.declare.config import Config
-from ticketsync.model import Plan, Project, State
+from ticketsync.model import Body, Plan, Project, State
 from ticketsync.stackone.api import TicketApi
 from ticketsync.state.file import new_state
 
-__all__ = ["preview_plan", "preview_state"]
+__all__ = ["declared_bodies", "preview_plan", "preview_state"]
 
 
 def preview_state(config: Config, *, sandbox: bool) -> State | None:
@@ -48,3 +49,19 @@ def preview_plan(config: Config, project: Project, state: State | None, *,
         if project.imports:  # declared imports: their changes are known once read
             imported = read_imports(api, state, project, account=config.account_id)
     return plan_for(config, project, state, refreshed=api is not None, imported=imported)
+
+
+def declared_bodies(config: Config, keys: Collection[str], state: State) -> dict[str, Body]:
+    """The create bodies of the untracked ``keys`` as ``config``'s project declares them
+    (``state import`` records one as last applied, so the next plan shows no change);
+    none when the project does not load: its files need not be valid, nor exist."""
+    from ticketsync.declare.loader import load_project
+    from ticketsync.errors import ConfigError, InputError
+    from ticketsync.plan.build import create_for
+
+    try:
+        project = load_project(config)
+    except (InputError, ConfigError):
+        return {}
+    return {key: create_for(project.tickets[key], project, state).body
+            for key in sorted(keys) if key in project.tickets and key not in state.tickets}

@@ -15,7 +15,8 @@ benchmarks and the tests alike::
   that its records are already in the state file (:func:`ticketsync.state.recovery.is_stale`).
 * :meth:`Session.read_back` lists, once, the tickets StackOne says changed since the last
   read-back (and the pre-create lookup's window), so the plan compares every field three
-  ways: declared, applied, remote (SPEC §5.2).
+  ways: declared, applied, remote (docs/design.md, "Writes never change what nobody
+  declared").
 * :meth:`Session.apply` runs a plan with the journal open and commits whatever happened,
   on success, on an error, and on a stop (SIGINT/SIGTERM) alike, with what the run read
   back (numbers, links, statuses, remote values) folded in.
@@ -315,9 +316,10 @@ class Session:
 
     def _move_and_import(self, plan: Plan, journal: Journal,
                          on_event: Callable[[Event], None]) -> None:
-        """Do ``plan``'s declared moves and imports (SPEC §5.8): each journaled, and
-        durable before anything of the run is sent; killed after, the next run folds them
-        (a move is one record: the state is renamed or not, never half)."""
+        """Do ``plan``'s declared moves and imports (the README's "Moves and imports,
+        declared"): each journaled, and durable before anything of the run is sent; killed
+        after, the next run folds them (a move is one record: the state is renamed or not,
+        never half)."""
         missing = [item.key for item in plan.imports if item.key not in self._import_entries]
         if missing:  # read_back reads every pending import before the plan is made
             raise StateError(f"{', '.join(missing)}: the imported ticket was not read; run "
@@ -356,7 +358,6 @@ class Session:
         """
         state = self.state
         owners = {entry.id: key for key, entry in state.tickets.items()}
-        open_keys = {intent.key for intent in self.uncertain}
         for key, ticket_id in pairs:
             if key in state.tickets:
                 raise StateError(
@@ -377,7 +378,6 @@ class Session:
             )
             state = with_entry(state, key, entry)
             owners[ticket_id] = key
-            open_keys.discard(key)  # settled by the user: the intent is dropped on commit
         return self.commit(state)
 
     def adopt(self, entries: Sequence[tuple[str, StateEntry]],

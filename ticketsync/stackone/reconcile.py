@@ -1,4 +1,4 @@
-"""Match remote tickets against declared keys: the pure half of SPEC §4.1.
+"""Match remote tickets against declared keys: the pure half of docs/design.md, "No duplicates".
 
 StackOne has no idempotency key, so after a create whose outcome is unknown (or a run whose
 journal was lost) the only way to know whether a ticket already exists is to look at the
@@ -11,10 +11,10 @@ remote tickets and recognise ours. Two ways, in order of trust:
   The read shape differs from the create body (``projects`` list instead of
   ``project_id``), so the comparison is written across the two shapes here, once.
 
-Either way, a candidate must be one this state's own runs may have made (SPEC §4.1): created
-(not merely updated) inside the lookup's window, in the declared project, and holding what
-the create would have sent (:func:`holds_body`). A ticket a person made by hand, another
-project's, or one that merely shares a title is never adopted: it is reported as a
+Either way, a candidate must be one this state's own runs may have made (docs/design.md, "No
+duplicates"): created (not merely updated) inside the lookup's window, in the declared project, and
+holding what the create would have sent (:func:`holds_body`). A ticket a person made by hand,
+another project's, or one that merely shares a title is never adopted: it is reported as a
 ``stranger`` and adopting it on purpose is ``ticketsync state import``.
 
 Remote tickets already tracked by the state (by ``id``) are never candidates: they belong

@@ -1,7 +1,7 @@
 """A ticket as read back, in the shape ticketsync writes: the third side of every update.
 
 StackOne reads a ticket back (``TicketingReadTicket``) in another shape than it is written
-(SOURCE.md): ``projects`` instead of ``project_id``, ``components`` instead of
+(docs/stackone-quirks.md): ``projects`` instead of ``project_id``, ``components`` instead of
 ``component_ids``, ``type`` and ``organization`` as objects, ``priority`` with a
 ``source_value``, ``content`` parts with both ``plain`` and ``html``, and a ``status``.
 Comparing a declaration with a read ticket naively would call every ticket edited.
@@ -25,7 +25,8 @@ from typing import Any
 from ticketsync.model import State, StateEntry
 from ticketsync.stackone.api import RemoteTicket
 
-#: What ``status:`` may name besides a status's own name: its type (SPEC §5.2).
+#: What ``status:`` may name besides a status's own name: its type (the README's "Keeping tickets in
+#: step").
 STATUS_TYPES = ("to-do", "in-progress", "closed")
 #: Lists whose order carries no meaning to the tracker.
 _UNORDERED = ("assignees", "reporters", "tags", "component_ids")

@@ -1,4 +1,5 @@
-"""The state file: which declared tickets exist remotely, with their ids (SPEC §1).
+"""The state file: which declared tickets exist remotely, with their ids (docs/design.md, "The state
+file").
 
 The state is the only thing that stands between a re-run and a duplicate ticket, so this
 module is strict in both directions:
@@ -28,18 +29,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ticketsync.declare.directory import display_path  # messages show paths one way
 from ticketsync.errors import StateError
 from ticketsync.model import State, StateEntry, is_valid_key
 
 #: The state format this ticketsync writes; it reads this one and every older one (1:
-#: before read-back, SPEC §5.2; 2: before ``project``), upgrading them on the next write.
-#: 3 only adds the optional ``project``, but readers of 2 refuse any unknown field as
-#: corruption ("restore it from git"): the bump makes them say "upgrade ticketsync".
+#: before read-back, the README's "Keeping tickets in step"; 2: before ``project``), upgrading them
+#: on the next write. 3 only adds the optional ``project``, but readers of 2 refuse any unknown
+#: field as corruption ("restore it from git"): the bump makes them say "upgrade ticketsync".
 STATE_VERSION = 3
 
-#: How far the runner's clock may be from StackOne's (SPEC §4.1: the guarantees hold up to
-#: an hour either way). A state made by ``init`` has never talked to StackOne, so the
-#: runner's clock is all it has; dated this much earlier, its ``written_at`` is a time
+#: How far the runner's clock may be from StackOne's (docs/design.md, "No duplicates": the
+#: guarantees hold up to an hour either way). A state made by ``init`` has never talked to StackOne,
+#: so the runner's clock is all it has; dated this much earlier, its ``written_at`` is a time
 #: StackOne's clock had certainly passed at ``init``. A first apply killed mid-way and
 #: re-run from that state must look back to every ticket it made: dated by the runner's
 #: clock alone, a runner 15 minutes ahead looked from after they were made and made them
@@ -117,14 +119,6 @@ def project_of(state_path: Path, config_path: Path) -> str:
         return Path(os.path.relpath(config, folder)).as_posix()
     except ValueError:  # pragma: no cover - Windows: another drive has no relative path
         return config.as_posix()
-
-
-def display_path(path: Path) -> str:
-    """``path`` as messages show it: relative to the working folder when inside it."""
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
-    except (ValueError, OSError):
-        return str(path)
 
 
 def read_state(

@@ -17,7 +17,7 @@ Records (one JSON object per line):
   create is sent; ``at`` is StackOne's time (see :mod:`ticketsync.stackone.clock`), because the
   lookups that look for the ticket compare it with StackOne's ``updated_at``. An intent
   with no later outcome is "uncertain": the ticket may exist, and it must be reconciled
-  against the remote before anything is resent (SPEC §4.1).
+  against the remote before anything is resent (docs/design.md, "No duplicates").
 * ``created`` {key, id, remote_id, created_at, applied}: the create (or an adoption, or
   a declared import) succeeded; folded into the state as a tracked ticket.
 * ``moved`` {key, from}: a declared move (``moved:``): the entry of ``from`` is tracked
