@@ -39,7 +39,8 @@ from ticketsync.errors import (
     UncertainError,
 )
 from ticketsync.stackone.api import CreatedTicket
-from ticketsync.stackone.client import StackOneClient, make_client
+from ticketsync.stackone.client import StackOneClient
+from ticketsync.stackone.connect import make_client
 from ticketsync.stackone.limiter import RateLimiter
 from ticketsync.stackone.retry import RetryPolicy
 

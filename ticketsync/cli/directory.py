@@ -51,11 +51,9 @@ def pull(ctx: click.Context, *, rate_limit: int | None, concurrency: int | None,
     Example: STACKONE_API_KEY=... ticketsync directory pull
     """
     from dataclasses import replace
-    from typing import cast
 
     from ticketsync.account.pull import (
         ChainFirstLimiter,
-        DirectoryApi,
         changes,
         existing_directory,
         moved_lines,
@@ -78,8 +76,7 @@ def pull(ctx: click.Context, *, rate_limit: int | None, concurrency: int | None,
     with open_api(config, sandbox=sandbox, limiter=limiter) as api:
         account_id = config.account_id or ""
         try:
-            # open_api gives the HTTP client, which lists any StackOne collection.
-            pulled = pull_directory(cast(DirectoryApi, api), account_id, limiter=limiter,
+            pulled = pull_directory(api, account_id, limiter=limiter,
                                     concurrency=config.concurrency, on_progress=progress,
                                     samples=samples, previous=previous)
         finally:

@@ -8,7 +8,7 @@ an in-memory fake. Implementations raise the :class:`ticketsync.errors.ApiError`
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -47,6 +47,12 @@ class TicketApi(Protocol):
 
     def list_tickets(self, updated_after: datetime | None = None) -> Iterator[RemoteTicket]:
         """GET /unified/ticketing/tickets, following the cursor ``next`` to the end."""
+        ...
+
+    def list_all(self, path: str, params: Mapping[str, str] | None = None
+                 ) -> Iterator[dict[str, Any]]:
+        """Every record of the StackOne listing at ``path``, following the cursor ``next``
+        to the end (``directory pull`` reads users, projects, types and components so)."""
         ...
 
     def list_statuses(self, ticket_id: str) -> list[dict[str, Any]]:

@@ -43,7 +43,6 @@ from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnection
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from ticketsync import __version__
-from ticketsync.declare.config import Config
 from ticketsync.errors import (
     ApiError,
     AuthError,
@@ -72,7 +71,8 @@ DEADLINE_SECONDS = 120.0
 MAX_PAGES = 10_000
 #: Pages in a row that bring no ticket not seen yet, before a listing is called broken.
 MAX_BARREN_PAGES = 5
-_ACCOUNT_HINT = "STACKONE_ACCOUNT_ID or account_id in ticketsync.yaml"
+#: Where the account id comes from, as errors name it.
+ACCOUNT_HINT = "STACKONE_ACCOUNT_ID or account_id in ticketsync.yaml"
 
 _log = logging.getLogger(__name__)
 
@@ -229,7 +229,7 @@ class StackOneClient:
         self.base_url = _check_base_url(base_url)
         self.account_id = account_id.strip()
         if not (self.account_id.isascii() and self.account_id.isprintable() and self.account_id):
-            raise ConfigError(f"the account id is empty or not printable: set {_ACCOUNT_HINT}")
+            raise ConfigError(f"the account id is empty or not printable: set {ACCOUNT_HINT}")
         self._auth = _KeyAuth(_check_key(api_key))
         self._host = urlsplit(self.base_url).netloc
         self._headers = {"x-account-id": self.account_id, "Accept": "application/json",
@@ -467,7 +467,7 @@ class StackOneClient:
         where = f"{method} {path}"
         if status in (401, 403):
             return AuthError(f"StackOne refused the credentials (HTTP {status}): {message};"
-                             f" check STACKONE_API_KEY and the account id ({_ACCOUNT_HINT})",
+                             f" check STACKONE_API_KEY and the account id ({ACCOUNT_HINT})",
                              status=status)
         if status == 404:
             return NotFoundError(f"{where}: not found (HTTP 404): {message}", status=status)
@@ -514,15 +514,6 @@ class StackOneClient:
         """One line, bounded, and never the key, even if a server echoes it back."""
         line = " ".join(self._auth.scrub(text).split())
         return line if len(line) <= 500 else line[:497] + "..."
-
-
-def make_client(config: Config, api_key: str, *,
-                limiter: RateLimiter | None = None) -> StackOneClient:
-    """A client for ``config``'s account; a limiter at ``config.rate_limit`` unless given."""
-    if not config.account_id:
-        raise ConfigError(f"no StackOne account id: set {_ACCOUNT_HINT}")
-    limiter = limiter if limiter is not None else RateLimiter(config.rate_limit)
-    return StackOneClient(config.base_url, api_key, config.account_id, limiter=limiter)
 
 
 def _new_session() -> requests.Session:

@@ -11,12 +11,17 @@ import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from ticketsync.declare.config import Config
+from ticketsync.errors import ConfigError
 from ticketsync.stackone.api import TicketApi
 from ticketsync.stackone.limiter import RateLimiter
 
-__all__ = ["open_api"]
+if TYPE_CHECKING:
+    from ticketsync.stackone.client import StackOneClient
+
+__all__ = ["make_client", "open_api"]
 
 
 @contextmanager
@@ -29,8 +34,6 @@ def open_api(
 
     The sandbox gets a random key for this run only: nothing to configure, nothing to leak.
     """
-    from ticketsync.stackone.client import make_client
-
     if not sandbox:
         client = make_client(config, api_key(), limiter=limiter)
         try:
@@ -48,3 +51,14 @@ def open_api(
             yield client
         finally:
             client.close()
+
+
+def make_client(config: Config, api_key: str, *,
+                limiter: RateLimiter | None = None) -> StackOneClient:
+    """A client for ``config``'s account; a limiter at ``config.rate_limit`` unless given."""
+    from ticketsync.stackone.client import ACCOUNT_HINT, StackOneClient
+
+    if not config.account_id:
+        raise ConfigError(f"no StackOne account id: set {ACCOUNT_HINT}")
+    limiter = limiter if limiter is not None else RateLimiter(config.rate_limit)
+    return StackOneClient(config.base_url, api_key, config.account_id, limiter=limiter)
