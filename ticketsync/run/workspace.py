@@ -164,6 +164,8 @@ class Session:
         #: :meth:`plan` ran.
         self.imported: dict[str, RemoteTicket] = {}
         self._import_entries: dict[str, StateEntry] = {}
+        #: The saved plan read by :meth:`plan`, and for which file and project digest.
+        self._saved: tuple[tuple[str, str], Plan] | None = None
         # Whether the journal is already a base line for this state plus open intents.
         self._compact = not records or _is_compact(records, self.on_disk)
         if folded.tickets != self.on_disk.tickets:
@@ -239,10 +241,7 @@ class Session:
                             imported=self.imported)
             self._note_imports(project, plan)
             return plan
-        from ticketsync.plan.saved import check_plan_current, load_plan
-
-        plan = load_plan(Path(plan_file))
-        check_plan_current(plan, self.as_read, project, plan_path=plan_file)
+        plan = self._saved_plan(project, plan_file)
         plan = replace(plan, creates=tuple(c for c in plan.creates
                                            if c.key not in self.state.tickets))
         if self.index is None:
@@ -296,6 +295,20 @@ class Session:
             self.commit(as_of=result.complete_as_of if result is not None else None,
                         seen=seen, if_changed=True)
         return result
+
+    def _saved_plan(self, project: Project, plan_file: str) -> Plan:
+        """The saved plan at ``plan_file``, checked current for ``project``: read and checked
+        once per session (apply asks before reading back, to refuse a stale plan before
+        anything is read, and again to apply it), again only for another file or project."""
+        from ticketsync.plan.saved import check_plan_current, load_plan
+
+        if self._saved is not None and self._saved[0] == (plan_file, project.digest):
+            return self._saved[1]
+        plan = (self._saved[1] if self._saved is not None and self._saved[0][0] == plan_file
+                else load_plan(Path(plan_file)))
+        check_plan_current(plan, self.as_read, project, plan_path=plan_file)
+        self._saved = ((plan_file, project.digest), plan)
+        return plan
 
     def _note_imports(self, project: Project, plan: Plan) -> None:
         """Keep the entries ``plan``'s imports record, as read (for :meth:`apply`)."""
