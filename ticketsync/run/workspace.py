@@ -169,13 +169,15 @@ class Session:
         # Whether the journal is already a base line for this state plus open intents.
         self._compact = not records or _is_compact(records, self.on_disk)
         if folded.tickets != self.on_disk.tickets:
-            self.commit(folded)  # what the crashed run created is recorded now
+            # What the crashed run created is recorded now (the journal, just read and
+            # folded, is not read again).
+            self.commit(folded, _folded=uncertain)
 
     # -- the one way to write the state ---------------------------------------------
 
     def commit(self, state: State | None = None, *, as_of: datetime | None = None,
                seen: Mapping[str, RemoteTicket] | None = None,
-               if_changed: bool = False) -> State:
+               if_changed: bool = False, _folded: list[Intent] | None = None) -> State:
         """Write the state file: ``state`` (default: this session's state with the
         journal's records folded in), then compact the journal.
 
@@ -187,9 +189,14 @@ class Session:
         ``if_changed``: write nothing when no ticket changed (an apply with nothing to do
         must not make CI commit a new state file every time; keeping the older dates is
         the safe direction: the next lookup and read-back reach further back).
+        ``_folded``: the open intents, when ``state`` has the journal folded in already
+        (a session opening after a crash has just read it).
         """
-        folded, uncertain = recover(self.state if state is None else state,
-                                    self.workspace.journal_path)
+        if _folded is not None and state is not None:  # ``state`` holds the journal already
+            folded, uncertain = state, _folded
+        else:
+            folded, uncertain = recover(self.state if state is None else state,
+                                        self.workspace.journal_path)
         # A state not bound yet (``init`` without an account, an older format) is bound at
         # its first write to the account this run works in and to this project's config;
         # read_state refuses any other from then on.
