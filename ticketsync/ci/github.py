@@ -24,17 +24,14 @@ from pathlib import Path
 from ticketsync.ci import steps
 from ticketsync.ci.forges import GitHub
 from ticketsync.errors import ForgeError, TicketSyncError
+from ticketsync.plan.render import github_escape
 
 #: Who commits the state file: the identity GitHub shows for Actions' own commits.
 BOT = ("github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com")
 
 
-def _escape(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
 def warning(message: str) -> None:
-    print(f"::warning title=ticketsync::{_escape(message)}", flush=True)
+    print(f"::warning title=ticketsync::{github_escape(message)}", flush=True)
 
 
 def pull_request_number(event: Mapping[str, object]) -> int | None:
@@ -111,7 +108,7 @@ def main(argv: Sequence[str], env: Mapping[str, str]) -> int:
     try:
         return STEPS[argv[0]](env)
     except TicketSyncError as exc:
-        print(f"::error title=ticketsync::{_escape(str(exc))}", flush=True)
+        print(f"::error title=ticketsync::{github_escape(str(exc))}", flush=True)
         return 1
 
 

@@ -304,8 +304,9 @@ def _run_one(
             message = str(exc)
         click.echo(f"Error: {project.name}: {message}", err=True)
         if github:  # visible in the pull request's checks too, not only in the log
-            escaped = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-            click.echo(f"::error title=ticketsync {project.name}::{escaped}")
+            from ticketsync.plan.render import github_escape
+
+            click.echo(f"::error title=ticketsync {project.name}::{github_escape(message)}")
         return message
     except click.exceptions.Exit as exc:  # a declined confirmation: said already
         return f"stopped (exit {exc.exit_code})"

@@ -16,7 +16,8 @@ from ticketsync.plan.lines import Entry, change_entries, renames, sent, title
 from ticketsync.plan.saved import dump_plan, summary_counts
 from ticketsync.plan.values import REFERENCES, cut
 
-__all__ = ["REFERENCES", "render_github", "render_json", "render_markdown", "render_text"]
+__all__ = ["REFERENCES", "github_escape", "render_github", "render_json", "render_markdown",
+           "render_text"]
 
 #: GitHub refuses comments over 65,536 characters; stay well under (the README's "Commands":
 #: 60,000).
@@ -534,12 +535,14 @@ def _tree_block(plan: Plan, max_chars: int) -> str:
 # --- GitHub Actions --------------------------------------------------------------------
 
 
-def _gh_data(text: str) -> str:
+def github_escape(text: str) -> str:
+    """``text`` as a GitHub workflow command's message (one line: ``%``, CR, LF escaped);
+    every annotation ticketsync prints goes through here."""
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _gh_prop(text: str) -> str:
-    return _gh_data(text).replace(":", "%3A").replace(",", "%2C")
+    return github_escape(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def _gh(level: str, location: Location | None, message: str, *, col: bool = False) -> str:
@@ -548,7 +551,7 @@ def _gh(level: str, location: Location | None, message: str, *, col: bool = Fals
         where = f" file={_gh_prop(location.file)},line={location.line}"
         if col:
             where += f",col={location.col}"
-    return f"::{level}{where}::{_gh_data(message)}"
+    return f"::{level}{where}::{github_escape(message)}"
 
 
 def render_problems_github(problems: Iterable[Problem]) -> str:
@@ -569,7 +572,7 @@ def render_github(plan: Plan, directory: Directory | None = None) -> str:
     """Workflow commands that GitHub Actions shows as annotations on the ticket files: one
     per ticket, its fields and values on the lines of the annotation.
 
-    Every message goes through :func:`_gh_data`, which encodes newlines and carriage
+    Every message goes through :func:`github_escape`, which encodes newlines and carriage
     returns: nothing in a title or value can begin a line of the log, so none can become
     a workflow command (``::add-mask``, ``::stop-commands``) the runner would execute.
     """
