@@ -53,3 +53,14 @@ def invoke(*args: str) -> tuple[int, str, str]:
     """Run ``ticketsync ARGS`` in-process: (exit code, stdout, stderr)."""
     result = CliRunner().invoke(main, list(args), catch_exceptions=False)
     return result.exit_code, result.stdout, result.stderr
+
+
+def traceback_of_ours(err: str) -> bool:
+    """Whether ``err`` holds a traceback through ticketsync's own code.
+
+    A signal sent while Python itself is still starting (its ``site`` module, before a line
+    of ticketsync runs) makes the interpreter print its own traceback: no code of ours can
+    catch that, so tests that signal at random moments only hold ticketsync to the rule.
+    """
+    return "Traceback" in err and any(
+        "/ticketsync/" in line for line in err.splitlines() if line.lstrip().startswith("File "))
