@@ -136,6 +136,7 @@ def build_plan(
         extra={"skipped": dict(selection.skipped)} if selection.skipped else {},
         moves=moves,
         imports=imports,
+        recurring=frozenset(project.recurring),
     )
 
 

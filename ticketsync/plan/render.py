@@ -115,7 +115,8 @@ def _text_lines(plan: Plan, directory: Directory | None = None) -> list[str]:
     for origin, creates in _by_origin(plan.creates):
         if origin is not None:
             template, item = origin.split(".", 1)
-            lines.append(f"  from template {template}, item {item}:")
+            kind = "period" if template in plan.recurring else "item"
+            lines.append(f"  from template {template}, {kind} {item}:")
         for c in creates:
             lines += [f"+ create {c.key}  {title(c.title)}", *_citing(c, order)]
     for entry in change_entries(plan, directory):
