@@ -274,3 +274,32 @@ def test_a_project_name_needs_to_resolve(server: SandboxProcess, project: Path) 
     code, out, err = invoke("export", "--project", "Platform")  # no directory: ids only
     assert code == 0 and out.startswith("Nothing to export: none of the ")
     assert "by name with a directory file" in out
+
+
+def test_export_imports_writes_imports_for_review_and_records_nothing(
+    server: SandboxProcess, project: Path
+) -> None:
+    """Adoption through review: the file holds an imports: block beside the declarations,
+    the state is untouched until it is applied; then the tickets are tracked as they are."""
+    made = tracker_holds(server)
+    before = (project / "ticketsync.state.json").read_bytes()
+    code, out, err = invoke("export", "--project", "project-001", "--imports")
+    assert code == 0, out + err
+    count = len(made) - 1
+    assert out.startswith(f"Exported {count} tickets to tickets/exported.yaml; nothing "
+                          f"recorded: review it, then `ticketsync apply` tracks the {count} "
+                          "imports;")
+    assert (project / "ticketsync.state.json").read_bytes() == before
+    doc = yamlio.read_document(project / "tickets" / "exported.yaml", "x").data
+    assert {entry["id"] for entry in doc["imports"]} == set(made.values()) - {made["Elsewhere"]}
+    assert {entry["to"] for entry in doc["imports"]} == set(doc["tickets"])
+    code, out, _ = invoke("plan", "--refresh")
+    assert code == 0 and out.count("< import ") == count, out
+    code, out, _ = invoke("apply", "--yes")
+    assert code == 0, out
+    state = read_state(project / "ticketsync.state.json")
+    assert {e.id for e in state.tickets.values()} == set(made.values()) - {made["Elsewhere"]}
+    assert invoke("plan", "--refresh")[:2] == (0, "No changes.\n")
+    assert invoke("export", "--project", "project-001", "--imports", "--out",
+                  "tickets/again.yaml")[:2] == (
+        0, "Nothing to export: every listed ticket is tracked already.\n")

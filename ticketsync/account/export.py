@@ -167,9 +167,17 @@ def build_export(
     return export
 
 
-def document(export: Export) -> dict[str, Any]:
-    """The ticket file's data: ``tickets:`` in the order exported."""
-    return {"tickets": {t.key: t.fields for t in export.tickets}}
+def document(export: Export, *, imports: bool = False) -> dict[str, Any]:
+    """The ticket file's data: ``tickets:`` in the order exported; with ``imports``, an
+    ``imports:`` block first (each ticket by its id), for adoption through review: nothing
+    is recorded until that file is applied. A ticket the state already tracks (an
+    interrupted export) needs no import."""
+    doc: dict[str, Any] = {}
+    if imports:
+        doc["imports"] = [{"to": t.key, "id": t.entry.id} for t in export.tickets
+                          if not t.tracked]
+    doc["tickets"] = {t.key: t.fields for t in export.tickets}
+    return doc
 
 
 def _notes(ticket: RemoteTicket, fields: Mapping[str, Any]) -> tuple[str, ...]:

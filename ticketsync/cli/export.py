@@ -12,6 +12,7 @@ import click
 from ticketsync.cli.common import get_config, sandbox_option, shown
 
 if TYPE_CHECKING:
+    from ticketsync.account.export import Export
     from ticketsync.declare.names import Resolver
     from ticketsync.stackone.api import RemoteTicket, TicketApi
 
@@ -37,6 +38,9 @@ def _parse_date(ctx: click.Context, param: click.Parameter, value: str | None) -
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The ticket file to write (default: exported.yaml in the first tickets "
                    "folder); never overwritten.")
+@click.option("--imports", "as_imports", is_flag=True,
+              help="Write an `imports:` block with the declarations and record nothing: "
+                   "the tickets are tracked once that file is reviewed and applied.")
 @click.option("--dry-run", is_flag=True,
               help="Print the ticket file that would be written; record nothing.")
 @sandbox_option
@@ -47,6 +51,7 @@ def export(
     projects: tuple[str, ...],
     updated_after: datetime | None,
     out: Path | None,
+    as_imports: bool,
     dry_run: bool,
     sandbox: bool,
 ) -> None:
@@ -97,7 +102,7 @@ def export(
                 for note in exported.notes:
                     click.echo(f"{exported.key}: {note}", err=True)
             schema = _schema_for(target, config.directory_path)
-            text = yamlio.dump(document(result), header=_header(
+            text = yamlio.dump(document(result, imports=as_imports), header=_header(
                 config.account_id, len(result.tickets), schema))
             if dry_run:
                 click.echo(text, nl=False)
@@ -107,20 +112,18 @@ def export(
             if not result.tickets:
                 click.echo(_nothing(seen_count, len(listed), projects))
                 return
-            # Recorded first, then written: killed in between, the tickets are tracked
-            # (never created again) and a second export writes them.
-            by_id = {str(ticket.get("id")): ticket for ticket in listed}
-            seen = {t.entry.id: by_id[t.entry.id] for t in result.tickets}
-            session.adopt([(t.key, t.entry) for t in result.recorded], seen)
+            if not as_imports:
+                # Recorded first, then written: killed in between, the tickets are tracked
+                # (never created again) and a second export writes them.
+                by_id = {str(ticket.get("id")): ticket for ticket in listed}
+                seen = {t.entry.id: by_id[t.entry.id] for t in result.tickets}
+                session.adopt([(t.key, t.entry) for t in result.recorded], seen)
             target.parent.mkdir(parents=True, exist_ok=True)
             if target.exists():
                 raise ConfigError(f"{shown(target)} appeared during the export: the tickets "
                                   "are tracked; run export again with another --out")
             atomic_write_text(target, text)
-    again = len(result.tickets) - len(result.recorded)
-    note = f" ({again} tracked already, written again)" if again else ""
-    click.echo(f"Exported {len(result.tickets)} tickets to {shown(target)}{note}; "
-               f"{len(result.skipped)} skipped (already declared).")
+    click.echo(_exported(result, target, imports=as_imports))
 
 
 def _listing(api: TicketApi, updated_after: datetime | None,
@@ -152,6 +155,16 @@ def _project_id(resolver: Resolver, value: str) -> str:
     if found is None:
         raise click.BadParameter(why, param_hint="'--project'")
     return found
+
+
+def _exported(result: Export, target: Path, *, imports: bool) -> str:
+    again = len(result.tickets) - len(result.recorded)
+    note = f" ({again} tracked already, written again)" if again else ""
+    if imports:
+        note += (f"; nothing recorded: review it, then `ticketsync apply` tracks the "
+                 f"{len(result.recorded)} imports")
+    return (f"Exported {len(result.tickets)} tickets to {shown(target)}{note}; "
+            f"{len(result.skipped)} skipped (already declared).")
 
 
 def _nothing(seen: int, kept: int, projects: tuple[str, ...]) -> str:
