@@ -192,6 +192,7 @@ def test_the_json_document_is_pinned() -> None:
         "serial": 7,
         "inputs_digest": "sha256:abc",
         "refreshed": False,
+        "refresh": "none",
         "creates": [
             {"key": "new-parent", "title": "New parent", "body": {"title": "New parent"},
              "parent": None, "status": None, "file": "tickets/b.yaml", "line": 3, "col": 5},

@@ -113,3 +113,31 @@ def test_plan_refresh_full_reports_a_ticket_deleted_in_the_tracker(
     assert code == 64
     assert err.endswith("Error: Invalid value for '--refresh': 'ful' is not one of changed, "
                         "full (--refresh alone: changed)\n")
+
+
+def test_the_plan_says_which_refresh_ran_in_every_format(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Text (a note on stderr), JSON (``refresh``) and markdown say which read-back the
+    plan was made after: a deletion is only seen by the full one."""
+    import json
+
+    enter_project(tmp_path, monkeypatch)
+    write(tmp_path / "tickets" / "t.yaml", """\
+        tickets:
+          alpha: {title: Alpha}
+    """)
+    assert invoke("apply", "--sandbox", "--yes")[0] == 0
+    write(tmp_path / "tickets" / "t.yaml", """\
+        tickets:
+          alpha: {title: Alpha, tags: [x]}
+    """)
+    for args, mode in (([], "none"), (["--refresh"], "changed"), (["--refresh=full"], "full")):
+        code, out, _ = invoke("plan", "--sandbox", *args, "--format", "json")
+        assert code == 0 and json.loads(out)["refresh"] == mode, out
+    markdown = invoke("plan", "--sandbox", "--refresh=full", "--format", "markdown")[1]
+    assert "_Read back in full from the tracker: deleted tickets are shown too._" in markdown
+    markdown = invoke("plan", "--sandbox", "--refresh", "--format", "markdown")[1]
+    assert "a deletion shows with `plan --refresh=full`" in markdown
+    markdown = invoke("plan", "--sandbox", "--format", "markdown")[1]
+    assert "_Not read back from the tracker" in markdown

@@ -348,6 +348,9 @@ class Plan:
     moves: tuple[Move, ...] = ()
     imports: tuple[Import, ...] = ()
     overwrite: bool = False
+    #: ``refreshed`` with ``plan --refresh=full``: every tracked ticket the listing did not
+    #: show was looked for too (so a deletion in the tracker is known).
+    full_refresh: bool = False
     #: The recurring templates (``every:``), whose instances are periods, not items: for
     #: the wording of the plan only (not saved: a saved plan says "item").
     recurring: frozenset[str] = frozenset()

@@ -290,6 +290,10 @@ def _markdown(plan: Plan, limit: int | None, *, tree: str = "",
     if not plan.refreshed and (plan.updates or plan.drift or plan.removals):
         out += ["", "_Not read back from the tracker: edits made there since the last apply "
                 "are not shown (`ticketsync plan --refresh`)._"]
+    elif plan.refreshed:
+        out += ["", "_Read back in full from the tracker: deleted tickets are shown too._"
+                if plan.full_refresh else "_Read back from the tracker: what changed there "
+                "since the last read-back (a deletion shows with `plan --refresh=full`)._"]
     if plan.creates:
         templated = any(c.origin is not None for c in plan.creates)
         out += ["", f"{h} To create ({len(plan.creates)})", "",

@@ -158,6 +158,15 @@ def _read_values(item: Mapping[str, Any]) -> tuple[FieldValues, ...]:
                  for name, v in sorted(item["values"].items()))
 
 
+def refresh_mode(plan: Plan) -> str:
+    """Which read-back the plan was made after: ``none`` (the state as last read),
+    ``changed`` (what StackOne listed as updated since the last read-back: every apply,
+    ``plan --refresh``) or ``full`` (that, and every tracked ticket looked for)."""
+    if not plan.refreshed:
+        return "none"
+    return "full" if plan.full_refresh else "changed"
+
+
 def plan_to_json(plan: Plan) -> dict[str, Any]:
     """The documented plan document (``schemas/plan.schema.json``, format_version 3)."""
     doc: dict[str, Any] = {
@@ -166,6 +175,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "serial": plan.serial,
         "inputs_digest": plan.inputs_digest,
         "refreshed": plan.refreshed,
+        "refresh": refresh_mode(plan),
         "creates": [
             {"key": c.key, "title": c.title, "body": dict(c.body), "parent": c.parent,
              "status": c.status, **_where(c.location), **_origin(c.origin)}
@@ -265,6 +275,7 @@ def plan_from_json(doc: Any) -> Plan:
         serial=doc["serial"],
         inputs_digest=doc["inputs_digest"],
         refreshed=doc["refreshed"],
+        full_refresh=doc.get("refresh") == "full",
         extra=doc.get("extra", {}),
         moves=tuple(Move(m["from"], m["to"], _location(m)) for m in doc.get("moves", ())),
         imports=tuple(Import(i["key"], i["number"], i["id"], _location(i), i["title"])

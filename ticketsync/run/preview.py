@@ -48,7 +48,8 @@ def preview_plan(config: Config, project: Project, state: State | None, *,
                               full=full)[0]
         if project.imports:  # declared imports: their changes are known once read
             imported = read_imports(api, state, project, account=config.account_id)
-    return plan_for(config, project, state, refreshed=api is not None, imported=imported)
+    plan = plan_for(config, project, state, refreshed=api is not None, imported=imported)
+    return replace(plan, full_refresh=full and api is not None)
 
 
 def declared_bodies(config: Config, keys: Collection[str], state: State) -> dict[str, Body]:
