@@ -131,7 +131,8 @@ class _Watchdog:
     A socket timeout bounds each read, not the whole answer: a server that sends one byte
     every ten seconds never times out. One daemon thread sleeps until the nearest deadline
     and shuts that attempt's socket down, which ends the blocked read at once. The thread
-    starts with the first guarded connection and ends after a second without any.
+    starts with the first guarded connection and ends after a second without any, or at
+    once when the client closes (:meth:`close`).
     """
 
     def __init__(self) -> None:
@@ -139,9 +140,22 @@ class _Watchdog:
         self._heap: list[tuple[float, int, _Guard]] = []
         self._count = 0
         self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def close(self) -> None:
+        """End the thread now that its client is closed, unless an attempt is still out
+        (one a stopped run left behind): it keeps its deadline, and the thread ends after."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+            busy = any(not guard.done for _, _, guard in self._heap)
+            thread = None if busy else self._thread
+        if thread is not None:
+            thread.join(2.0)
 
     def attach(self, guard: _Guard, sock: socket.socket) -> None:
         with self._cond:
+            self._closed = False  # a closed client used again: guard it again
             guard.sock = sock
             self._count += 1
             heapq.heappush(self._heap, (guard.deadline, self._count, guard))
@@ -164,7 +178,7 @@ class _Watchdog:
                 while self._heap and self._heap[0][2].done:
                     heapq.heappop(self._heap)
                 if not self._heap:
-                    if not self._cond.wait(1.0) and not self._heap:
+                    if self._closed or (not self._cond.wait(1.0) and not self._heap):
                         self._thread = None
                         return
                     continue
@@ -250,9 +264,11 @@ class StackOneClient:
         return f"StackOneClient(base_url={self.base_url!r}, account_id={self.account_id!r})"
 
     def close(self) -> None:
-        """Close the connection pool (only if this client created the session)."""
+        """Close the connection pool (only if this client created the session), and end
+        the watchdog's thread."""
         if self._owns_session:
             self._session.close()
+        self._watchdog.close()
 
     def server_now(self) -> datetime:
         """StackOne's current time (a lower bound), from its answers' ``Date`` headers."""
