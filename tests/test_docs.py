@@ -242,3 +242,38 @@ def test_the_readmes_references_session_is_what_ticketsync_prints(
         wanted = [line for line in shown if line != "..."]
         assert [line for line in output if line in wanted] == wanted, typed
         assert shown[0] in ("...", output[0]), typed
+
+
+def test_the_readmes_worked_example_of_keeping_tickets_in_step_is_what_ticketsync_prints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The "Keeping tickets in step" session, replayed against a sandbox of its own: the
+    lines shown appear in order ("..." stands for lines left out), the first first; the
+    file changes where the session's comment says it does."""
+    from click.testing import CliRunner
+
+    [(name, text)] = [(n, t) for n, t in _ticket_file_blocks()
+                      if "rotate-db-credentials:" in t and "priority: high\n" in t]
+    session = README[README.index(text):]
+    start = session.index("```console\n") + 11
+    session = session[start : session.index("\n```\n", start)]
+    _project_of(name, text, tmp_path, monkeypatch)
+    commands = re.split(r"^\$ ", session, flags=re.M)[1:]
+    ran = 0
+    for command in commands:
+        typed, *shown = command.rstrip("\n").split("\n")
+        if typed.startswith("# "):
+            if "now the file says" in typed:
+                path = tmp_path / name
+                path.write_text(path.read_text().replace("priority: high\n", "priority: highest\n")
+                                .replace("[user-001]", "[user-007]"))
+            continue
+        args = typed.split("#")[0].split()[1:]
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, (typed, result.output)
+        output = result.stdout.splitlines()
+        wanted = [line for line in shown if line not in ("...", "")]
+        assert [line for line in output if line in wanted] == wanted, typed
+        assert shown[0] in ("...", output[0]), typed
+        ran += 1
+    assert ran == 7
