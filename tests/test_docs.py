@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
@@ -196,84 +196,67 @@ def test_the_readmes_template_session_is_what_ticketsync_prints(
         assert shown[0] == output[0]
 
 
-def test_the_readmes_recurring_session_is_what_ticketsync_prints(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Each command as typed (its own --sandbox and --now), against a sandbox of its own:
-    the lines shown appear in order ("..." stands for lines left out), the first first."""
-    from click.testing import CliRunner
-
-    [(name, text)] = [(n, t) for n, t in _ticket_file_blocks() if "every:" in t]
+def _session_after(text: str) -> str:
+    """The first console block after ``text`` in the README."""
     session = README[README.index(text):]
     start = session.index("```console\n") + 11
-    session = session[start : session.index("\n```\n", start)]
-    _project_of(name, text, tmp_path, monkeypatch)
-    commands = re.split(r"^\$ ", session, flags=re.M)[1:]
-    assert len(commands) == 4
-    for command in commands:
-        typed, *shown = command.rstrip("\n").split("\n")
-        result = CliRunner().invoke(main, typed.split()[1:])
-        assert result.exit_code == 0, (typed, result.output)
-        output = result.stdout.splitlines()
-        wanted = [line for line in shown if line != "..."]
-        assert [line for line in output if line in wanted] == wanted, typed
-        assert shown[0] in ("...", output[0]), typed
+    return session[start : session.index("\n```\n", start)]
 
 
-def test_the_readmes_references_session_is_what_ticketsync_prints(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The references section (SPEC §5.7), replayed against a sandbox of its own: the lines
-    shown appear in order ("..." stands for lines left out), the first first."""
+def _replay(session: str, on_comment: Callable[[str], None] | None = None) -> int:
+    """Run each command of a README console session as typed (``$ # ...`` lines are
+    comments, handed to ``on_comment``): the lines shown must appear in its output in
+    order ("..." stands for lines left out), the first first. The commands run."""
     from click.testing import CliRunner
 
-    [(name, text)] = [(n, t) for n, t in _ticket_file_blocks() if "{ref:" in t]
-    session = README[README.index(text):]
-    start = session.index("```console\n") + 11
-    session = session[start : session.index("\n```\n", start)]
-    _project_of(name, text, tmp_path, monkeypatch)
-    commands = re.split(r"^\$ ", session, flags=re.M)[1:]
-    assert len(commands) == 3
-    for command in commands:
-        typed, *shown = command.rstrip("\n").split("\n")
-        result = CliRunner().invoke(main, typed.split()[1:])
-        assert result.exit_code == 0, (typed, result.output)
-        output = result.stdout.splitlines()
-        wanted = [line for line in shown if line != "..."]
-        assert [line for line in output if line in wanted] == wanted, typed
-        assert shown[0] in ("...", output[0]), typed
-
-
-def test_the_readmes_worked_example_of_keeping_tickets_in_step_is_what_ticketsync_prints(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The "Keeping tickets in step" session, replayed against a sandbox of its own: the
-    lines shown appear in order ("..." stands for lines left out), the first first; the
-    file changes where the session's comment says it does."""
-    from click.testing import CliRunner
-
-    [(name, text)] = [(n, t) for n, t in _ticket_file_blocks()
-                      if "rotate-db-credentials:" in t and "priority: high\n" in t]
-    session = README[README.index(text):]
-    start = session.index("```console\n") + 11
-    session = session[start : session.index("\n```\n", start)]
-    _project_of(name, text, tmp_path, monkeypatch)
-    commands = re.split(r"^\$ ", session, flags=re.M)[1:]
     ran = 0
-    for command in commands:
+    for command in re.split(r"^\$ ", session, flags=re.M)[1:]:
         typed, *shown = command.rstrip("\n").split("\n")
         if typed.startswith("# "):
-            if "now the file says" in typed:
-                path = tmp_path / name
-                path.write_text(path.read_text().replace("priority: high\n", "priority: highest\n")
-                                .replace("[user-001]", "[user-007]"))
+            if on_comment is not None:
+                on_comment(typed)
             continue
-        args = typed.split("#")[0].split()[1:]
-        result = CliRunner().invoke(main, args)
+        result = CliRunner().invoke(main, typed.split("#")[0].split()[1:])
         assert result.exit_code == 0, (typed, result.output)
         output = result.stdout.splitlines()
         wanted = [line for line in shown if line not in ("...", "")]
         assert [line for line in output if line in wanted] == wanted, typed
         assert shown[0] in ("...", output[0]), typed
         ran += 1
-    assert ran == 7
+    return ran
+
+
+def test_the_readmes_recurring_session_is_what_ticketsync_prints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each command as typed (its own --sandbox and --now), against a sandbox of its own."""
+    [(name, text)] = [(n, t) for n, t in _ticket_file_blocks() if "every:" in t]
+    _project_of(name, text, tmp_path, monkeypatch)
+    assert _replay(_session_after(text)) == 4
+
+
+def test_the_readmes_references_session_is_what_ticketsync_prints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The references section, replayed against a sandbox of its own."""
+    [(name, text)] = [(n, t) for n, t in _ticket_file_blocks() if "{ref:" in t]
+    _project_of(name, text, tmp_path, monkeypatch)
+    assert _replay(_session_after(text)) == 3
+
+
+def test_the_readmes_worked_example_of_keeping_tickets_in_step_is_what_ticketsync_prints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The "Keeping tickets in step" session, replayed against a sandbox of its own; the
+    file changes where the session's comment says it does."""
+    [(name, text)] = [(n, t) for n, t in _ticket_file_blocks()
+                      if "rotate-db-credentials:" in t and "priority: high\n" in t]
+    _project_of(name, text, tmp_path, monkeypatch)
+    path = tmp_path / name
+
+    def edit(comment: str) -> None:
+        if "now the file says" in comment:
+            path.write_text(path.read_text().replace("priority: high\n", "priority: highest\n")
+                            .replace("[user-001]", "[user-007]"))
+
+    assert _replay(_session_after(text), edit) == 7
