@@ -373,3 +373,26 @@ def test_a_saved_plan_carries_its_placeholders_and_apply_resolves_them(
     assert remote["x"]["title"] == f"X, see {numbers['y']}"
     assert remote["y"]["title"] == f"Y, see {numbers['x']}"
     assert invoke("plan")[1] == "No changes.\n"
+
+
+@pytest.mark.parametrize("marker", [True, False], ids=["marker", "title"])
+def test_a_lost_run_of_a_filled_in_cycle_is_adopted_not_duplicated(
+    server: SandboxProcess, project: Path, marker: bool
+) -> None:
+    """The journal and state died with the runner after a cycle's fill-in PATCH: the next
+    run, from the committed state, finds both tickets (their texts resolved since) and
+    adopts them: a placeholder matches whatever the reference became."""
+    config = f"account_id: {ACCOUNT}\n" + (
+        "marker: {custom_field: ticketsync_key}\n" if marker else "")
+    (project / "ticketsync.yaml").write_text(config)
+    committed = (project / "ticketsync.state.json").read_bytes()
+    _declare(project, "t.yaml", {"x": {"title": "X, see {ref:y}"},
+                                 "y": {"title": "Y, see {ref:x}"}})
+    assert invoke("apply", "--yes")[0] == 0
+    assert all("{ref:" not in (t.title or "") for t in stored_tickets(server.db_path))
+    (project / "ticketsync.state.json").write_bytes(committed)
+    code, out, err = invoke("apply", "--yes")
+    assert code == 0, out + err
+    assert "Apply complete: 0 created, 2 adopted" in out
+    assert len(stored_tickets(server.db_path)) == 2
+    assert invoke("plan")[1] == "No changes.\n"

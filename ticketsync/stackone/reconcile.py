@@ -30,6 +30,7 @@ only lists what changed since the last one. No I/O here: the applier lists the t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -72,16 +73,48 @@ _PROVIDER_SET = ("creator_id", "organization_id")
 
 def holds_body(remote: RemoteTicket, body: Body) -> bool:
     """Whether the read ticket ``remote`` holds every value of the create ``body`` (read
-    and write shapes compared like with like; custom fields key by key)."""
+    and write shapes compared like with like; custom fields key by key). A reference not
+    resolved when the body was made (``{ref:KEY}``, a ticket of a cycle) matches whatever
+    text it has become since: the fill-in PATCH after the creates resolves it."""
     read = flat(remote_values(remote))
     for name, value in flat(body).items():
         theirs = read.get(name)
-        if same(name, value, theirs):
+        if same(name, value, theirs) or _same_but_references(value, theirs):
             continue
         if name in _PROVIDER_SET and is_empty(name, theirs):
             continue
         return False
     return True
+
+
+#: A reference in a text (``{ref:KEY}``, ``{ref:KEY.url}``, ...), as the loader keeps it.
+_REFERENCE = re.compile(r"\{ref:[^{}]+\}")
+
+
+def _pattern(text: str) -> re.Pattern[str] | None:
+    """``text`` with each reference a wildcard (None: it has none)."""
+    if "{ref:" not in text:
+        return None
+    parts = _REFERENCE.split(text.rstrip())
+    if len(parts) == 1:
+        return None
+    return re.compile(".+?".join(re.escape(part) for part in parts), re.S)
+
+
+def _same_but_references(value: Any, theirs: Any) -> bool:
+    """Whether a declared title or content holding references is ``theirs`` once they
+    were resolved (a content: its parts' plain texts)."""
+    if isinstance(value, str):
+        pattern = _pattern(value)
+        return pattern is not None and isinstance(theirs, str) and bool(
+            pattern.fullmatch(theirs.rstrip()))
+    if isinstance(value, list) and isinstance(theirs, list) and len(value) == len(theirs):
+        pairs = list(zip(value, theirs, strict=True))
+        if any(isinstance(d, Mapping) and "{ref:" in str(d.get("plain", "")) for d, _ in pairs):
+            return all(isinstance(d, Mapping) and isinstance(r, Mapping) and (
+                d.get("plain") == r.get("plain")
+                or _same_but_references(d.get("plain"), r.get("plain"))) for d, r in pairs)
+    return False
 
 
 class Verdict(Enum):
@@ -177,9 +210,13 @@ def match_remote(
     """
     by_marker: dict[str, list[Wanted]] = {}
     by_title: dict[tuple[str, str | None], list[Wanted]] = {}
+    #: Titles holding a reference not resolved yet: matched by pattern (few, if any).
+    patterned: list[tuple[re.Pattern[str], Wanted]] = []
     for item in wanted:
         if marker_field:
             by_marker.setdefault(item.key, []).append(item)
+        elif (pattern := _pattern(item.title)) is not None:
+            patterned.append((pattern, item))
         else:
             by_title.setdefault((item.title.strip(), item.project_id), []).append(item)
     candidates: dict[str, dict[str, RemoteTicket]] = {item.key: {} for item in wanted}
@@ -193,7 +230,10 @@ def match_remote(
             value = marker_of(ticket, marker_field)
             hits = by_marker.get(value, []) if isinstance(value, str) else []
         else:
-            hits = [item for tk in _title_keys(ticket) for item in by_title.get(tk, ())]
+            keys = _title_keys(ticket)
+            hits = [item for tk in keys for item in by_title.get(tk, ())]
+            hits += [item for pattern, item in patterned for title, project in keys
+                     if project == item.project_id and pattern.fullmatch(title)]
         if not hits:
             continue
         moment = updated_at(ticket, "created_at") or updated_at(ticket)
