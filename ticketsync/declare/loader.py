@@ -75,7 +75,7 @@ def load_project(config: Config, paths: Sequence[str] = (), *, cwd: Path | None 
     if directory_bytes is not None:  # an input too: a pull may change what a name means
         digest.update(b"\0directory\0" + directory_bytes)
     schedules = templates.Schedules(now)
-    cited: list[refs.Use] = []  # {ref:KEY} (SPEC §5.7), checked once all keys are known
+    cited: list[refs.Use] = []  # {ref:KEY} (README: references), checked once all keys are known
     moved: list[Move] = []
     imports: list[Import] = []
     with _collector_held_off():

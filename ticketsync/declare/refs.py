@@ -1,4 +1,5 @@
-"""References between tickets (SPEC §5.7): ``{ref:KEY}``, ``{ref:KEY.url}``, ``{ref:KEY.title}``.
+"""References between tickets (README: references): ``{ref:KEY}``, ``{ref:KEY.url}``,
+``{ref:KEY.title}``.
 
 A ticket's title and description may name another ticket, which may not exist yet when the
 file is written. The loader keeps the text as declared, placeholders and all, and checks

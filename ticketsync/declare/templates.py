@@ -384,7 +384,9 @@ def _placeholders(text: str) -> list[tuple[str, int, bool]]:
             continue  # {{ or }}
         name = match.group(1)
         if name.startswith("ref:"):
-            continue  # a reference (SPEC §5.7), kept for the loader: {item} inside it is filled
+            # A reference (README: references), kept for the loader: {item} inside it is
+            # filled.
+            continue
         found.append((name, match.start(), _NAME.fullmatch(name) is None))
     return found
 

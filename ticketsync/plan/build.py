@@ -43,7 +43,7 @@ from ticketsync.stackone.tickets import (
     status_is,
 )
 
-#: What ``removed:`` may say (SPEC §5.2).
+#: What ``removed:`` may say (design.md: writes).
 REMOVED = ("keep", "close", "forget")
 #: Fields StackOne's update request does not have: a changed declaration cannot be applied.
 FIXED_FIELDS = ("creator_id", "organization_id", "type")
@@ -66,7 +66,7 @@ def build_plan(
     * declared keys not in the state -> :class:`Create`, parents before children, then by
       key. A tracked parent's id goes straight into ``parent_id``; a parent created by the
       same plan is named in ``Create.parent`` and resolved at apply time.
-    * tracked, declared keys: three values per field (SPEC §5.2): declared (the files),
+    * tracked, declared keys: three values per field (design.md: writes): declared (the files),
       applied (the state), remote (the state's last read-back). Declared = applied:
       nothing to do (a tracker edit is drift). Changed in the files only: an update of
       that field. Changed on both sides: a conflict.
@@ -76,7 +76,7 @@ def build_plan(
     creation; a ticket tracked without it (adopted by export or ``state import``) keeps
     what it has: the marker serves to recognise a lost create, which such a ticket is not.
 
-    Declared moves and imports (SPEC §5.8) come first: the plan compares the state with
+    Declared moves and imports (README: moves) come first: the plan compares the state with
     the pending moves done (a renamed key is a move, never a close and a create) and with
     each pending import's ticket as read (``imported``: key -> the ticket read from the
     tracker), tracked as it holds it: a field the file declares otherwise is an update.
@@ -92,7 +92,7 @@ def build_plan(
     waiting = {item.key for item in imports if item.key not in entries}
     state = replace(state, tickets={**state.tickets, **entries})
     tracked = state.tickets
-    # Recurring templates (SPEC §5.6): past periods' instances are held, not removed;
+    # Recurring templates (README: recurring): past periods' instances are held, not removed;
     # ``previous: close`` retires the last one through the removal path below.
     declared, selection = schedule.weigh(project, tracked)
     retired = selection.retired or {}
@@ -181,7 +181,7 @@ def _removal(entry: StateEntry, removed: str) -> str | None:
     into "Done"), one deleted there needs nothing; both are settled (marked closed in the
     state, never closed again). One ticketsync closed is settled already.
     """
-    if removed == "hold":  # a past period's instance (SPEC §5.6): history, left alone
+    if removed == "hold":  # a past period's instance (README: recurring): history, left alone
         return None
     if removed == "forget":
         return "forget"
@@ -231,7 +231,7 @@ def create_for(ticket: Ticket, project: Project, state: State) -> Create:
 def desired_body(ticket: Ticket, project: Project, state: State,
                  applied: Mapping[str, Any]) -> Body:
     """The body a tracked ticket should have: its declaration, parent id and status in."""
-    # References resolved from the state (SPEC §5.7): compared as they will be sent.
+    # References resolved from the state (README: references): compared as they will be sent.
     body: dict[str, Any] = dict(references.resolved(ticket.body, state.tickets,
                                                     project.tickets))
     parent = ticket.parent
@@ -373,7 +373,7 @@ def _applied(entry: StateEntry) -> Mapping[str, Any]:
 
 def _parents_first(creates: Mapping[str, Create]) -> tuple[Create, ...]:
     """Kahn's topological order of the creates, the smallest ready key first: a parent,
-    and a ticket another one's text cites (SPEC §5.7), before it."""
+    and a ticket another one's text cites (README: references), before it."""
     children: dict[str, list[str]] = {}
     waiting: dict[str, int] = {}
     # A parent not created by this plan is tracked by the time apply sends the child

@@ -1,4 +1,4 @@
-"""References between tickets in a plan (SPEC §5.7): resolved from the state, and the
+"""References between tickets in a plan (README: references): resolved from the state, and the
 order they impose on the creates. Pure, like the planner.
 
 A reference to a tracked ticket is resolved when the plan is made, so the plan compares

@@ -94,7 +94,7 @@ def _text_entry(entry: Entry) -> list[str]:
 
 
 def _citing(c: Create, order: references.Order) -> list[str]:
-    """Below a create, the tickets of the plan its text cites (SPEC §5.7): keys only
+    """Below a create, the tickets of the plan its text cites (README: references): keys only
     (a key cannot hold a quote or a newline, so no text can forge this line)."""
     later = sorted(order.later.get(c.key, ()))
     waits = order.waits.get(c.key, frozenset())

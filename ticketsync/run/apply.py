@@ -238,7 +238,7 @@ class _Run:
         self.result = ApplyResult()
         self.ids: dict[str, str] = {key: entry.id for key, entry in state.tickets.items()}
         self.first_at: dict[str, datetime] = {i.key: i.at for i in self.uncertain}
-        # References (SPEC §5.7): a create waits for its parent and for the creates its
+        # References (README: references): a create waits for its parent and for the creates its
         # texts cite; in a cycle, a fill-in PATCH follows the creates (self.fills).
         creating = {create.key: create for create in plan.creates}
         self.keys = references.Keys(creating, state.tickets)
@@ -500,7 +500,7 @@ class _Run:
 
     def _rematch(self, create: Create) -> Match | None:
         """The lookup's verdict for a create whose text cited tickets not known at the
-        lookup (SPEC §5.7): a lost run sent it resolved, so it is looked for resolved, now
+        lookup (README: references): a lost run sent it resolved, so it is looked for resolved, now
         that they exist, in what the lookup listed (nothing more is listed)."""
         if self.since is None:
             return None

@@ -119,7 +119,7 @@ class Outcome:
     error: ApiError | None = None
     #: Created, but its declared status could not be set (the ticket exists all the same).
     status_error: str = ""
-    #: What a reference to the ticket created says (SPEC §5.7), when another cites it.
+    #: What a reference to the ticket created says (README: references), when another cites it.
     target: Target | None = None
 
 
@@ -192,7 +192,7 @@ def body_for(create: Create, ids: Mapping[str, str],
              targets: Mapping[str, Target] | None = None,
              keys: Collection[str] = ()) -> Body:
     """The create body with the parent's ``id`` filled in once the parent exists, and
-    its references (SPEC §5.7) to the tickets of ``targets`` (``keys``: every key a
+    its references (README: references) to the tickets of ``targets`` (``keys``: every key a
     reference may name)."""
     body = resolve_body(create.body, targets, keys) if targets else create.body
     if create.parent is not None and create.parent in ids:
@@ -341,7 +341,7 @@ class Sender:
         """What references to a ticket just created say. A create's answer holds only
         ids, so its number and URL are read: one GET, for a ticket another one cites.
         If that read fails, the id stands in for the number; the next plan, knowing the
-        number, updates the texts that cite it (SPEC §5.7: a number that changes)."""
+        number, updates the texts that cite it (README: references: a number that changes)."""
         title = body.get("title")
         title = title if isinstance(title, str) else ""
         try:
