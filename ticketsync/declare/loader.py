@@ -437,26 +437,19 @@ def _merge(defaults: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[str, 
     (a ticket's ``content`` replaces the defaults' ``description``).
     """
     body = {
-        name: _copy(value)
+        name: templates.copy_data(value)
         for name, value in defaults.items()
         if name not in fields and _PARTNER.get(name) not in fields
     }
     for name, value in fields.items():
         default = defaults.get(name)
         if isinstance(value, dict) and isinstance(default, dict):
-            body[name] = {**_copy(default), **value}
+            body[name] = {**templates.copy_data(default), **value}
         else:
             body[name] = value
     return body
 
 
-def _copy(value: Any) -> Any:
-    # Defaults are shared by every ticket of a file: each body gets its own containers.
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
 
 
 def _not_a_ticket_file(doc: yamlio.Document) -> Problem:

@@ -338,16 +338,18 @@ def for_schema(data: Any) -> Any:
                 if isinstance(value, dict) and set(value) == {"rotate"} \
                         and isinstance(value["rotate"], list):
                     if copied is None:
-                        copied = {**data, "templates": {k: _deep(v) for k, v in declared.items()}}
+                        copied = {**data, "templates": copy_data(declared)}
                     copied["templates"][name]["tickets"][ticket_name][field] = value["rotate"]
     return data if copied is None else copied
 
 
-def _deep(value: Any) -> Any:
+def copy_data(value: Any) -> Any:
+    """``value`` (YAML data) with containers of its own: a value shared by several tickets
+    (a file's defaults, a template's) must not change when one of them is changed."""
     if isinstance(value, dict):
-        return {k: _deep(v) for k, v in value.items()}
+        return {k: copy_data(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_deep(v) for v in value]
+        return [copy_data(v) for v in value]
     return value
 
 
