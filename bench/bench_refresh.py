@@ -32,7 +32,8 @@ def main() -> None:
     args = parser.parse_args()
     from ticketsync.model import State, StateEntry
     from ticketsync.sandbox import TicketStore
-    from ticketsync.state.file import dump_state, format_seconds
+    from ticketsync.state.file import dump_state
+    from ticketsync.times import format_time
 
     yesterday = datetime.now(UTC) - timedelta(days=1)
     with tempfile.TemporaryDirectory() as tmp:
@@ -55,8 +56,8 @@ def main() -> None:
         (folder / "tickets" / "t.yaml").write_text("\n".join(lines) + "\n")
         (folder / "ticketsync.yaml").write_text(f"account_id: {ACCOUNT}\n")
         state = State(2, "6a1c1d52-7b8e-4b2f-9d58-0f7a1c3e2b44", 1,
-                      format_seconds(yesterday + timedelta(hours=1)), ACCOUNT, entries,
-                      refreshed_at=format_seconds(yesterday + timedelta(hours=1)))
+                      format_time(yesterday + timedelta(hours=1)), ACCOUNT, entries,
+                      refreshed_at=format_time(yesterday + timedelta(hours=1)))
         (folder / "ticketsync.state.json").write_text(dump_state(state))
         log = folder / "sandbox.log"
         with log.open("w") as stderr:

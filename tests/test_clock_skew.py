@@ -31,8 +31,9 @@ from ticketsync.errors import ClockError
 from ticketsync.model import Create, Plan
 from ticketsync.run.apply import ApplyOptions, apply_plan
 from ticketsync.stackone.client import StackOneClient
-from ticketsync.state.file import new_state, parse_time, read_state
+from ticketsync.state.file import new_state, read_state
 from ticketsync.state.journal import Journal, journal_path_for
+from ticketsync.times import parse_time
 
 pytestmark = pytest.mark.slow
 

@@ -21,8 +21,9 @@ from ticketsync.run.workspace import Workspace
 from ticketsync.stackone.api import RemoteTicket
 from ticketsync.stackone.retry import RetryPolicy
 from ticketsync.state.file import State, StateEntry, new_state, read_state, with_entry
-from ticketsync.state.journal import Journal, journal_path_for, parse_time
+from ticketsync.state.journal import Journal, journal_path_for
 from ticketsync.state.recovery import read_records, recover
+from ticketsync.times import parse_time
 
 
 def body(key: str) -> dict[str, Any]:

@@ -13,9 +13,9 @@ from ticketsync.sandbox.store import (
     CursorError,
     TicketStore,
     format_time,
-    parse_time,
     to_ms,
 )
+from ticketsync.times import parse_time
 
 
 class Clock:

@@ -22,7 +22,6 @@ from ticketsync.state.file import (
     StateEntry,
     dump_state,
     new_state,
-    parse_time,
     project_of,
     read_state,
     renamed,
@@ -30,6 +29,7 @@ from ticketsync.state.file import (
     without,
     write_state,
 )
+from ticketsync.times import parse_time
 
 LINEAGE = "0b7a3c3e-5d1c-4a53-9f55-3b6c1a2d9e10"
 ENTRY = StateEntry("tkt-1", "PROJ-1", "2024-05-01T12:00:00Z", {"title": "First"})

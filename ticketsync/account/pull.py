@@ -44,7 +44,8 @@ from ticketsync.declare.editor_schema import dump_editor_schema, editor_schema_p
 from ticketsync.declare.names import Resolver
 from ticketsync.errors import HaltedError, NotFoundError
 from ticketsync.stackone.limiter import RateLimiter
-from ticketsync.state.file import atomic_write_text, format_seconds
+from ticketsync.state.file import atomic_write_text
+from ticketsync.times import format_time
 
 USERS = "/unified/ticketing/users"
 PROJECTS = "/unified/ticketing/projects"
@@ -216,7 +217,7 @@ def pull_directory(
     projects = {project_id for _, project_id in records["projects"]}
     return Directory.of(
         account_id,
-        format_seconds(api.server_now()),
+        format_time(api.server_now()),
         users=records["users"].values(),
         projects=records["projects"].values(),
         ticket_types=records["ticket_types"].values(),

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from ticketsync.cli.common import get_config, sandbox_option, shown
+from ticketsync.times import parse_time
 
 if TYPE_CHECKING:
     from ticketsync.account.export import Export
@@ -21,12 +22,11 @@ def _parse_date(ctx: click.Context, param: click.Parameter, value: str | None) -
     if value is None:
         return None
     try:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        return parse_time(value)
     except ValueError:
         raise click.BadParameter(
             f"{value!r}: expected a date or a date-time, e.g. 2026-01-31 or "
             "2026-01-31T09:00:00Z") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @click.command()

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from ticketsync.times import parse_time
+
 if TYPE_CHECKING:
     from ticketsync.declare.config import Config
     from ticketsync.model import Plan, Project
@@ -34,8 +36,7 @@ def parse_now(text: str) -> datetime:
         return datetime(day.year, day.month, day.day, tzinfo=UTC)
     if "T" not in text and " " not in text:
         raise ValueError(text)
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return parse_time(text)
 
 
 def _store(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:

@@ -53,11 +53,11 @@ from ticketsync.stackone.reconcile import (
     RemoteIndex,
     Verdict,
     Wanted,
-    updated_at,
     wanted_from_body,
 )
 from ticketsync.stackone.tickets import sent_values, status_is, status_of
 from ticketsync.state.journal import Intent, Journal, body_digest
+from ticketsync.times import parse_time, read_time
 
 __all__ = ["ApplyOptions", "ApplyResult", "Event", "apply_plan", "list_remote", "lookup_since"]
 
@@ -109,8 +109,6 @@ class ApplyResult:
 
 def lookup_since(state: State, uncertain: Sequence[Intent], margin: timedelta) -> datetime:
     """Where the pre-create listing starts: before anything this state may not know about."""
-    from ticketsync.state.file import parse_time
-
     moments = [parse_time(state.written_at)] + [intent.at for intent in uncertain]
     return min(moments) - margin
 
@@ -463,7 +461,7 @@ class _Run:
             if match.verdict is not Verdict.AMBIGUOUS:
                 continue
             for ticket_id in match.candidates:
-                moment = updated_at(self.index.tickets.get(ticket_id, {}))
+                moment = read_time(self.index.tickets.get(ticket_id, {}).get("updated_at"))
                 moment = moment or self.index.covered_from
                 if moment is not None:
                     moment -= timedelta(seconds=1)

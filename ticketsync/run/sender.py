@@ -61,7 +61,8 @@ from ticketsync.stackone.limiter import RateLimiter
 from ticketsync.stackone.reconcile import Wanted, wanted_from_body
 from ticketsync.stackone.retry import RetryPolicy
 from ticketsync.stackone.tickets import CUSTOM, STATUS_TYPES, sent_values, with_values
-from ticketsync.state.journal import Journal, format_time
+from ticketsync.state.journal import Journal
+from ticketsync.times import format_time
 
 
 @dataclass(frozen=True)
@@ -448,7 +449,7 @@ class Sender:
 
 def _server_time(api: TicketApi) -> str | None:
     try:
-        return format_time(api.server_now())
+        return format_time(api.server_now(), "us")
     except ClockError:
         return None
 

@@ -58,9 +58,7 @@ from ticketsync.stackone.reconcile import RemoteIndex
 from ticketsync.stackone.tickets import with_read_back
 from ticketsync.state.file import (
     display_path,
-    format_seconds,
     new_state,
-    parse_time,
     project_of,
     read_state,
     with_entry,
@@ -69,6 +67,7 @@ from ticketsync.state.file import (
 from ticketsync.state.journal import Intent, Journal, journal_path_for
 from ticketsync.state.lock import StateLock
 from ticketsync.state.recovery import compact, fold, read_records, recover
+from ticketsync.times import format_time, parse_time
 
 __all__ = ["Session", "Workspace", "find_deleted", "plan_for", "read_back",
            "read_back_since", "read_imports"]
@@ -212,7 +211,7 @@ class Session:
             return self.on_disk
         moments = [as_of or parse_time(self.on_disk.written_at)]
         moments += [intent.at for intent in uncertain]
-        dated = replace(folded, written_at=format_seconds(min(moments)))
+        dated = replace(folded, written_at=format_time(min(moments)))
         written = write_state(self.workspace.state_path, dated)
         compact(self.workspace.journal_path, written, uncertain)
         self.on_disk = self.state = written
@@ -468,7 +467,7 @@ def read_back(
     index = list_remote(api, since)
     if begun is None:  # StackOne's time now, less the listing's own duration: a lower bound
         begun = api.server_now() - timedelta(seconds=time.monotonic() - started + 1)
-    refreshed_at = format_seconds(begun)
+    refreshed_at = format_time(begun)
     if project is not None:
         state = with_read_back(state, index.tickets.values())
         for key in unread(project, state, marker):

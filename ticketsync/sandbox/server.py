@@ -41,7 +41,8 @@ from ticketsync.sandbox.shapes import (
     statuses,
     timestamp,
 )
-from ticketsync.sandbox.store import UPDATE_FIELDS, CursorError, TicketStore, parse_time
+from ticketsync.sandbox.store import UPDATE_FIELDS, CursorError, TicketStore
+from ticketsync.times import parse_time
 
 COLLECTION = "/unified/ticketing/tickets"
 _ITEM = re.compile(r"^/unified/ticketing/tickets/([^/]+)$")

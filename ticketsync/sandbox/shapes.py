@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ticketsync.sandbox.store import UPDATE_FIELDS, StoredTicket
+from ticketsync.times import format_time
 
 PRIORITIES = ("lowest", "low", "medium", "high", "highest", "unmapped_value")
 STATUS_TYPES = ("to-do", "in-progress", "closed", "unmapped_value")
@@ -230,8 +231,7 @@ def _edit_one(fields: Mapping[str, Any], name: str, value: str,
 
 def timestamp(now: datetime | None = None) -> str:
     """``now`` (default: this machine's time) in StackOne's form (UTC, milliseconds, ``Z``)."""
-    now = (now or datetime.now(UTC)).astimezone(UTC)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+    return format_time(now or datetime.now(UTC), "ms")
 
 
 def error_body(status: int, message: str) -> dict[str, Any]:

@@ -25,6 +25,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from ticketsync import times
+
 #: The create-body fields the sandbox stores (StackOne's TicketingTicketCreateRequestDto).
 CREATE_FIELDS = (
     "title",
@@ -80,8 +82,8 @@ HOME_PORTS = range(20000, 30000)
 
 def format_time(ms: int) -> str:
     """StackOne's timestamp form: UTC, millisecond precision, ``Z``."""
-    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    moment = datetime.fromtimestamp(ms // 1000, tz=UTC).replace(microsecond=ms % 1000 * 1000)
+    return times.format_time(moment, "ms")
 
 
 def to_ms(moment: datetime) -> int:
@@ -89,12 +91,6 @@ def to_ms(moment: datetime) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp() * 1000)
-
-
-def parse_time(text: str) -> datetime:
-    """An ISO 8601 date-time (``Z`` or an offset; a bare date is midnight UTC)."""
-    moment = datetime.fromisoformat(text.strip().replace("z", "Z"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,7 @@ from ticketsync.stackone.api import CreatedTicket, RemoteTicket
 from ticketsync.stackone.clock import ServerClock, parse_http_date
 from ticketsync.stackone.limiter import RateLimiter
 from ticketsync.stackone.retry import RetryPolicy
+from ticketsync.times import format_time
 
 TICKETS_PATH = "/unified/ticketing/tickets"
 PAGE_SIZE = 100
@@ -306,7 +307,8 @@ class StackOneClient:
         ``next`` until it is null or absent: a short page is not the end."""
         params = {}
         if updated_after is not None:
-            params["filter[updated_after]"] = _format_time(updated_after)
+            # StackOne's form, truncated: an earlier bound lists more tickets, never hides one.
+            params["filter[updated_after]"] = format_time(updated_after, "ms")
         return self.list_all(TICKETS_PATH, params)
 
     def list_statuses(self, ticket_id: str) -> list[dict[str, Any]]:
@@ -571,15 +573,6 @@ def _ticket_path(ticket_id: str) -> str:  # quoted whole: "a/b" must not reach a
     if not ticket_id:
         raise NotFoundError("no ticket id given")
     return f"{TICKETS_PATH}/{quote(ticket_id, safe='')}"
-
-
-def _format_time(moment: datetime) -> str:
-    """StackOne's ISO form, ``2020-01-01T00:00:00.000Z``. Truncated, never rounded up: an
-    earlier bound lists more tickets, a later one could hide the very one being sought."""
-    if moment.utcoffset() is None:
-        raise ValueError("updated_after must be timezone-aware (a naive time is ambiguous)")
-    utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def nothing_sent(exc: BaseException) -> bool:

@@ -40,6 +40,7 @@ from typing import Any
 from ticketsync.model import Body
 from ticketsync.stackone.api import RemoteTicket
 from ticketsync.stackone.tickets import flat, is_empty, remote_values, same
+from ticketsync.times import read_time
 
 
 @dataclass(frozen=True)
@@ -173,19 +174,6 @@ def marker_of(remote: RemoteTicket, marker_field: str) -> Any:
     return fields.get(marker_field) if isinstance(fields, Mapping) else None
 
 
-def updated_at(remote: RemoteTicket, name: str = "updated_at") -> datetime | None:
-    """The remote ticket's ``updated_at`` (or ``name``) as an aware time; None if absent or
-    unreadable."""
-    text = remote.get(name)
-    if not isinstance(text, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else None
-
-
 def _title_keys(remote: RemoteTicket) -> list[tuple[str, str | None]]:
     title = remote.get("title")
     if not isinstance(title, str):
@@ -236,7 +224,7 @@ def match_remote(
                      if project == item.project_id and pattern.fullmatch(title)]
         if not hits:
             continue
-        moment = updated_at(ticket, "created_at") or updated_at(ticket)
+        moment = read_time(ticket.get("created_at")) or read_time(ticket.get("updated_at"))
         for item in hits:
             if not _made_by_us(item, ticket, moment):
                 strangers[item.key].add(ticket_id)

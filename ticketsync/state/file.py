@@ -32,6 +32,7 @@ from typing import Any
 from ticketsync.declare.directory import display_path  # messages show paths one way
 from ticketsync.errors import StateError
 from ticketsync.model import State, StateEntry, is_valid_key
+from ticketsync.times import format_time
 
 #: The state format this ticketsync writes; it reads this one and every older one (1:
 #: before read-back, the README's "Keeping tickets in step"; 2: before ``project``), upgrading them
@@ -56,34 +57,15 @@ __all__ = [
     "atomic_write_text",
     "display_path",
     "dump_state",
-    "format_seconds",
     "fsync_dir",
     "new_state",
-    "parse_time",
     "project_of",
     "read_state",
     "renamed",
-    "utc_now",
     "with_entry",
     "without",
     "write_state",
 ]
-
-
-def utc_now() -> str:
-    """This machine's UTC time as the state writes times: ``2024-05-01T12:00:00Z``."""
-    return format_seconds(datetime.now(UTC))
-
-
-def format_seconds(moment: datetime) -> str:
-    """``moment`` as the state writes times, truncated to the second (earlier, never later)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(text: str) -> datetime:
-    """A time the state, the journal or StackOne wrote (``...Z`` or an offset), aware UTC."""
-    moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def new_state(account_id: str | None, *, project: str | None = None) -> State:
@@ -99,7 +81,7 @@ def new_state(account_id: str | None, *, project: str | None = None) -> State:
         version=STATE_VERSION,
         lineage=str(uuid.uuid4()),
         serial=0,
-        written_at=format_seconds(datetime.now(UTC) - MAX_CLOCK_SKEW),
+        written_at=format_time(datetime.now(UTC) - MAX_CLOCK_SKEW),
         account_id=account_id,
         tickets={},
         project=project,

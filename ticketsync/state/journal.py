@@ -56,7 +56,8 @@ from typing import Any
 
 from ticketsync.errors import StateError
 from ticketsync.model import Body, StateEntry
-from ticketsync.state.file import fsync_dir, parse_time
+from ticketsync.state.file import fsync_dir
+from ticketsync.times import format_time
 
 JOURNAL_SUFFIX = ".journal"
 
@@ -65,9 +66,7 @@ __all__ = [
     "Journal",
     "base_record",
     "body_digest",
-    "format_time",
     "journal_path_for",
-    "parse_time",
 ]
 
 
@@ -80,11 +79,6 @@ def body_digest(body: Body) -> str:
     """sha256 of the body's canonical JSON: identifies what an intent was about to send."""
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def format_time(moment: datetime) -> str:
-    """UTC ISO 8601 with microseconds: intents must order finer than the state's seconds."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def base_record(lineage: str, serial: int) -> dict[str, Any]:
@@ -115,7 +109,7 @@ class Intent:
             "digest": self.digest,
             "title": self.title,
             "project_id": self.project_id,
-            "at": format_time(self.at),
+            "at": format_time(self.at, "us"),
         }
 
 
@@ -187,7 +181,7 @@ class Journal:
         entry = StateEntry(
             id=ticket_id,
             remote_id=remote_id,
-            created_at=created_at or format_time(datetime.now(UTC)),
+            created_at=created_at or format_time(datetime.now(UTC), "us"),
             applied=dict(applied),
         )
         self._append({"op": "created", "key": key, **entry.to_json()}, wait)

@@ -23,12 +23,12 @@ import socket
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from ticketsync.errors import LockError
+from ticketsync.times import now_text
 
 
 def lock_path_for(state_path: Path) -> Path:
@@ -91,7 +91,7 @@ class StateLock:
         info = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
-            "since": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "since": now_text(),
             "command": self.command,
         }
         os.ftruncate(fd, 0)

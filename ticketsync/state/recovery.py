@@ -18,7 +18,8 @@ from ticketsync.errors import StateError
 from ticketsync.model import State, StateEntry
 from ticketsync.stackone.tickets import flat, nest
 from ticketsync.state.file import atomic_write_text, fsync_dir
-from ticketsync.state.journal import Intent, base_record, is_record, parse_time
+from ticketsync.state.journal import Intent, base_record, is_record
+from ticketsync.times import parse_time
 
 
 def read_records(path: Path) -> Iterator[dict[str, Any]]:
