@@ -244,3 +244,21 @@ def test_each_project_reads_its_own_key_variable(
     assert platform["result"]["created"] == []
     assert mobile["result"]["state_file"] == "mobile/ticketsync.state.json"
     assert [t.title for t in servers["mobile"].store.all()] == ["App crashes on start"]
+
+
+def test_several_projects_show_ids_by_name_each_through_its_own_directory(repo: Path) -> None:
+    assert invoke("apply", "--projects", ".", "--sandbox", "--yes")[0] == 0
+    assert invoke("-C", "platform", "directory", "pull", "--sandbox")[0] == 0  # mobile: none
+    moved = PLATFORM.replace("project_id: project-001\n      postmortem",
+                             "project_id: project-002\n      postmortem")
+    write(repo / "platform" / "tickets" / "t.yaml", moved)
+    write(repo / "mobile" / "tickets" / "t.yaml", MOBILE.replace("project-002", "project-001"))
+    by_name = '    project_id: "Platform" (project-001) -> "Onboarding" (project-002)'
+    by_id = "    project_id: project-002 -> project-001"  # no directory file in mobile/
+    code, out, err = invoke("plan", "--projects", ".", "--sandbox")
+    assert (code, err) == (0, "")
+    assert f"== platform ==\n~ update outage\n{by_name}\n" in out
+    assert f"== mobile ==\n~ update crash\n{by_id}\n" in out
+    for fmt in ("github", "markdown"):
+        shown = invoke("plan", "--projects", ".", "--sandbox", "--format", fmt)[1]
+        assert '"Platform" (project-001) -> "Onboarding" (project-002)' in shown, fmt

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -106,15 +106,21 @@ def plan(
 
         refuse_with_projects(ctx, **{"PATH arguments": bool(paths), "--out": out is not None})
 
+        from ticketsync.cli.apply import plan_directory
+
+        directories: dict[str, Directory | None] = {}
+
         def one(run: ProjectRun[Plan]) -> Plan:
             config = get_config(ctx, sandbox=sandbox, folder=run.folder)
-            return make_plan(config, load_tickets(ctx, config, ()), refresh=refresh,
+            made = make_plan(config, load_tickets(ctx, config, ()), refresh=refresh,
                              sandbox=sandbox)
+            directories[run.name] = plan_directory(config, made)  # ids shown by name
+            return made
 
         runs = run_projects(ctx, projects, one, github=fmt == "github")
-        click.echo(render_projects(runs, fmt), nl=False)
+        click.echo(render_projects(runs, fmt, directories), nl=False)
         for other, file in also:
-            _write_also(file, render_projects(runs, other))
+            _write_also(file, render_projects(runs, other, directories))
         if any(run.error is not None for run in runs):
             ctx.exit(EXIT_ERROR)
         if detailed_exitcode and any(run.value and run.value.has_changes for run in runs):
@@ -186,8 +192,10 @@ def render_plan(result: Plan, fmt: str, directory: Directory | None = None) -> s
     return render.render_mermaid(result)
 
 
-def render_projects(runs: Sequence[ProjectRun[Plan]], fmt: str) -> str:
-    """The plans of a ``--projects`` run in ``fmt``: one document, a section per project.
+def render_projects(runs: Sequence[ProjectRun[Plan]], fmt: str,
+                    directories: Mapping[str, Directory | None] | None = None) -> str:
+    """The plans of a ``--projects`` run in ``fmt``: one document, a section per project
+    (``directories``: by project name, the directory that shows its plan's ids by name).
 
     File paths are relative to the working folder (``platform/tickets/a.yaml``), so that
     annotations land on the right file from the repository's root.
@@ -195,12 +203,13 @@ def render_projects(runs: Sequence[ProjectRun[Plan]], fmt: str) -> str:
     from ticketsync.cli.common import projects_summary
     from ticketsync.plan import render
 
+    named = directories or {}
     changed = sum(1 for run in runs if run.value is not None and run.value.has_changes)
     summary = projects_summary(runs, "planned", f"{changed} with changes")
     if fmt == "markdown":
         items = [(run.name, run.value if run.value is not None else str(run.error))
                  for run in runs]
-        return render.render_markdown_projects(items, summary=summary)
+        return render.render_markdown_projects(items, summary=summary, directories=named)
     if fmt == "mermaid":
         return render.render_mermaid_projects(
             [(run.name, run.value) for run in runs if run.value is not None])
@@ -219,10 +228,11 @@ def render_projects(runs: Sequence[ProjectRun[Plan]], fmt: str) -> str:
     for run in runs:
         if fmt == "github":
             if run.value is not None:  # the annotations, then the summary named by project
-                *annotations, last = render.render_github(run.value).splitlines()
+                *annotations, last = render.render_github(
+                    run.value, named.get(run.name)).splitlines()
                 parts += [*annotations, f"{run.name}: {last}"]
             continue
-        text = (render.render_text(run.value) if run.value is not None
+        text = (render.render_text(run.value, named.get(run.name)) if run.value is not None
                 else "Not planned: see the error above.\n")
         parts.append(f"== {run.name} ==\n{text}")
     parts.append(summary)

@@ -5,7 +5,7 @@ GitHub Actions annotations. Pure string functions: the CLI decides where they go
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from ticketsync.declare.directory import Directory
 from ticketsync.declare.refs import cited
@@ -377,10 +377,11 @@ def _failed_block(error: str, limit: int = 4_000) -> str:
 
 def render_markdown_projects(
     projects: Sequence[tuple[str, Plan | str]], *, summary: str,
-    max_chars: int = MARKDOWN_LIMIT,
+    max_chars: int = MARKDOWN_LIMIT, directories: Mapping[str, Directory | None] | None = None,
 ) -> str:
     """Several projects' plans as one pull-request comment, a section each, under
     ``max_chars`` in all. A ``str`` instead of a plan is the error that stopped it.
+    ``directories``: by project name, the directory that shows a plan's ids by name.
 
     One project gets the comment of a lone project, titled with its folder unless it is
     the working folder (``.``), so that a repository of one project reads as it did.
@@ -390,7 +391,8 @@ def render_markdown_projects(
         heading = "## ticketsync plan" + (f": {_code(name)}" if name != "." else "")
         if isinstance(item, str):
             return f"{heading}\n\n{_failed_block(item)}"
-        return render_markdown(item, max_chars=max_chars, diagram=True, heading=heading)
+        return render_markdown(item, max_chars=max_chars, diagram=True, heading=heading,
+                               directory=(directories or {}).get(name))
     head = f"## ticketsync plan\n\n**{_cell(summary, 2_000)}**\n"
     share = (max_chars - len(head)) // max(1, len(projects)) - 2
     sections = [head]
@@ -400,7 +402,8 @@ def render_markdown_projects(
             sections.append(f"{heading}\n\n{_failed_block(item, min(4_000, share // 2))}")
         else:
             sections.append(render_markdown(item, max_chars=share, diagram=True,
-                                            heading=heading, level=4))
+                                            heading=heading, level=4,
+                                            directory=(directories or {}).get(name)))
     return "\n".join(sections)
 
 
