@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ticketsync.cli.common import get_config, sandbox_option
+from ticketsync.cli.live import LiveLine
 
 if TYPE_CHECKING:
     from ticketsync.account.pull import Progress
@@ -131,22 +132,16 @@ class _Progress:
     """A live line on a terminal (listings done, records, rate); nothing in CI logs."""
 
     def __init__(self, *, live: bool) -> None:
-        self.live = live
+        self.line = LiveLine(live=live)
         self.started = time.monotonic()
-        self.shown = False
 
     def __call__(self, progress: Progress) -> None:
-        if not self.live:
-            return
         elapsed = max(time.monotonic() - self.started, 1e-6)
-        click.echo(f"\r\x1b[2KPulling the directory: {progress.done}/{progress.total} "
-                   f"listings, {progress.records:,} records, {progress.records / elapsed:.0f}/s",
-                   nl=False, err=True)
-        self.shown = True
+        self.line.draw(f"Pulling the directory: {progress.done}/{progress.total} listings, "
+                       f"{progress.records:,} records, {progress.records / elapsed:.0f}/s")
 
     def finish(self) -> None:
-        if self.shown:
-            click.echo("\r\x1b[2K", nl=False, err=True)
+        self.line.clear()
 
 
 @directory.command()
