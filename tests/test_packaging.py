@@ -124,7 +124,7 @@ def test_the_metadata_passes_twines_checks(dist: Path) -> None:
     assert {canonicalize_name(r.name) for r in meta.requires_dist or []} >= {
         "pyyaml", "jsonschema", "requests", "click", "orjson", "fastjsonschema"}
     entry_points = wheel.read("ticketsync_stackone-0.1.0.dist-info/entry_points.txt").decode()
-    assert "ticketsync = ticketsync.cli:run" in entry_points
+    assert "ticketsync = ticketsync.__main__:entry" in entry_points
     with tarfile.open(_sdist(dist)) as sdist:
         [info] = [m for m in sdist.getmembers() if m.name.endswith("/PKG-INFO")
                   and m.name.count("/") == 1]
