@@ -10,7 +10,9 @@ import pytest
 
 from ticketsync.declare import yamlio
 from ticketsync.declare.config import Config
-from ticketsync.declare.loader import KeyHints, _check_parents, load_project
+from ticketsync.declare.hints import Hints
+from ticketsync.declare.loader import load_project
+from ticketsync.declare.parents import check_parents
 from ticketsync.errors import InputError
 from ticketsync.model import Location, Ticket
 
@@ -74,7 +76,7 @@ def test_a_parent_inherited_from_the_defaults_is_located_there(tmp_path: Path) -
 def test_did_you_mean_finds_real_typos(typo: str, meant: str | None) -> None:
     keys = {"prod-outage", "prod-outage-postmortem", "db-migration-1", "db-migration-2"}
     keys |= {f"t{n:05d}" for n in range(1000)}
-    assert KeyHints(keys).closest(typo) == meant
+    assert Hints.for_keys(keys).closest(typo) == meant
 
 
 class _CountedKeys(frozenset[str]):
@@ -87,7 +89,7 @@ class _CountedKeys(frozenset[str]):
 
 def test_did_you_mean_never_walks_the_keys_per_problem() -> None:
     keys = _CountedKeys(f"t{n:06d}" for n in range(20_000))
-    hints = KeyHints(keys)
+    hints = Hints.for_keys(keys)
     for n in range(50):
         assert hints.closest(f"t{n:06d}x") == f"t{n:06d}"
     assert _CountedKeys.walks == 0
@@ -109,7 +111,7 @@ def test_a_long_chain_into_a_cycle_reports_the_cycle_once() -> None:
     parents = {keys[n]: keys[n + 1] for n in range(5_002)}
     parents[keys[-1]] = keys[-3]
     tickets = _chain(keys, parents)
-    [problem] = _check_parents(tickets, tickets, {})
+    [problem] = check_parents(tickets, tickets, {})
     assert problem.message == "parent cycle: k05000 -> k05001 -> k05002 -> k05000"
     assert str(problem.location) == "t.yaml:5001:1"
 
@@ -117,5 +119,5 @@ def test_a_long_chain_into_a_cycle_reports_the_cycle_once() -> None:
 def test_every_separate_cycle_is_reported_and_chains_that_end_are_not() -> None:
     parents = {"a": "b", "b": "a", "c": "d", "d": "e", "e": "c", "f": "a", "g": "h", "h": "zz"}
     tickets = _chain(list("abcdefgh"), parents)
-    found = sorted(p.message for p in _check_parents(tickets, {*tickets, "zz"}, {}))
+    found = sorted(p.message for p in check_parents(tickets, {*tickets, "zz"}, {}))
     assert found == ["parent cycle: a -> b -> a", "parent cycle: c -> d -> e -> c"]

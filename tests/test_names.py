@@ -12,8 +12,9 @@ import pytest
 
 from ticketsync.declare.config import Config
 from ticketsync.declare.directory import Component, Directory, Project, TicketType, User
+from ticketsync.declare.hints import Hints
 from ticketsync.declare.loader import load_project
-from ticketsync.declare.names import Issue, Resolver, _Hints
+from ticketsync.declare.names import Issue, Resolver
 from ticketsync.errors import InputError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -375,7 +376,7 @@ def test_each_distinct_reference_is_resolved_once() -> None:
 
 def test_did_you_mean_never_walks_the_directory_per_problem() -> None:
     words = [f"person.{n:05d}@example.com" for n in range(20_000)]
-    hints = _Hints(words)
+    hints = Hints.for_names(words)
     assert hints.closest("person.00042@exmple.com") == "person.00042@example.com"
     assert hints.closest("PERSON.00042@EXAMPLE.COM") == "person.00042@example.com"
     assert hints.closest("someone.else@elsewhere.org") is None

@@ -33,6 +33,7 @@ from ticketsync.declare.directory import (
     User,
     quoted,
 )
+from ticketsync.declare.hints import Hints
 
 #: A place inside a ticket's body: its field, then a list index.
 FieldPath = tuple[str | int, ...]
@@ -217,7 +218,7 @@ class _Index:
         # by name across projects (to say where a name of another project lives).
         self.types = _Scoped(directory.ticket_types)
         self.components = _Scoped(directory.components)
-        self._hints: dict[str, _Hints] = {}
+        self._hints: dict[str, Hints] = {}
 
     # -- people --------------------------------------------------------------------------
 
@@ -407,7 +408,7 @@ class _Index:
     def _hint(self, pool: str, words: Callable[[], Iterable[str | None]], value: str) -> str:
         hints = self._hints.get(pool)
         if hints is None:
-            hints = self._hints[pool] = _Hints(w for w in words() if w)
+            hints = self._hints[pool] = Hints.for_names(w for w in words() if w)
         close = hints.closest(value)
         return f" (did you mean {close!r}?)" if close else ""
 
@@ -431,48 +432,3 @@ class _Scoped:
             if record.name is not None:
                 self.names[(record.project_id, record.name)].append(record)
                 self.any_name[record.name].append(record)
-
-
-class _Hints:
-    """"Did you mean" among many words, at a cost that does not grow with their number.
-
-    Typos are nearly always one edit away (a letter missing, extra, wrong, or two swapped)
-    or a matter of case: the candidates are generated from the word (a few thousand) and
-    looked up, case-folded. A small table is also searched by difflib (two typos).
-    """
-
-    SMALL = 300
-
-    def __init__(self, words: Iterable[str]) -> None:
-        self.folded: dict[str, str] = {}
-        for word in sorted(set(words)):
-            self.folded.setdefault(word.casefold(), word)
-        self.alphabet = "".join(sorted({c for w in self.folded for c in w}))
-
-    def closest(self, word: str) -> str | None:
-        import difflib
-
-        folded = word.casefold()
-        if folded in self.folded:
-            return self.folded[folded]
-        near = sorted(w for w in one_edit(folded, self.alphabet) if w in self.folded)
-        if not near and len(self.folded) <= self.SMALL:
-            near = difflib.get_close_matches(folded, list(self.folded), n=1, cutoff=0.75)
-        if not near:
-            return None
-        best = max(near, key=lambda w: difflib.SequenceMatcher(None, folded, w).ratio())
-        return self.folded[best]
-
-
-def one_edit(word: str, alphabet: str) -> set[str]:
-    """Every string one deletion, insertion, substitution or swap away from ``word``
-    (inserted and substituted letters from ``alphabet``): the candidates of a "did you
-    mean" that costs the same however many words there are (names here, keys in the
-    loader)."""
-    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
-    found = {a + b[1:] for a, b in splits if b}
-    found.update(a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1)
-    found.update(a + c + b[1:] for a, b in splits if b for c in alphabet)
-    found.update(a + c + b for a, b in splits for c in alphabet)
-    found.discard(word)
-    return found
