@@ -13,7 +13,8 @@ import pytest
 from cli_helpers import enter_project, invoke, write
 from sandbox_helpers import MakeSandbox
 
-from ticketsync.declare.projects import find_projects, shown, touched_projects
+from ticketsync.declare.paths import display_path
+from ticketsync.declare.projects import find_projects, touched_projects
 from ticketsync.errors import ConfigError
 
 PLATFORM = """\
@@ -82,7 +83,7 @@ def test_a_changed_file_touches_the_deepest_project_holding_it(repo: Path) -> No
     projects = find_projects([repo])
     touched = touched_projects(
         ["platform/sub/t/a.yaml", "mobile/ticketsync.state.json", "README.md"], projects, repo)
-    assert [shown(p, repo) for p in touched] == [".", "mobile", "platform/sub"]
+    assert [display_path(p, repo) for p in touched] == [".", "mobile", "platform/sub"]
     assert touched_projects(["docs/readme.yaml"], find_projects([repo / "mobile"]), repo) == []
 
 

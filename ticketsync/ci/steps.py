@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from ticketsync.ci.forges import Forge, upsert_comment
-from ticketsync.declare.projects import find_projects, shown, touched_projects
+from ticketsync.declare.paths import display_path as shown
+from ticketsync.declare.projects import find_projects, touched_projects
 from ticketsync.errors import CiError, ForgeError, TicketSyncError
 from ticketsync.run.report import OUTCOMES
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Generic, TextIO, TypeVar
 import click
 
 from ticketsync.declare.config import Config
+from ticketsync.declare.paths import display_path
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -100,12 +101,9 @@ def open_api(config: Config, *, sandbox: bool,
                             limiter=limiter)
 
 
-def shown(path: Path) -> str:
-    """``path`` relative to the working folder when it is inside it, as users typed it."""
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
+#: ``path`` relative to the working folder when it is inside it, as users typed it: every
+#: message shows paths one way, the library's as the commands'.
+shown = display_path
 
 
 def paths_argument(func: F) -> F:
@@ -252,11 +250,10 @@ def run_projects(
     interrupted apply) leaves the remaining projects not started.
     """
     from ticketsync.declare.projects import find_projects
-    from ticketsync.declare.projects import shown as shown_project
 
     base = Path.cwd()
     runs: list[ProjectRun[T]] = [
-        ProjectRun(shown_project(folder, base), folder)
+        ProjectRun(display_path(folder, base), folder)
         for folder in find_projects([Path(root) for root in roots])
     ]
     for number, project in enumerate(runs):

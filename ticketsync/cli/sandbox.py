@@ -235,7 +235,8 @@ def _directory(seed: Path | None, check_ids: str) -> SandboxDirectory:
         return default_directory(check_ids=check_ids)
     import json
 
-    from ticketsync.declare.directory import display_path, parse_seed
+    from ticketsync.declare.directory import parse_seed
+    from ticketsync.declare.paths import display_path
     from ticketsync.errors import DirectoryError
 
     shown = display_path(seed)

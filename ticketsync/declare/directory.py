@@ -23,6 +23,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from ticketsync.declare import documents
+from ticketsync.declare.paths import display_path
 from ticketsync.errors import DirectoryError
 
 #: The directory format this ticketsync reads, and writes for a file with ``statuses``
@@ -296,14 +298,6 @@ def dump_directory(directory: Directory) -> str:
     return json.dumps(directory.to_json(), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
-def display_path(path: Path) -> str:
-    """``path`` as messages show it: relative to the working folder when inside it."""
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
-    except (ValueError, OSError):
-        return str(path)
-
-
 _RESTORE = "it was left as it is: restore it from git, or delete it and run " \
     "`ticketsync directory pull`"
 
@@ -331,17 +325,7 @@ def load_directory(path: Path, *, account_id: str | None = None) -> tuple[Direct
             f"{shown}: cannot read the directory file: {exc.strerror}; check the "
             "`directory` setting of ticketsync.yaml"
         ) from None
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise DirectoryError(
-            f"{shown}: the directory file is corrupt (not UTF-8 text); {_RESTORE}"
-        ) from None
-    except json.JSONDecodeError as exc:
-        raise DirectoryError(
-            f"{shown}: the directory file is corrupt (not JSON: {exc.msg} at line "
-            f"{exc.lineno}, column {exc.colno}); {_RESTORE}"
-        ) from None
+    data = documents.decode(raw, _format(shown))
     directory = parse_directory(data, shown)
     if account_id is not None and directory.account_id != account_id:
         raise DirectoryError(
@@ -356,25 +340,8 @@ def load_directory(path: Path, *, account_id: str | None = None) -> tuple[Direct
 def parse_directory(data: Any, shown: str) -> Directory:
     """The directory of a parsed document; :class:`DirectoryError` naming ``shown`` if it is
     not one this ticketsync fully understands."""
-    # Checked before the schema so that a newer file gets the message that helps.
-    version = data.get("version") if isinstance(data, dict) else None
-    if isinstance(version, int) and not isinstance(version, bool) and (
-        version > DIRECTORY_VERSION
-    ):
-        raise DirectoryError(
-            f"{shown}: written by a newer ticketsync (directory version {version}, this one "
-            f"reads {DIRECTORY_VERSION}): upgrade ticketsync; the file was left as it is"
-        )
-    from ticketsync.declare import schema
-
-    problems = [] if _well_formed(data) else schema.check("directory", data)
-    if problems:
-        where, message = problems[0]
-        at = ".".join(str(part) for part in where) or "(top level)"
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise DirectoryError(
-            f"{shown}: the directory file is corrupt ({at}: {message}{more}); {_RESTORE}"
-        )
+    kind = _format(shown)
+    documents.check(data, kind)
     directory = Directory.of(
         data["account_id"],
         data["pulled_at"],
@@ -388,10 +355,23 @@ def parse_directory(data: Any, shown: str) -> Directory:
     )
     twice = _listed_twice(directory)
     if twice:
-        raise DirectoryError(
-            f"{shown}: the directory file is corrupt ({twice}); {_RESTORE}"
-        )
+        raise DirectoryError(kind.corrupt(twice))
     return directory
+
+
+def _format(shown: str) -> documents.Format:
+    """The directory file as a document, its problems worded for the file shown as
+    ``shown``: never repaired; restored from git, or pulled again."""
+    return documents.Format(
+        schema="directory",
+        version=DIRECTORY_VERSION,
+        error=DirectoryError,
+        corrupt=lambda what: f"{shown}: the directory file is corrupt ({what}); {_RESTORE}",
+        newer=lambda version: (f"{shown}: written by a newer ticketsync (directory version "
+                               f"{version}, this one reads {DIRECTORY_VERSION}): upgrade "
+                               "ticketsync; the file was left as it is"),
+        well_formed=_well_formed,
+    )
 
 
 _TOP = frozenset(("version", "account_id", "pulled_at", *KINDS))

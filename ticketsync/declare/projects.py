@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 
 from ticketsync.declare.config import CONFIG_FILE
+from ticketsync.declare.paths import display_path
 from ticketsync.errors import ConfigError
 
 #: Folders never searched for projects, besides every hidden one (.git, .venv, .ticketsync).
@@ -54,7 +55,6 @@ def check_state_files(projects: Sequence[Path]) -> None:
     too: see :func:`ticketsync.state.file.read_state`.)
     """
     from ticketsync.declare.config import load_config
-    from ticketsync.declare.directory import display_path  # as state.file shows paths
     from ticketsync.errors import TicketSyncError
 
     owners: dict[Path, Path] = {}
@@ -82,22 +82,13 @@ def _walk(root: Path) -> Iterable[tuple[str, list[str], list[str]]]:
         yield folder, subfolders, files
 
 
-def shown(path: Path, base: Path) -> str:
-    """``path`` as a POSIX path relative to ``base`` (``.`` for ``base`` itself), else as is."""
-    try:
-        relative = path.resolve().relative_to(base.resolve())
-    except ValueError:
-        return path.as_posix()
-    return relative.as_posix() or "."
-
-
 def touched_projects(changed: Iterable[str], projects: Sequence[Path], base: Path) -> list[Path]:
     """The projects that hold one of the ``changed`` files (POSIX paths relative to ``base``).
 
     A file belongs to the deepest project folder that contains it; a file in no project
     folder touches none. In the order of ``projects``.
     """
-    folders = {shown(project, base): project for project in projects}
+    folders = {display_path(project, base): project for project in projects}
     hit: set[str] = set()
     for name in changed:
         parts = PurePosixPath(name).parts

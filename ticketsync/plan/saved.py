@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ticketsync.declare import documents
 from ticketsync.errors import PlanError
 from ticketsync.model import (
     Create,
@@ -38,6 +40,20 @@ from ticketsync.state.file import atomic_write_text
 PLAN_FORMAT_VERSION = 3
 #: What each older format lacked, for the message that refuses it.
 _OLDER = {1: "before updates were three-way", 2: "before plans showed values"}
+#: The plan as a document: a plan of another format is made again, never converted.
+_FORMAT = documents.Format(
+    schema="plan",
+    version=PLAN_FORMAT_VERSION,
+    field="format_version",
+    error=PlanError,
+    corrupt=lambda what: f"not a valid plan document: {what}",
+    count_more=False,
+    newer=lambda version: (f"the plan was made by a newer ticketsync (format_version {version}): "
+                           "upgrade ticketsync, or make the plan again with this one"),
+    older=lambda version: (f"the plan was made by an older ticketsync (format_version {version}, "
+                           f"{_OLDER.get(version, 'an older format')}): make the plan again "
+                           "with this one"),
+)
 
 
 def save_plan(path: Path, plan: Plan) -> None:
@@ -69,13 +85,9 @@ def load_plan(path: Path) -> Plan:
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise PlanError(f"{path}: cannot read the plan ({exc}): {except_text}") from None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise PlanError(
-            f"{path}:{exc.lineno}:{exc.colno}: the plan is not valid JSON ({exc.msg}): "
-            f"{except_text}"
-        ) from None
+    doc = documents.decode(text, replace(_FORMAT, not_json=lambda exc: (
+        f"{path}:{exc.lineno}:{exc.colno}: the plan is not valid JSON ({exc.msg}): "
+        f"{except_text}")))
     try:
         return plan_from_json(doc)
     except PlanError as exc:
@@ -233,25 +245,7 @@ def _location(item: Mapping[str, Any]) -> Location | None:
 
 def plan_from_json(doc: Any) -> Plan:
     """The Plan of a plan document; :class:`PlanError` if it is not a valid one."""
-    version = doc.get("format_version") if isinstance(doc, dict) else None
-    if isinstance(version, int) and version > PLAN_FORMAT_VERSION:
-        raise PlanError(
-            f"the plan was made by a newer ticketsync (format_version {version}): "
-            "upgrade ticketsync, or make the plan again with this one"
-        )
-    if isinstance(version, int) and version < PLAN_FORMAT_VERSION:
-        why = _OLDER.get(version, "an older format")
-        raise PlanError(
-            f"the plan was made by an older ticketsync (format_version {version}, {why}): "
-            "make the plan again with this one"
-        )
-    from ticketsync.declare import schema
-
-    problems = schema.check("plan", doc)
-    if problems:
-        where, message = problems[0]
-        at = ".".join(str(part) for part in where) or "(top level)"
-        raise PlanError(f"not a valid plan document: {at}: {message}")
+    documents.check(doc, _FORMAT)
     return Plan(
         creates=tuple(Create(c["key"], c["body"], _location(c), c["parent"], c["status"],
                              c.get("origin"))

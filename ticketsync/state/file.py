@@ -18,18 +18,17 @@ Values are frozen; the helpers return new states. Locking is :mod:`ticketsync.st
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import os
 import tempfile
 import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ticketsync.declare.directory import display_path  # messages show paths one way
+from ticketsync.declare import documents
+from ticketsync.declare.paths import display_path  # messages show paths one way
 from ticketsync.errors import StateError
 from ticketsync.model import State, StateEntry, is_valid_key
 from ticketsync.times import format_time
@@ -128,44 +127,12 @@ def read_state(
             f"{shown}: cannot read the state file: {exc.strerror}; check the `state` "
             "setting of ticketsync.yaml"
         ) from None
-    try:
-        with _collector_off():  # a big state is an acyclic heap: see _collector_off
-            data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise StateError(
-            f"{shown}: the state file is corrupt (not UTF-8 text); it was left as it is: "
-            "restore it from git"
-        ) from None
-    except json.JSONDecodeError as exc:
-        raise StateError(
-            f"{shown}: the state file is corrupt (not JSON: {exc.msg} at line {exc.lineno}, "
-            f"column {exc.colno}); it was left as it is: restore it from git"
-        ) from None
-    # Checked before the schema so that a newer file gets the message that helps.
-    version = data.get("version") if isinstance(data, dict) else None
-    if isinstance(version, int) and not isinstance(version, bool) and version > STATE_VERSION:
-        raise StateError(
-            f"{shown}: written by a newer ticketsync (state version {version}, this one "
-            f"reads {STATE_VERSION}): upgrade ticketsync; the file was left as it is"
-        )
-    from ticketsync.declare import schema
-
-    problems = schema.check("state", data)
-    if problems:
-        where, message = problems[0]
-        at = ".".join(str(part) for part in where) or "(top level)"
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise StateError(
-            f"{shown}: the state file is corrupt ({at}: {message}{more}); "
-            "it was left as it is: restore it from git"
-        )
+    kind = _format(shown)
+    data = documents.read(raw, kind)
     bad = next((key for key in data["tickets"] if not is_valid_key(key)), None)
     if bad is not None:
-        raise StateError(
-            f"{shown}: the state file is corrupt (tickets: {bad!r} is not a valid key); "
-            "it was left as it is: restore it from git"
-        )
-    with _collector_off():
+        raise StateError(kind.corrupt(f"tickets: {bad!r} is not a valid key"))
+    with documents.collector_off():
         state = _state_from_json(data)
     if account_id is not None and state.account_id is not None and (
         state.account_id != account_id
@@ -195,21 +162,19 @@ def _from_here(path: Path) -> str:
         return str(path)
 
 
-@contextlib.contextmanager
-def _collector_off() -> Iterator[None]:
-    """Hold Python's cyclic garbage collector off while a state is built.
-
-    Reading a 90,000-ticket state allocates millions of containers, none in a reference
-    cycle; the collector re-walks the growing heap again and again (json.loads 1.35 s with
-    it, 0.48 s without). Re-enabled however the block ends, and left off if it was off.
-    """
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
+def _format(shown: str) -> documents.Format:
+    """The state file as a document, its problems worded for the file shown as ``shown``:
+    never repaired, left as it is for the user to restore from git."""
+    return documents.Format(
+        schema="state",
+        version=STATE_VERSION,
+        error=StateError,
+        corrupt=lambda what: (f"{shown}: the state file is corrupt ({what}); it was left as "
+                              "it is: restore it from git"),
+        newer=lambda version: (f"{shown}: written by a newer ticketsync (state version "
+                               f"{version}, this one reads {STATE_VERSION}): upgrade "
+                               "ticketsync; the file was left as it is"),
+    )
 
 
 def _state_from_json(data: dict[str, Any]) -> State:
