@@ -13,7 +13,8 @@ from cli_helpers import enter_project, invoke
 from ticketsync.ci.steps import APPLY_COUNTS
 from ticketsync.declare import schema
 from ticketsync.run.apply import ApplyResult, Event
-from ticketsync.run.report import OUTCOMES, apply_document, projects_document
+from ticketsync.run.events import FATES as OUTCOMES
+from ticketsync.run.report import apply_document, projects_document
 from ticketsync.state.file import StateEntry, new_state, with_entry
 
 

@@ -26,14 +26,14 @@ from ticketsync.ci.forges import Forge, upsert_comment
 from ticketsync.declare.paths import display_path as shown
 from ticketsync.declare.projects import find_projects, touched_projects
 from ticketsync.errors import CiError, ForgeError, TicketSyncError
-from ticketsync.run.report import OUTCOMES
+from ticketsync.run.events import FATES
 
 #: The first line of the plan comment, hidden when rendered; one comment per folder.
 MARKER = "<!-- ticketsync-plan -->"
 #: The counts a plan's outputs sum over its projects.
 PLAN_COUNTS = ("create", "update", "conflict", "close", "forget", "drift", "unchanged")
 #: The counts an apply's outputs sum over its projects: the document's own.
-APPLY_COUNTS = (*OUTCOMES, "unsettled")
+APPLY_COUNTS = (*FATES, "unsettled")
 COMMIT_MESSAGE = "ticketsync: record applied tickets [skip ci]"
 NO_PROJECT = ("## ticketsync plan\n\nThis change touches no ticketsync project (no file "
               "in a folder that holds a `ticketsync.yaml`): nothing to plan.\n")

@@ -52,9 +52,9 @@ class Progress:
         self._shown = False
 
     def __call__(self, event: Event) -> None:
-        from ticketsync.run.report import OUTCOMES
+        from ticketsync.run.events import FATES
 
-        if event.kind in OUTCOMES:  # a ticket's fate: one of the plan's work done
+        if event.kind in FATES:  # a ticket's fate: one of the plan's work done
             self.done += 1
         line = self._line(event)
         if self.live:

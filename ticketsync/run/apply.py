@@ -51,11 +51,12 @@ from ticketsync.declare.refs import cited
 from ticketsync.errors import ApiError, ClockError, HaltedError
 from ticketsync.model import Create, Plan, State, Update
 from ticketsync.plan import references
+from ticketsync.run.events import Event, Kind
 from ticketsync.run.ledger import Ledger
 from ticketsync.run.lookup import Lookups, Pending, list_remote, lookup_since
 from ticketsync.run.pool import Crash, Pool, call
 from ticketsync.run.result import ApplyResult, Work
-from ticketsync.run.sender import ApplyOptions, Event, Outcome, Sender
+from ticketsync.run.sender import ApplyOptions, Outcome, Sender
 from ticketsync.stackone.api import TicketApi
 from ticketsync.stackone.reconcile import RemoteIndex
 from ticketsync.stackone.tickets import sent_values
@@ -156,7 +157,7 @@ class _Run:
         if missed and not self.stopping and self.first_write is not None:
             outcome = self._read_back_writes()  # the ones the overlapped read-back overtook
             if isinstance(outcome, ApiError):
-                self.ledger.emit(Event("note", "", None, (
+                self.ledger.emit(Event(Kind.NOTE, "", None, (
                     f"the read-back after the writes failed ({outcome}): numbers and links "
                     "come with the next apply")))
                 self.ledger.publish()
@@ -176,7 +177,7 @@ class _Run:
         work: list[Work] = []
         for update in self.plan.sendable:
             if update.conflicts and not self.options.overwrite:
-                self.ledger.done(Outcome("failed", update.key, update.id, (
+                self.ledger.done(Outcome(Kind.FAILED, update.key, update.id, (
                     f"conflict {update.key}: {', '.join(update.conflicts)} changed in the "
                     "files and in the tracker; nothing was sent for this ticket (`ticketsync "
                     "apply --overwrite` sends the files' value)")))
@@ -191,7 +192,7 @@ class _Run:
                 continue
             if removal.action == "forget":
                 self.journal.record_outcome("forgotten", removal.key, wait=False)
-                self.ledger.done(Outcome("forgotten", removal.key, removal.id))
+                self.ledger.done(Outcome(Kind.FORGOTTEN, removal.key, removal.id))
             elif removal.action == "settle":
                 entry = self.state.tickets[removal.key]
                 why = "deleted in the tracker" if entry.deleted else "already closed in the tracker"
@@ -289,7 +290,7 @@ class _Run:
             self.result.skipped += 1
             message = (f"skipped the update of {update.key}: it references "
                        f"{', '.join(sorted(waits))}, which was not created")
-            self.ledger.emit(Event("skipped", update.key, update.id, message))
+            self.ledger.emit(Event(Kind.SKIPPED, update.key, update.id, message))
         self.ledger.fills = []
         if self.stopping:
             self.result.not_started += len(ready) + self.ledger.descendants(
@@ -402,7 +403,7 @@ class _Run:
         self.result.interrupted = True
         self.stopped_at = time.monotonic()
         self._halt_sending()
-        self.ledger.emit(Event("interrupted", "", None, "waiting for requests in flight"))
+        self.ledger.emit(Event(Kind.INTERRUPTED, "", None, "waiting for requests in flight"))
 
     def _halt_sending(self) -> None:
         self.stopping = True
@@ -442,14 +443,14 @@ class _Run:
                 continue
             if isinstance(item, str):  # the read-back after the writes
                 if isinstance(answer, ApiError):
-                    self.ledger.emit(Event("note", "", None, (
+                    self.ledger.emit(Event(Kind.NOTE, "", None, (
                         f"the read-back after the writes failed ({answer}): numbers and "
                         "links come with the next apply")))
                 continue
             outcome: Outcome = answer
             if outcome.fatal:
                 outcome = self._fatal(outcome)
-            if outcome.kind == "uncertain":
+            if outcome.kind is Kind.UNCERTAIN:
                 assert isinstance(item, Create)
                 self.lookups.wait(item, self.first_at[item.key],
                                   self.sends.get(item.key, 1), outcome.error)

@@ -15,8 +15,9 @@ from dataclasses import replace
 from ticketsync.declare.refs import Target, fields_citing, resolve_body
 from ticketsync.model import Body, Create, Plan, State, Update
 from ticketsync.plan import references
+from ticketsync.run.events import Event, Kind
 from ticketsync.run.result import ApplyResult
-from ticketsync.run.sender import Event, Outcome, Sender, body_for
+from ticketsync.run.sender import Outcome, Sender, body_for
 from ticketsync.state.journal import Journal
 
 
@@ -69,7 +70,7 @@ class Ledger:
 
     def emit(self, event: Event) -> None:
         # Held back until the journal records behind the event are durable: see publish.
-        if event.message and event.kind in ("failed", "skipped"):
+        if event.message and event.kind in (Kind.FAILED, Kind.SKIPPED):
             self.result.messages.append(event.message)
         self.held.append(event)
 
@@ -93,24 +94,24 @@ class Ledger:
     def done(self, outcome: Outcome) -> list[Create]:
         """Count and report ``outcome``; return the children it makes ready."""
         self.sender.settled(outcome.key)
-        if outcome.kind == "not_started":
+        if outcome.kind is Kind.NOT_STARTED:
             self.result.not_started += 1 + self.descendants([outcome.key])
-            self.emit(Event("not_started", outcome.key, outcome.id, ""))
+            self.emit(Event(Kind.NOT_STARTED, outcome.key, outcome.id, ""))
             return []
         self.emit(Event(outcome.kind, outcome.key, outcome.id, outcome.message))
-        if outcome.kind == "failed":
+        if outcome.kind is Kind.FAILED:
             self.result.failed += 1
             self.skip_descendants(outcome.key)
             return []
-        if outcome.kind in ("updated", "closed", "forgotten", "settled"):
+        if outcome.kind in (Kind.UPDATED, Kind.CLOSED, Kind.FORGOTTEN, Kind.SETTLED):
             setattr(self.result, outcome.kind, getattr(self.result, outcome.kind) + 1)
             return []
-        if outcome.kind == "created":
+        if outcome.kind is Kind.CREATED:
             self.result.created += 1
             self.result.created_keys.append(outcome.key)
             if outcome.status_error:  # the ticket exists; only its status failed
                 self.result.failed += 1
-                self.emit(Event("failed", outcome.key, outcome.id, outcome.status_error))
+                self.emit(Event(Kind.FAILED, outcome.key, outcome.id, outcome.status_error))
         else:
             self.result.adopted += 1
         assert outcome.id is not None
@@ -160,5 +161,5 @@ class Ledger:
             self.result.skipped += 1
             why = (f"its parent {key} was not created" if child.parent == key
                    else f"it references {key}, which was not created")
-            self.emit(Event("skipped", child.key, None, f"skipped {child.key}: {why}"))
+            self.emit(Event(Kind.SKIPPED, child.key, None, f"skipped {child.key}: {why}"))
             self.skip_descendants(child.key)

@@ -17,9 +17,10 @@ from datetime import UTC, datetime, timedelta
 from ticketsync.declare.refs import cited
 from ticketsync.errors import ApiError
 from ticketsync.model import Create, Plan, State, Update
+from ticketsync.run.events import Event, Kind
 from ticketsync.run.ledger import Ledger
 from ticketsync.run.result import Work
-from ticketsync.run.sender import ApplyOptions, Event, Outcome, Sender, target_of
+from ticketsync.run.sender import ApplyOptions, Outcome, Sender, target_of
 from ticketsync.stackone.api import RemoteTicket, TicketApi
 from ticketsync.stackone.reconcile import Match, RemoteIndex, Verdict, Wanted, wanted_from_body
 from ticketsync.stackone.tickets import status_is, status_of
@@ -152,7 +153,7 @@ class Lookups:
         for match in verdicts:
             if match.strangers and match.verdict is not Verdict.ADOPT:
                 ids = ", ".join(match.strangers)
-                self.ledger.emit(Event("note", match.key, None, (
+                self.ledger.emit(Event(Kind.NOTE, match.key, None, (
                     f"note: {match.key}: not adopted: {ids} (its title or marker, but not "
                     "created by this state's runs); `ticketsync state import "
                     f"{match.key} ID` tracks an existing ticket on purpose")))
@@ -173,13 +174,13 @@ class Lookups:
     def settle_undeclared(self, match: Match) -> None:
         if match.verdict is Verdict.ADOPT and match.remote is not None:
             ticket_id = self.sender.adopt(match.key, match.remote, {})
-            self.ledger.done(Outcome("adopted", match.key, ticket_id, match.message))
+            self.ledger.done(Outcome(Kind.ADOPTED, match.key, ticket_id, match.message))
         elif match.verdict is Verdict.NONE:
             self.journal.record_failed(
                 match.key, "uncertain create: no remote ticket found", wait=False
             )
         else:
-            self.ledger.done(Outcome("failed", match.key, None, match.message))
+            self.ledger.done(Outcome(Kind.FAILED, match.key, None, match.message))
 
     def route(self, create: Create) -> list[Work]:
         """Act on the lookup's verdict for a create whose parent exists; return what to send.
@@ -192,10 +193,10 @@ class Lookups:
         if match is None or match.verdict is Verdict.NONE:
             return [create]
         if match.verdict is Verdict.AMBIGUOUS or match.remote is None:
-            self.ledger.done(Outcome("failed", create.key, None, match.message))
+            self.ledger.done(Outcome(Kind.FAILED, create.key, None, match.message))
             return []
         ticket_id, to_send = self.adopt(create, match.remote)
-        for child in self.ledger.done(Outcome("adopted", create.key, ticket_id, match.message)):
+        for child in self.ledger.done(Outcome(Kind.ADOPTED, create.key, ticket_id, match.message)):
             to_send.extend(self.route(child))
         return to_send
 
@@ -290,7 +291,7 @@ class Lookups:
         for item in batch:
             key = item.create.key
             if isinstance(verdicts, ApiError):
-                self.ledger.done(Outcome("failed", key, None, (
+                self.ledger.done(Outcome(Kind.FAILED, key, None, (
                     f"failed {key}: {item.error}; the remote lookup failed too ({verdicts}), "
                     "so the ticket may exist: run apply again to check before resending"
                 )))
@@ -300,20 +301,20 @@ class Lookups:
                 ticket_id, follow = self.adopt(item.create, match.remote)
                 ready.extend(follow)
                 message = f"adopted {key} (id {ticket_id}): created despite {item.error}"
-                for child in self.ledger.done(Outcome("adopted", key, ticket_id, message)):
+                for child in self.ledger.done(Outcome(Kind.ADOPTED, key, ticket_id, message)):
                     ready.extend(self.route(child))
             elif match.verdict is Verdict.AMBIGUOUS:
                 self.hold_written_at([match])
-                self.ledger.done(Outcome("failed", key, None, match.message))
+                self.ledger.done(Outcome(Kind.FAILED, key, None, match.message))
             elif item.sends < self.options.retry.create_sends:
-                self.ledger.emit(Event("retried", key, None, (
+                self.ledger.emit(Event(Kind.RETRIED, key, None, (
                     f"resending {key} (attempt {item.sends + 1}): {item.error}, and no "
                     "remote ticket was found"
                 )))
                 ready.appendleft(item.create)
             else:
                 # The intent stays open: the next run looks the ticket up before resending.
-                self.ledger.done(Outcome("failed", key, None, (
+                self.ledger.done(Outcome(Kind.FAILED, key, None, (
                     f"failed {key}: no answer after {item.sends} attempts "
                     f"(last: {item.error}): run apply again later"
                 )))

@@ -7,16 +7,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from ticketsync.model import State
-from ticketsync.run.apply import ApplyResult, Event
+from ticketsync.run.apply import ApplyResult
+from ticketsync.run.events import FATES, Event, Kind
 
-__all__ = ["FORMAT_VERSION", "OUTCOMES", "apply_document", "projects_document"]
+__all__ = ["FORMAT_VERSION", "apply_document", "projects_document"]
 
 FORMAT_VERSION = 1
-#: The events that name a ticket's fate, each a list of the document, in this order.
-OUTCOMES = ("created", "adopted", "updated", "closed", "forgotten", "settled", "failed",
-            "skipped", "not_started")
-#: The outcomes whose items say why (``message``).
-_EXPLAINED = ("failed", "skipped", "not_started")
+#: The fates whose items say why (``message``).
+_EXPLAINED = (Kind.FAILED, Kind.SKIPPED, Kind.NOT_STARTED)
 
 
 def apply_document(result: ApplyResult, events: Sequence[Event], state: State,
@@ -27,7 +25,7 @@ def apply_document(result: ApplyResult, events: Sequence[Event], state: State,
     A ticket created whose declared status could not be set is in ``created`` and in
     ``failed`` (the ticket exists; its status is wrong).
     """
-    lists: dict[str, list[dict[str, Any]]] = {kind: [] for kind in OUTCOMES}
+    lists: dict[str, list[dict[str, Any]]] = {kind: [] for kind in FATES}
     for event in events:
         if event.kind not in lists:
             continue

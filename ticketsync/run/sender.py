@@ -56,6 +56,7 @@ from ticketsync.errors import (
     StatusError,
 )
 from ticketsync.model import Body, Create, Removal, Update
+from ticketsync.run.events import Kind
 from ticketsync.stackone.api import CreatedTicket, RemoteTicket, TicketApi
 from ticketsync.stackone.limiter import RateLimiter
 from ticketsync.stackone.reconcile import Wanted, wanted_from_body
@@ -98,21 +99,10 @@ class ApplyOptions:
 
 
 @dataclass(frozen=True)
-class Event:
-    """Something that happened to one ticket (``kind``: created, adopted, updated, failed,
-    skipped, retried, not_started; or ``interrupted`` for the run, with an empty key)."""
-
-    kind: str
-    key: str
-    id: str | None = None
-    message: str = ""
-
-
-@dataclass(frozen=True)
 class Outcome:
     """How one send ended, as a worker thread saw it."""
 
-    kind: str  # created | updated | closed | settled | uncertain | failed | not_started
+    kind: Kind
     key: str
     id: str | None = None
     message: str = ""
@@ -302,7 +292,7 @@ class Sender:
             if refused:
                 message = f"failed {create.key}: {refused}; nothing was sent"
                 self.close_failed(create.key, message)
-                return Outcome("failed", create.key, None, message)
+                return Outcome(Kind.FAILED, create.key, None, message)
             return self._create(create, body)
         finally:
             if probe is not None:
@@ -313,17 +303,17 @@ class Sender:
             created: CreatedTicket = self.api.create_ticket(body)
         except HaltedError as exc:
             self.close_failed(create.key, f"not sent: {exc}")
-            return Outcome("not_started", create.key, error=exc)
+            return Outcome(Kind.NOT_STARTED, create.key, error=exc)
         except (RejectedError, RateLimitedError, ConnectError) as exc:
             # Refused, or never sent: StackOne did not act on this send.
             message = f"failed {create.key}: {exc}"
             self.close_failed(create.key, message)
-            return Outcome("failed", create.key, None, message,
+            return Outcome(Kind.FAILED, create.key, None, message,
                            fatal=isinstance(exc, AuthError), error=exc)
         except ApiError as exc:  # UncertainError and anything unclassified: may have acted
             with self.lock:
                 self.open_keys.add(create.key)
-            return Outcome("uncertain", create.key, error=exc)
+            return Outcome(Kind.UNCERTAIN, create.key, error=exc)
         with self.lock:
             self.owned.add(created.id)
             self.open_keys.discard(create.key)
@@ -334,8 +324,8 @@ class Sender:
         )
         target = self.target(created.id, body) if create.key in self.cited else None
         if create.status is None:
-            return Outcome("created", create.key, created.id, target=target)
-        return Outcome("created", create.key, created.id, target=target,
+            return Outcome(Kind.CREATED, create.key, created.id, target=target)
+        return Outcome(Kind.CREATED, create.key, created.id, target=target,
                        status_error=self.set_status(create.key, created.id, body, create.status))
 
     def target(self, ticket_id: str, body: Body) -> Target:
@@ -392,13 +382,13 @@ class Sender:
             self.api.update_ticket(update.id, patch)
         except StatusError as exc:
             self.journal.record_outcome("update-failed", update.key, wait=False)
-            return Outcome("failed", update.key, update.id,
+            return Outcome(Kind.FAILED, update.key, update.id,
                            f"failed to update {update.key}: {exc}")
         except ApiError as exc:
             return self._patch_failed(update.key, update.id, "update", exc)
         self.journal.record_updated(update.key, update.id, with_values(applied, values),
                                     wait=False)
-        return Outcome("updated", update.key, update.id)
+        return Outcome(Kind.UPDATED, update.key, update.id)
 
     def close(self, removal: Removal, applied: Body) -> Outcome:
         """Set a ticket no file declares any more to a status of type closed
@@ -408,7 +398,7 @@ class Sender:
             self.api.update_ticket(removal.id, {"status": status})
         except StatusError as exc:
             self.journal.record_outcome("update-failed", removal.key, wait=False)
-            return Outcome("failed", removal.key, removal.id,
+            return Outcome(Kind.FAILED, removal.key, removal.id,
                            f"failed to close {removal.key}: {exc}")
         except NotFoundError:
             # Gone from the tracker: nothing is left to close, and nothing ever will be.
@@ -418,14 +408,14 @@ class Sender:
             return self._patch_failed(removal.key, removal.id, "close", exc)
         self.journal.record_outcome("closed", removal.key, applied={**applied, "status": "closed"},
                                     wait=False)
-        return Outcome("closed", removal.key, removal.id)
+        return Outcome(Kind.CLOSED, removal.key, removal.id)
 
     def settle(self, removal: Removal, applied: Body, why: str) -> Outcome:
         """Record a ticket no file declares as closed without sending anything: it is
         closed or deleted in the tracker already (``removed: close``)."""
         self.journal.record_outcome("closed", removal.key, applied={**applied, "status": "closed"},
                                     wait=False)
-        return Outcome("settled", removal.key, removal.id,
+        return Outcome(Kind.SETTLED, removal.key, removal.id,
                        f"settled {removal.key}: {why}; nothing was sent")
 
     def _patch_failed(self, key: str, ticket_id: str, what: str, exc: ApiError) -> Outcome:
@@ -436,14 +426,14 @@ class Sender:
         showing them later marks them as ticketsync's own write, never a person's edit;
         a PATCH that never acted leaves pending values nobody will see again."""
         if isinstance(exc, HaltedError):
-            return Outcome("not_started", key, ticket_id, error=exc)
+            return Outcome(Kind.NOT_STARTED, key, ticket_id, error=exc)
         if isinstance(exc, NotFoundError):
             self.journal.record_outcome("deleted", key, wait=False)
-            return Outcome("failed", key, ticket_id, (
+            return Outcome(Kind.FAILED, key, ticket_id, (
                 f"failed to {what} {key}: it was deleted in the tracker (StackOne answered "
                 f"404); it is not re-created: `ticketsync state rm {key}` to create it again"
             ), error=exc)
-        return Outcome("failed", key, ticket_id, f"failed to {what} {key}: {exc}",
+        return Outcome(Kind.FAILED, key, ticket_id, f"failed to {what} {key}: {exc}",
                        fatal=isinstance(exc, AuthError), error=exc)
 
 

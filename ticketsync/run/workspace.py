@@ -53,6 +53,7 @@ from ticketsync.run.apply import (
     list_remote,
     lookup_since,
 )
+from ticketsync.run.events import Kind
 from ticketsync.stackone.api import RemoteTicket, TicketApi
 from ticketsync.stackone.reconcile import RemoteIndex
 from ticketsync.stackone.tickets import with_read_back
@@ -356,10 +357,10 @@ class Session:
         self.state = replace(moved, tickets={**moved.tickets, **{
             item.key: self._import_entries[item.key] for item in plan.imports}})
         for move in plan.moves:
-            on_event(Event("moved", move.target, None, f"moved {move.source} -> {move.target}"))
+            on_event(Event(Kind.MOVED, move.target, None, f"moved {move.source} -> {move.target}"))
         for item in plan.imports:
             entry = self._import_entries[item.key]
-            on_event(Event("imported", item.key, entry.id,
+            on_event(Event(Kind.IMPORTED, item.key, entry.id,
                            f"imported {item.key} ({entry.ticket_number or item.label}, id "
                            f"{entry.id})"))
 
