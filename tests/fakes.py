@@ -1,7 +1,9 @@
 """An in-memory StackOne for the applier's tests: implements TicketApi, with fault hooks.
 
 Tickets are kept in the *read* shape (``projects`` list, ``unified_custom_fields``,
-``updated_at``), as StackOne returns them, so that matching is tested across the shapes.
+``updated_at``), as StackOne returns them, and handed out through the client's own parse
+(:func:`ticketsync.stackone.read.parse_ticket`), so that matching is tested across the
+shapes and the fake cannot hand out what the client never would.
 
 ``on_create(body, number)`` decides how the ``number``-th create (1-based) ends:
 
@@ -30,6 +32,7 @@ from ticketsync.errors import (
 )
 from ticketsync.model import Body
 from ticketsync.stackone.api import CreatedTicket, RemoteTicket
+from ticketsync.stackone.read import parse_ticket, parse_tickets
 
 CreateHook = Callable[[Body, int], str | None]
 
@@ -40,7 +43,8 @@ class FakeApi:
     def __init__(self, *, latency: float = 0.0, on_create: CreateHook | None = None) -> None:
         self.latency = latency
         self.on_create = on_create
-        self.tickets: dict[str, RemoteTicket] = {}
+        #: id -> the ticket as StackOne would answer it (JSON).
+        self.tickets: dict[str, dict[str, Any]] = {}
         self.creates = 0  # create calls received
         self.lists = 0
         self.patches: list[tuple[str, dict[str, Any]]] = []
@@ -145,7 +149,9 @@ class FakeApi:
         with self._lock:
             if ticket_id not in self.tickets:
                 raise NotFoundError(f"404: no ticket {ticket_id}", status=404)
-            return dict(self.tickets[ticket_id])
+            ticket = parse_ticket(self.tickets[ticket_id])
+        assert ticket is not None
+        return ticket
 
     def update_ticket(self, ticket_id: str, body: Body) -> None:
         self._enter()
@@ -177,4 +183,4 @@ class FakeApi:
                 if updated_after is None
                 or datetime.fromisoformat(t["updated_at"].replace("Z", "+00:00")) > updated_after
             ]
-        return iter(found)
+        return parse_tickets(found)

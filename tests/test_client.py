@@ -126,7 +126,20 @@ def test_create_without_remote_id(requests_mock: Any, client: StackOneClient) ->
 
 def test_get_returns_data_and_quotes_the_id(requests_mock: Any, client: StackOneClient) -> None:
     requests_mock.get(f"{URL}/a%2Fb", json={"data": {"id": "a/b", "title": "T"}})
-    assert client.get_ticket("a/b") == {"id": "a/b", "title": "T"}
+    ticket = client.get_ticket("a/b")
+    assert (ticket.id, ticket.title) == ("a/b", "T")
+
+
+@pytest.mark.parametrize("data", [None, "t-1", [], {}, {"id": 7}, {"id": ""}, {"title": "T"}])
+def test_a_get_without_a_ticket_id_is_refused(requests_mock: Any, client: StackOneClient,
+                                              data: Any) -> None:
+    """A 2xx whose ``data`` is no ticket with an id: nothing could track it. Not retried:
+    the server answered, and asking again gets the same."""
+    requests_mock.get(f"{URL}/t-1", json={"data": data})
+    with pytest.raises(ApiError, match=r"^GET /unified/ticketing/tickets/t-1: HTTP 200 without "
+                                       r"a ticket in the answer$"):
+        client.get_ticket("t-1")
+    assert requests_mock.call_count == 1
 
 
 def test_get_of_an_empty_id_never_reaches_the_list_endpoint(client: StackOneClient) -> None:
@@ -383,7 +396,7 @@ def test_a_created_answer_without_ids_is_uncertain_not_a_failure(
 def test_a_read_is_simply_retried(requests_mock: Any, client: StackOneClient, sleeps: Sleeps,
                                   response: Any) -> None:
     requests_mock.get(f"{URL}/t-1", [response, {"json": {"data": {"id": "t-1"}}}])
-    assert client.get_ticket("t-1") == {"id": "t-1"}
+    assert client.get_ticket("t-1").id == "t-1"
     assert requests_mock.call_count == 2
     assert len(sleeps) == 1
 
@@ -502,7 +515,7 @@ def test_list_follows_next_through_short_and_empty_pages(requests_mock: Any,
         {"json": {"data": [{"id": "4"}], "next": None}},
     ])
     since = datetime(2024, 5, 6, 7, 8, 9, 123987, tzinfo=timezone(timedelta(hours=2)))
-    assert [t["id"] for t in client.list_tickets(since)] == ["1", "2", "3", "4"]
+    assert [t.id for t in client.list_tickets(since)] == ["1", "2", "3", "4"]
     queries = [query(r) for r in requests_mock.request_history]
     assert [q.get("next") for q in queries] == [None, ["c1"], ["c2"], ["c3"]]
     for q in queries:
@@ -513,7 +526,7 @@ def test_list_follows_next_through_short_and_empty_pages(requests_mock: Any,
 
 def test_list_ends_when_next_is_absent(requests_mock: Any, client: StackOneClient) -> None:
     requests_mock.get(URL, json={"data": [{"id": "1"}]})
-    assert list(client.list_tickets()) == [{"id": "1"}]
+    assert [t.id for t in client.list_tickets()] == ["1"]
     assert "filter[updated_after]" not in query(requests_mock.last_request)
 
 
@@ -528,7 +541,13 @@ def test_list_refuses_a_cursor_that_does_not_advance(requests_mock: Any,
 def test_list_retries_a_failed_page(requests_mock: Any, client: StackOneClient) -> None:
     requests_mock.get(URL, [{"json": {"data": [{"id": "1"}], "next": "c1"}},
                             {"status_code": 502}, {"json": {"data": [{"id": "2"}]}}])
-    assert [t["id"] for t in client.list_tickets()] == ["1", "2"]
+    assert [t.id for t in client.list_tickets()] == ["1", "2"]
+
+
+def test_list_skips_a_record_without_an_id(requests_mock: Any, client: StackOneClient) -> None:
+    """Nothing could match, fetch or track a ticket without an id: the listing goes on."""
+    requests_mock.get(URL, json={"data": [{"title": "no id"}, {"id": 5}, {"id": "2"}]})
+    assert [t.id for t in client.list_tickets()] == ["2"]
 
 
 @pytest.mark.parametrize("answer", [{"text": "oops"}, {"json": {"data": "x"}},
@@ -576,7 +595,7 @@ def test_an_unusable_key_is_refused_without_quoting_it(key: str) -> None:
 
 
 def test_a_key_pasted_with_a_newline_still_works(requests_mock: Any) -> None:
-    requests_mock.get(f"{URL}/t-1", json={"data": {}})
+    requests_mock.get(f"{URL}/t-1", json={"data": {"id": "t-1"}})
     StackOneClient(BASE, f"{KEY}\n", "acc-1").get_ticket("t-1")
     assert requests_mock.last_request.headers["Authorization"] == f"Basic {BASIC}"
 

@@ -10,6 +10,7 @@ from ticketsync.account.export import Namer, build_export
 from ticketsync.declare.directory import Component, Directory, Project, TicketType, User
 from ticketsync.declare.names import Resolver
 from ticketsync.model import State
+from ticketsync.stackone.read import parse_ticket
 
 DIRECTORY = Directory.of(
     "acc", "2026-12-01T00:00:00Z",
@@ -59,9 +60,10 @@ def test_what_cannot_be_declared_says_why(namer: Namer) -> None:
 
 
 def _export(ticket: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], tuple[str, ...]]:
-    [one] = build_export([{"id": "r1", "created_at": "2026-01-01T00:00:00Z", **ticket}],
-                         STATE, (), resolver=Resolver(DIRECTORY)).tickets
-    return one.fields, one.entry.applied, one.left_out
+    read = parse_ticket({"id": "r1", "created_at": "2026-01-01T00:00:00Z", **ticket})
+    assert read is not None
+    [one] = build_export([read], STATE, (), resolver=Resolver(DIRECTORY)).tickets
+    return one.fields, one.applied, one.left_out
 
 
 def test_a_ticket_of_an_ambiguous_project_keeps_ids_under_the_apis_fields() -> None:

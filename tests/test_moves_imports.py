@@ -13,6 +13,7 @@ from ticketsync.errors import InputError
 from ticketsync.model import Import, Location, Move, Project, State, StateEntry, Ticket
 from ticketsync.plan.build import build_plan
 from ticketsync.sandbox import RunningSandbox
+from ticketsync.stackone.read import parse_ticket
 from ticketsync.state.file import read_state
 from ticketsync.state.recovery import fold
 
@@ -151,8 +152,9 @@ def test_an_applied_move_and_an_applied_import_left_in_the_file_do_nothing() -> 
 
 
 def test_an_imported_ticket_is_compared_with_the_tracker_as_read() -> None:
-    read = {"id": "t-9", "ticket_number": "PLAT-9", "title": "Legacy",
-            "priority": {"value": "low"}, "tags": ["theirs"]}
+    read = parse_ticket({"id": "t-9", "ticket_number": "PLAT-9", "title": "Legacy",
+                         "priority": {"value": "low"}, "tags": ["theirs"]})
+    assert read is not None
     project = Project({"legacy": Ticket("legacy", {"title": "Legacy",
                                                    "priority": {"value": "high"}}, AT)},
                       imports=(Import("legacy", "PLAT-9", None, AT),))

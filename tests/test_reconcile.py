@@ -5,17 +5,24 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ticketsync.stackone.read import RemoteTicket, parse_ticket
 from ticketsync.stackone.reconcile import (
     RemoteIndex,
     Verdict,
     Wanted,
     match_remote,
-    remote_project_ids,
     wanted_from_body,
 )
 
 
-def matches(wanted: Wanted, ticket: dict[str, Any], marker_field: str | None) -> bool:
+def parsed(**record: Any) -> RemoteTicket:
+    """A ticket as the client hands it out, from the JSON record StackOne would send."""
+    ticket = parse_ticket(record)
+    assert ticket is not None
+    return ticket
+
+
+def matches(wanted: Wanted, ticket: RemoteTicket, marker_field: str | None) -> bool:
     """Whether ``ticket`` alone would be adopted for ``wanted``."""
     verdict = match_remote([wanted], [ticket], marker_field=marker_field)[wanted.key]
     return verdict.verdict is Verdict.ADOPT
@@ -23,9 +30,9 @@ def matches(wanted: Wanted, ticket: dict[str, Any], marker_field: str | None) ->
 
 def remote(
     ticket_id: str, title: str, project: str | None = "project-001", **extra: Any
-) -> dict[str, Any]:
+) -> RemoteTicket:
     projects = [{"id": project, "remote_id": f"P-{project}", "name": "Platform"}] if project else []
-    return {"id": ticket_id, "title": title, "projects": projects, **extra}
+    return parsed(id=ticket_id, title=title, projects=projects, **extra)
 
 
 WANT = Wanted("outage", "System outage", "project-001")
@@ -37,7 +44,7 @@ def test_title_and_project_match_across_the_shapes() -> None:
     assert not matches(WANT, remote("t1", "System outage 2"), None)
     assert not matches(WANT, remote("t1", "System outage", "project-002"), None)
     assert not matches(WANT, remote("t1", "System outage", None), None)
-    assert not matches(WANT, {"id": "t1", "title": None}, None)
+    assert not matches(WANT, parsed(id="t1", title=None), None)
 
 
 def test_no_declared_project_matches_only_a_ticket_without_one() -> None:
@@ -47,9 +54,11 @@ def test_no_declared_project_matches_only_a_ticket_without_one() -> None:
 
 
 def test_project_is_recognised_by_its_remote_id_or_a_flat_field() -> None:
-    assert remote_project_ids(remote("t", "x")) == {"project-001", "P-project-001"}
-    assert remote_project_ids({"project_id": "p9", "projects": None}) == {"p9"}
-    assert remote_project_ids({"projects": ["junk", {"id": None}]}) == set()
+    assert remote("t", "x").project_ids == {"project-001", "P-project-001"}
+    assert parsed(id="t", project_id="p9", projects=None).project_ids == {"p9"}
+    assert parsed(id="t", projects=["junk", {"id": None}]).project_ids == set()
+    flat_too = parsed(id="t", project_id="p9", projects=[{"id": "p1", "remote_id": 7}])
+    assert flat_too.project_ids == {"p1", "p9"}
 
 
 def test_the_marker_wins_over_the_title() -> None:
@@ -70,7 +79,7 @@ def test_one_candidate_is_adopted_none_is_none() -> None:
     other = Wanted("other", "Nothing like it", "project-001")
     verdicts = match_remote([WANT, other], [remote("t1", "System outage")], marker_field=None)
     assert verdicts["outage"].verdict is Verdict.ADOPT
-    assert verdicts["outage"].remote is not None and verdicts["outage"].remote["id"] == "t1"
+    assert verdicts["outage"].remote is not None and verdicts["outage"].remote.id == "t1"
     assert verdicts["outage"].message == (
         "adopted outage (id t1): it already existed remotely"
     )
@@ -101,8 +110,8 @@ def test_a_ticket_matching_two_keys_is_ambiguous_for_both() -> None:
     assert verdicts["outage-2"].verdict is Verdict.AMBIGUOUS
 
 
-def test_repeated_or_id_less_tickets_are_counted_once() -> None:
-    tickets = [remote("t1", "System outage"), remote("t1", "System outage"), {"title": "x"}]
+def test_repeated_tickets_are_counted_once() -> None:
+    tickets = [remote("t1", "System outage"), remote("t1", "System outage")]
     assert match_remote([WANT], tickets, marker_field=None)["outage"].verdict is Verdict.ADOPT
 
 

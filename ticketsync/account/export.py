@@ -11,7 +11,9 @@ So every exported ticket is built twice from the same read-back: as written in t
 as a word, ``parent`` as a key when the parent is exported too, ``status`` by name), and
 as the body the loader will read back from it (what the state records as applied). Only
 declarable fields are written; what StackOne computes (number, URL, dates) goes to the
-state. Pure: the CLI lists the tickets, journals the entries and writes the file.
+state, from the ticket as read, when the CLI records it (an adoption: the ticket and that
+body, journaled, then the read-back folded in). Pure: the CLI lists the tickets, records
+them and writes the file.
 
 With a directory file, people, the project, the type and the components are written by
 name (:class:`Namer`), each name checked to resolve back to its very id, so the round
@@ -27,10 +29,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ticketsync.declare.names import Resolver
-from ticketsync.model import State, StateEntry, is_valid_key
+from ticketsync.model import State, is_valid_key
 from ticketsync.stackone.api import RemoteTicket
-from ticketsync.stackone.reconcile import remote_project_ids
-from ticketsync.stackone.tickets import remote_values, status_of
+from ticketsync.stackone.tickets import CUSTOM
 
 #: The priority words a ticket file takes (the read shape may say ``unmapped_value``).
 PRIORITIES = ("lowest", "low", "medium", "high", "highest")
@@ -40,11 +41,13 @@ _LIST_FIELDS = ("assignees", "reporters", "tags")
 
 @dataclass(frozen=True)
 class Exported:
-    """One remote ticket: its key, its fields as written, its state entry."""
+    """One remote ticket: its key, its fields as written, the ticket as read, and the
+    body the loader reads back from those fields (recorded as last applied)."""
 
     key: str
     fields: dict[str, Any]
-    entry: StateEntry
+    ticket: RemoteTicket
+    applied: dict[str, Any]
     tracked: bool = False  # already in the state (an interrupted export): written only
     #: The fields left out of the file, with why (see :class:`Namer`).
     left_out: tuple[str, ...] = ()
@@ -116,7 +119,7 @@ def wanted(ticket: RemoteTicket, projects: set[str] | None) -> bool:
     listing filters by update time only: projects are filtered here."""
     if projects is None:
         return True
-    return bool(remote_project_ids(ticket) & projects)
+    return bool(ticket.project_ids & projects)
 
 
 def build_export(
@@ -143,26 +146,22 @@ def build_export(
     chosen: list[tuple[str, RemoteTicket, bool]] = []
     taken = set(declared_keys) | set(state.tickets)
     for ticket in sorted(remote, key=_order):
-        ticket_id = str(ticket.get("id") or "")
-        if not ticket_id:
-            continue
-        key = by_id.get(ticket_id)
+        key = by_id.get(ticket.id)
         if key is not None:
             if key in declared_keys or state.tickets[key].closed:
-                export.skipped.append((key, ticket_id))
+                export.skipped.append((key, ticket.id))
             else:
                 chosen.append((key, ticket, True))
             continue
         key = _unique(_base_key(ticket), taken)
         taken.add(key)
         chosen.append((key, ticket, False))
-    key_of = {str(t.get("id")): key for key, t, _ in chosen}
+    key_of = {t.id: key for key, t, _ in chosen}
     key_of.update({entry.id: key for key, entry in state.tickets.items()
                    if key in declared_keys})
     for key, ticket, tracked in chosen:
         fields, applied, left_out = _declaration(ticket, key_of, marker, namer)
-        entry = state.tickets[key] if tracked else _entry(ticket, applied)
-        export.tickets.append(Exported(key, fields, entry, tracked, tuple(left_out),
+        export.tickets.append(Exported(key, fields, ticket, applied, tracked, tuple(left_out),
                                        _notes(ticket, fields)))
     return export
 
@@ -174,7 +173,7 @@ def document(export: Export, *, imports: bool = False) -> dict[str, Any]:
     interrupted export) needs no import."""
     doc: dict[str, Any] = {}
     if imports:
-        doc["imports"] = [{"to": t.key, "id": t.entry.id} for t in export.tickets
+        doc["imports"] = [{"to": t.key, "id": t.ticket.id} for t in export.tickets
                           if not t.tracked]
     doc["tickets"] = {t.key: t.fields for t in export.tickets}
     return doc
@@ -183,8 +182,7 @@ def document(export: Export, *, imports: bool = False) -> dict[str, Any]:
 def _notes(ticket: RemoteTicket, fields: Mapping[str, Any]) -> tuple[str, ...]:
     """A ticket file needs a title: one the tracker holds empty is written as the ticket's
     number (else its id), and the export says so, so that someone gives it a real one."""
-    title = ticket.get("title")
-    if isinstance(title, str) and title.strip():
+    if ticket.title and ticket.title.strip():
         return ()
     # The tracker's empty title then differs from the one recorded as applied: setting
     # the title written later is a conflict, which --overwrite settles on purpose.
@@ -193,17 +191,15 @@ def _notes(ticket: RemoteTicket, fields: Mapping[str, Any]) -> tuple[str, ...]:
             " tracker",)
 
 
-def _order(ticket: RemoteTicket) -> tuple[Any, ...]:
-    # Stable across runs: by creation, then id (ticket numbers sort badly as text).
-    return (str(ticket.get("created_at") or ""), str(ticket.get("id") or ""))
+def _order(ticket: RemoteTicket) -> tuple[str, str]:
+    # Stable across runs: by creation as written, then id (ticket numbers sort badly as text).
+    return (ticket.created_text or "", ticket.id)
 
 
 def _base_key(ticket: RemoteTicket) -> str:
-    number = ticket.get("ticket_number")
-    if isinstance(number, str) and number.strip():
-        return slug(number)
-    title = ticket.get("title")
-    return slug(title) if isinstance(title, str) else "ticket"
+    if ticket.ticket_number and ticket.ticket_number.strip():
+        return slug(ticket.ticket_number)
+    return slug(ticket.title) if ticket.title is not None else "ticket"
 
 
 def _unique(base: str, taken: set[str]) -> str:
@@ -224,19 +220,17 @@ def _declaration(
     fields: dict[str, Any] = {}
     body: dict[str, Any] = {}
     left_out: list[str] = []
-    title = ticket.get("title")
+    values = ticket.values
     fields["title"] = body["title"] = (
-        title if isinstance(title, str) and title.strip()
-        else str(ticket.get("ticket_number") or ticket.get("id")))
-    _content(ticket.get("content"), fields, body)
-    values = remote_values(ticket, ["priority", "project_id", "type", "component_ids",
-                                    "organization_id", "creator_id", "parent_id"])
+        ticket.title if ticket.title and ticket.title.strip()
+        else ticket.ticket_number or ticket.id)
+    _content(values["content"], fields, body)
     priority = values["priority"]
     if isinstance(priority, Mapping) and priority.get("value") in PRIORITIES:
         fields["priority"] = priority["value"]
         body["priority"] = {"value": priority["value"]}
     for name in _LIST_FIELDS:
-        items = ticket.get(name)
+        items = values[name]
         if isinstance(items, list) and items and all(isinstance(i, str) for i in items):
             fields[name] = body[name] = list(items)
     for name in ("creator_id", "project_id", "type", "organization_id"):
@@ -249,11 +243,9 @@ def _declaration(
         fields["component_ids"] = body["component_ids"] = list(components)
     if namer is not None:
         left_out = _by_name(namer, fields, body)
-    custom = ticket.get("unified_custom_fields")
-    if isinstance(custom, Mapping):
-        kept = {k: v for k, v in custom.items() if k != marker and v is not None}
-        if kept:
-            fields["unified_custom_fields"] = body["unified_custom_fields"] = kept
+    kept = {k: v for k, v in values[CUSTOM].items() if k != marker}
+    if kept:
+        fields[CUSTOM] = body[CUSTOM] = kept
     parent = values["parent_id"]
     if isinstance(parent, str) and parent:
         body["parent_id"] = parent
@@ -261,9 +253,9 @@ def _declaration(
             fields["parent"] = key_of[parent]
         else:
             fields["parent_id"] = parent
-    status = status_of(ticket)
-    if status and isinstance(status.get("name"), str) and status["name"].strip():
-        fields["status"] = body["status"] = status["name"]
+    status = ticket.status["name"] if ticket.status else None
+    if status and status.strip():
+        fields["status"] = body["status"] = status
     return fields, dict(sorted(body.items())), left_out
 
 
@@ -311,18 +303,3 @@ def _content(parts: Any, fields: dict[str, Any], body: dict[str, Any]) -> None:
         body["content"] = [{"plain": clean[0]["plain"]}]
     elif clean:
         fields["content"] = body["content"] = clean
-
-
-def _entry(ticket: RemoteTicket, applied: dict[str, Any]) -> StateEntry:
-    remote_id, created = ticket.get("remote_id"), ticket.get("created_at")
-    number, url = ticket.get("ticket_number"), ticket.get("ticket_url")
-    return StateEntry(
-        id=str(ticket["id"]),
-        remote_id=remote_id if isinstance(remote_id, str) else None,
-        created_at=created if isinstance(created, str) else "",
-        applied=applied,
-        ticket_number=number if isinstance(number, str) else None,
-        ticket_url=url if isinstance(url, str) else None,
-        status=status_of(ticket),
-        remote=remote_values(ticket),
-    )

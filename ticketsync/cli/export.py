@@ -115,9 +115,8 @@ def export(
             if not as_imports:
                 # Recorded first, then written: killed in between, the tickets are tracked
                 # (never created again) and a second export writes them.
-                by_id = {str(ticket.get("id")): ticket for ticket in listed}
-                seen = {t.entry.id: by_id[t.entry.id] for t in result.tickets}
-                session.adopt([(t.key, t.entry) for t in result.recorded], seen)
+                seen = {t.ticket.id: t.ticket for t in result.tickets}
+                session.adopt([(t.key, t.ticket, t.applied) for t in result.recorded], seen)
             target.parent.mkdir(parents=True, exist_ok=True)
             if target.exists():
                 raise ConfigError(f"{shown(target)} appeared during the export: the tickets "

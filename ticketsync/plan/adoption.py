@@ -21,7 +21,7 @@ from typing import Any
 from ticketsync.errors import InputError
 from ticketsync.model import Body, Import, Location, Move, Problem, State, StateEntry
 from ticketsync.stackone.api import RemoteTicket
-from ticketsync.stackone.tickets import flat, is_empty, nest, remote_values, same, status_of
+from ticketsync.stackone.tickets import flat, is_empty, nest, same
 
 
 def problem(item: Move | Import, message: str) -> Problem:
@@ -110,14 +110,11 @@ def found(state: State, pending: Sequence[Import],
         if ticket is None:
             done.append(item)
             continue
-        ticket_id = str(ticket.get("id"))
-        number, title = ticket.get("ticket_number"), ticket.get("title")
-        if ticket_id in owners:
-            problems.append(_tracked(item, item.label, owners[ticket_id]))
+        if ticket.id in owners:
+            problems.append(_tracked(item, item.label, owners[ticket.id]))
             continue
-        done.append(replace(item, id=ticket_id,
-                            number=item.number or (number if isinstance(number, str) else None),
-                            title=title if isinstance(title, str) else ""))
+        done.append(replace(item, id=ticket.id, number=item.number or ticket.ticket_number,
+                            title=ticket.title or ""))
     if problems:
         raise InputError(problems)
     return tuple(done)
@@ -130,28 +127,25 @@ def imported_entry(desired: Body, ticket: RemoteTicket) -> StateEntry:
     field declared otherwise is an update, never a conflict, and a field the file does not declare
     is never touched.
     """
-    values = remote_values(ticket)
-    status = status_of(ticket)
-    read = flat(values)
+    status = ticket.status
+    read = flat(ticket.values)
     applied: dict[str, Any] = {}
     for name, mine in flat(desired).items():
         theirs = status if name == "status" else read.get(name)
         if same(name, mine, theirs):
             applied[name] = mine  # as declared: a reshaping by the tracker is no change
         elif name == "status":
-            if status and isinstance(status.get("name"), str):
+            if status and status["name"] is not None:
                 applied[name] = status["name"]
         elif not is_empty(name, theirs):
             applied[name] = theirs
-    remote_id, created_at = ticket.get("remote_id"), ticket.get("created_at")
-    number, url = ticket.get("ticket_number"), ticket.get("ticket_url")
     return StateEntry(
-        id=str(ticket.get("id")),
-        remote_id=remote_id if isinstance(remote_id, str) else None,
-        created_at=created_at if isinstance(created_at, str) else "",
+        id=ticket.id,
+        remote_id=ticket.remote_id,
+        created_at=ticket.created_text or "",
         applied=nest(applied),
-        ticket_number=number if isinstance(number, str) else None,
-        ticket_url=url if isinstance(url, str) else None,
+        ticket_number=ticket.ticket_number,
+        ticket_url=ticket.ticket_url,
         status=status,
-        remote=values,
+        remote=ticket.values,
     )

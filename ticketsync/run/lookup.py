@@ -23,9 +23,9 @@ from ticketsync.run.result import Work
 from ticketsync.run.sender import ApplyOptions, Outcome, Sender, target_of
 from ticketsync.stackone.api import RemoteTicket, TicketApi
 from ticketsync.stackone.reconcile import Match, RemoteIndex, Verdict, Wanted, wanted_from_body
-from ticketsync.stackone.tickets import status_is, status_of
+from ticketsync.stackone.tickets import status_is
 from ticketsync.state.journal import Intent, Journal, body_digest
-from ticketsync.times import parse_time, read_time
+from ticketsync.times import parse_time
 
 
 def lookup_since(state: State, uncertain: Sequence[Intent], margin: timedelta) -> datetime:
@@ -165,7 +165,8 @@ class Lookups:
             if match.verdict is not Verdict.AMBIGUOUS:
                 continue
             for ticket_id in match.candidates:
-                moment = read_time(self.index.tickets.get(ticket_id, {}).get("updated_at"))
+                listed = self.index.tickets.get(ticket_id)
+                moment = listed.updated_at if listed is not None else None
                 moment = moment or self.index.covered_from
                 if moment is not None:
                     moment -= timedelta(seconds=1)
@@ -220,7 +221,7 @@ class Lookups:
         one re-run)."""
         body = self.ledger.body(create)
         status = create.status
-        settled = status is not None and status_is(status, status_of(remote))
+        settled = status is not None and status_is(status, remote.status)
         applied = {**body, "status": status} if settled else body
         ticket_id = self.sender.adopt(create.key, remote, applied)
         if create.key in self.sender.cited:  # as the listing shows it: number and URL

@@ -249,21 +249,12 @@ class Sender:
 
     def adopt(self, key: str, remote: RemoteTicket, applied: Body) -> str:
         """Queue a ``created`` record for an existing remote ticket; its id."""
-        ticket_id = str(remote["id"])
-        remote_id = remote.get("remote_id")
-        created_at = remote.get("created_at")
         with self.lock:
-            self.owned.add(ticket_id)
+            self.owned.add(remote.id)
             self.open_keys.discard(key)
-        self.journal.record_created(
-            key,
-            ticket_id,
-            remote_id if isinstance(remote_id, str) else None,
-            applied,
-            created_at=created_at if isinstance(created_at, str) else None,
-            wait=False,
-        )
-        return ticket_id
+        self.journal.record_created(key, remote.id, remote.remote_id, applied,
+                                    created_at=remote.created_text, wait=False)
+        return remote.id
 
     def close_failed(self, key: str, message: str) -> None:
         """Record that no ticket exists for ``key``, unless an earlier send is uncertain."""
@@ -446,6 +437,4 @@ def _server_time(api: TicketApi) -> str | None:
 
 def target_of(remote: RemoteTicket, ticket_id: str, title: str) -> Target:
     """A reference's target from a ticket as StackOne shows it (its number, else its id)."""
-    number, url = remote.get("ticket_number"), remote.get("ticket_url")
-    return Target(number if isinstance(number, str) and number else ticket_id,
-                  url if isinstance(url, str) else "", title)
+    return Target(remote.ticket_number or ticket_id, remote.ticket_url or "", title)

@@ -389,32 +389,30 @@ class Session:
                     f"{ticket_id} is already tracked as {owners[ticket_id]}: one ticket, one key"
                 )
             remote = api.get_ticket(ticket_id)
-            remote_id, created_at = remote.get("remote_id"), remote.get("created_at")
-            entry = StateEntry(
-                id=ticket_id,
-                remote_id=remote_id if isinstance(remote_id, str) else None,
-                created_at=created_at if isinstance(created_at, str) else "",
-                applied=dict(applied(key, remote)),
-            )
+            entry = StateEntry(id=ticket_id, remote_id=remote.remote_id,
+                               created_at=remote.created_text or "",
+                               applied=dict(applied(key, remote)))
             state = with_entry(state, key, entry)
             owners[ticket_id] = key
         return self.commit(state)
 
-    def adopt(self, entries: Sequence[tuple[str, StateEntry]],
+    def adopt(self, adopted: Sequence[tuple[str, RemoteTicket, Body]],
               seen: Mapping[str, RemoteTicket]) -> State:
-        """Track existing remote tickets under new keys (``ticketsync export``): each is
-        journaled durably first, then the state is committed with ``seen`` (what was read
-        back) folded in. Killed in between, the next session commits what was journaled."""
+        """Track existing remote tickets under new keys (``ticketsync export``): each
+        (key, ticket, body last applied) is journaled durably first, then the state is
+        committed with ``seen`` (what was read back, by id) folded in: its number, URL,
+        status and values. Killed in between, the next session commits what was
+        journaled, and its next read-back brings the rest."""
         if not self._compact:
             compact(self.workspace.journal_path, self.on_disk, self.uncertain)
             self._compact = True
         base = (self.on_disk.lineage, self.on_disk.serial)
         with Journal(self.workspace.journal_path, base=base) as journal:
-            for key, entry in entries:
+            for key, ticket, applied in adopted:
                 if key in self.state.tickets:
                     raise StateError(f"{key} is already tracked: one key, one ticket")
-                journal.record_created(key, entry.id, entry.remote_id, entry.applied,
-                                       created_at=entry.created_at or None, wait=False)
+                journal.record_created(key, ticket.id, ticket.remote_id, applied,
+                                       created_at=ticket.created_text or None, wait=False)
             journal.sync()
         return self.commit(seen=seen)
 
@@ -504,7 +502,7 @@ def find_deleted(api: TicketApi, state: State, index: RemoteIndex) -> list[str]:
     if len(missing) > 1:  # one GET is never dearer than a page
         for ticket in api.list_tickets(updated_after=None):
             read += 1
-            if missing.pop(str(ticket.get("id")), None) is not None:
+            if missing.pop(ticket.id, None) is not None:
                 index.add([ticket])
             if not missing or (read % PAGE_SIZE == 0 and len(missing) <= read // PAGE_SIZE):
                 break  # the listing is lazy: the next page is not requested
@@ -542,8 +540,8 @@ def read_imports(api: TicketApi, state: State, project: Project, *,
         numbers: dict[str, list[RemoteTicket]] = {}
         wanted = {item.number for item in by_number}
         for ticket in api.list_tickets(updated_after=None):
-            number = ticket.get("ticket_number")
-            if isinstance(number, str) and number in wanted:
+            number = ticket.ticket_number
+            if number is not None and number in wanted:
                 numbers.setdefault(number, []).append(ticket)
         for item in by_number:
             found = numbers.get(item.number or "", [])
@@ -555,7 +553,7 @@ def read_imports(api: TicketApi, state: State, project: Project, *,
                     "account is not found either): check the number, or give its StackOne "
                     "id (id: ...)")))
             else:
-                ids = ", ".join(sorted(str(t.get("id")) for t in found))
+                ids = ", ".join(sorted(t.id for t in found))
                 problems.append(adoption.problem(item, (
                     f"{len(found)} tickets have the number {item.number} ({ids}): import "
                     "one by its StackOne id (id: ...)")))

@@ -1,4 +1,4 @@
-"""The seam between the applier and StackOne: a small Protocol, and the JSON shapes.
+"""The seam between the applier and StackOne: a small Protocol, and the values it hands over.
 
 :class:`ticketsync.stackone.client.StackOneClient` implements it over HTTP; tests hand the applier
 an in-memory fake. Implementations raise the :class:`ticketsync.errors.ApiError` family:
@@ -14,6 +14,9 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from ticketsync.model import Body
+from ticketsync.stackone.read import RemoteTicket
+
+__all__ = ["CreatedTicket", "RemoteTicket", "TicketApi"]
 
 
 @dataclass(frozen=True)
@@ -24,12 +27,6 @@ class CreatedTicket:
     remote_id: str | None
 
 
-#: A ticket as read back (StackOne's ``TicketingReadTicket``): ``projects`` (list of
-#: objects) instead of ``project_id``, ``type`` as an object, plus ``created_at``,
-#: ``updated_at``, ``status``... Kept as a plain mapping: matching code reads it defensively.
-RemoteTicket = dict[str, Any]
-
-
 class TicketApi(Protocol):
     """The ticketing operations ticketsync needs, and StackOne's clock."""
 
@@ -38,7 +35,8 @@ class TicketApi(Protocol):
         ...
 
     def get_ticket(self, ticket_id: str) -> RemoteTicket:
-        """GET /unified/ticketing/tickets/{id}; ``NotFoundError`` if absent."""
+        """GET /unified/ticketing/tickets/{id}, parsed (:mod:`ticketsync.stackone.read`);
+        ``NotFoundError`` if absent, ``ApiError`` if the answer holds no ticket."""
         ...
 
     def update_ticket(self, ticket_id: str, body: Body) -> None:
@@ -46,7 +44,8 @@ class TicketApi(Protocol):
         ...
 
     def list_tickets(self, updated_after: datetime | None = None) -> Iterator[RemoteTicket]:
-        """GET /unified/ticketing/tickets, following the cursor ``next`` to the end."""
+        """GET /unified/ticketing/tickets, following the cursor ``next`` to the end; each
+        record parsed, one without an id skipped."""
         ...
 
     def list_all(self, path: str, params: Mapping[str, str] | None = None

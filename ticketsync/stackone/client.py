@@ -59,6 +59,7 @@ from ticketsync.model import Body
 from ticketsync.stackone.api import CreatedTicket, RemoteTicket
 from ticketsync.stackone.clock import ServerClock, parse_http_date
 from ticketsync.stackone.limiter import RateLimiter
+from ticketsync.stackone.read import parse_ticket, parse_tickets
 from ticketsync.stackone.retry import RetryPolicy
 from ticketsync.times import format_time
 
@@ -195,6 +196,8 @@ class _Watchdog:
 
 
 class _GuardedConnection(urllib3.connection.HTTPConnection):
+    """A connection whose wait for an answer is under the current attempt's guard."""
+
     def getresponse(self) -> Any:  # the request is out; the wait for the answer starts
         guard = getattr(_current, "guard", None)
         if guard is not None:
@@ -202,12 +205,8 @@ class _GuardedConnection(urllib3.connection.HTTPConnection):
         return super().getresponse()
 
 
-class _GuardedHttpsConnection(urllib3.connection.HTTPSConnection):
-    def getresponse(self) -> Any:
-        guard = getattr(_current, "guard", None)
-        if guard is not None:
-            guard.attach(self.sock)
-        return super().getresponse()
+class _GuardedHttpsConnection(_GuardedConnection, urllib3.connection.HTTPSConnection):
+    """The same guard over TLS (the mixin comes first: its ``getresponse`` wraps TLS's)."""
 
 
 class _GuardedPool(urllib3.connectionpool.HTTPConnectionPool):
@@ -291,11 +290,12 @@ class StackOneClient:
         """GET one ticket's ``data``; :class:`NotFoundError` if it does not exist."""
         path = _ticket_path(ticket_id)
         reply = self._request("GET", path)
-        data = reply.payload.get("data") if isinstance(reply.payload, dict) else None
-        if not isinstance(data, dict):
+        ticket = parse_ticket(reply.payload.get("data") if isinstance(reply.payload, dict)
+                              else None)
+        if ticket is None:  # not a ticket, or one without an id: nothing to track
             raise ApiError(f"GET {path}: HTTP {reply.status} without a ticket in the answer",
                            status=reply.status)
-        return data
+        return ticket
 
     def update_ticket(self, ticket_id: str, body: Body) -> None:
         """PATCH the given fields of a ticket (200, no ``data``); resent when uncertain, as
@@ -304,12 +304,13 @@ class StackOneClient:
 
     def list_tickets(self, updated_after: datetime | None = None) -> Iterator[RemoteTicket]:
         """Tickets updated after ``updated_after`` (timezone-aware), following the cursor
-        ``next`` until it is null or absent: a short page is not the end."""
+        ``next`` until it is null or absent: a short page is not the end. A record without
+        an id is skipped: nothing could match, fetch or track it."""
         params = {}
         if updated_after is not None:
             # StackOne's form, truncated: an earlier bound lists more tickets, never hides one.
             params["filter[updated_after]"] = format_time(updated_after, "ms")
-        return self.list_all(TICKETS_PATH, params)
+        return parse_tickets(self.list_all(TICKETS_PATH, params))
 
     def list_statuses(self, ticket_id: str) -> list[dict[str, Any]]:
         """The statuses a ticket can take (``GET /tickets/{id}/statuses``, every page)."""

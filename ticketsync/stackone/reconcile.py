@@ -9,7 +9,8 @@ remote tickets and recognise ours. Two ways, in order of trust:
 * otherwise by title and project: the remote title equals the declared one, and the
   declared ``project_id`` is among the remote's ``projects`` (or neither has a project).
   The read shape differs from the create body (``projects`` list instead of
-  ``project_id``), so the comparison is written across the two shapes here, once.
+  ``project_id``): a ticket arrives parsed (:mod:`ticketsync.stackone.read`), its projects
+  as every id they are known by, its fields in the create body's shape.
 
 Either way, a candidate must be one this state's own runs may have made (docs/design.md, "No
 duplicates"): created (not merely updated) inside the lookup's window, in the declared project, and
@@ -24,8 +25,8 @@ adopting it for either could leave the other uncreated or create a duplicate.
 
 Everything here is linear: the wanted keys are indexed by marker and by (title, project),
 and each remote ticket is looked up in those dicts once. :class:`RemoteIndex` keeps what
-a run has listed (the few fields matching needs), so that a later lookup of the same run
-only lists what changed since the last one. No I/O here: the applier lists the tickets.
+a run has listed, so that a later lookup of the same run only lists what changed since the
+last one. No I/O here: the applier lists the tickets.
 """
 
 from __future__ import annotations
@@ -39,8 +40,7 @@ from typing import Any
 
 from ticketsync.model import Body
 from ticketsync.stackone.api import RemoteTicket
-from ticketsync.stackone.tickets import flat, is_empty, remote_values, same
-from ticketsync.times import read_time
+from ticketsync.stackone.tickets import CUSTOM, flat, is_empty, same
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def holds_body(remote: RemoteTicket, body: Body) -> bool:
     and write shapes compared like with like; custom fields key by key). A reference not
     resolved when the body was made (``{ref:KEY}``, a ticket of a cycle) matches whatever
     text it has become since: the fill-in PATCH after the creates resolves it."""
-    read = flat(remote_values(remote))
+    read = flat(remote.values)
     for name, value in flat(body).items():
         theirs = read.get(name)
         if same(name, value, theirs) or _same_but_references(value, theirs):
@@ -150,36 +150,16 @@ class Match:
         )
 
 
-def remote_project_ids(remote: RemoteTicket) -> set[str]:
-    """Every id a remote ticket's projects are known by (unified ``id`` and ``remote_id``)."""
-    ids: set[str] = set()
-    projects = remote.get("projects")
-    if isinstance(projects, list):
-        for project in projects:
-            if isinstance(project, Mapping):
-                for name in ("id", "remote_id"):
-                    value = project.get(name)
-                    if isinstance(value, str) and value:
-                        ids.add(value)
-    # Some providers (and older payloads) still carry a flat project_id: accept it too.
-    flat = remote.get("project_id")
-    if isinstance(flat, str) and flat:
-        ids.add(flat)
-    return ids
-
-
 def marker_of(remote: RemoteTicket, marker_field: str) -> Any:
     """The marker value stamped on a remote ticket, or None."""
-    fields = remote.get("unified_custom_fields")
-    return fields.get(marker_field) if isinstance(fields, Mapping) else None
+    return remote.values.get(CUSTOM, {}).get(marker_field)
 
 
 def _title_keys(remote: RemoteTicket) -> list[tuple[str, str | None]]:
-    title = remote.get("title")
-    if not isinstance(title, str):
+    if remote.title is None:
         return []
-    projects = remote_project_ids(remote)
-    return [(title.strip(), project) for project in projects] or [(title.strip(), None)]
+    title = remote.title.strip()
+    return [(title, project) for project in remote.project_ids] or [(title, None)]
 
 
 def match_remote(
@@ -211,8 +191,8 @@ def match_remote(
     strangers: dict[str, set[str]] = {item.key: set() for item in wanted}
     claimed_by: dict[str, set[str]] = {}
     for ticket in remote:
-        ticket_id = ticket.get("id")
-        if not isinstance(ticket_id, str) or ticket_id in exclude_ids:
+        ticket_id = ticket.id
+        if ticket_id in exclude_ids:
             continue
         if marker_field:
             value = marker_of(ticket, marker_field)
@@ -224,7 +204,7 @@ def match_remote(
                      if project == item.project_id and pattern.fullmatch(title)]
         if not hits:
             continue
-        moment = read_time(ticket.get("created_at")) or read_time(ticket.get("updated_at"))
+        moment = ticket.created_at or ticket.updated_at
         for item in hits:
             if not _made_by_us(item, ticket, moment):
                 strangers[item.key].add(ticket_id)
@@ -253,7 +233,7 @@ def _made_by_us(item: Wanted, ticket: RemoteTicket, created: datetime | None) ->
     holding the body. A ticket without a readable creation time is judged by the rest."""
     if item.since is not None and created is not None and created <= item.since:
         return False
-    if item.project_id is not None and item.project_id not in remote_project_ids(ticket):
+    if item.project_id is not None and item.project_id not in ticket.project_ids:
         return False
     return item.body is None or holds_body(ticket, item.body)
 
@@ -273,10 +253,8 @@ class RemoteIndex:
         """Add (or update) listed tickets; return how many ids were new."""
         new = 0
         for ticket in tickets:
-            ticket_id = ticket.get("id")
-            if isinstance(ticket_id, str):
-                new += ticket_id not in self.tickets
-                self.tickets[ticket_id] = ticket
+            new += ticket.id not in self.tickets
+            self.tickets[ticket.id] = ticket
         return new
 
     def match(

@@ -1,19 +1,13 @@
-"""A ticket as read back, in the shape ticketsync writes: the third side of every update.
+"""A ticket as read back, compared with what ticketsync wrote: the third side of every update.
 
-StackOne reads a ticket back (``TicketingReadTicket``) in another shape than it is written
-(docs/stackone-quirks.md): ``projects`` instead of ``project_id``, ``components`` instead of
-``component_ids``, ``type`` and ``organization`` as objects, ``priority`` with a
-``source_value``, ``content`` parts with both ``plain`` and ``html``, and a ``status``.
-Comparing a declaration with a read ticket naively would call every ticket edited.
-
-So a read ticket is brought to the create body's shape (:func:`remote_values`), every
-field a declaration may set (:data:`READ_FIELDS`), and every key of its custom fields:
-a field ticketsync never set is protected like the others (a person's text in it is the
-third side of the comparison when a file starts declaring it), and a PATCH of one custom
-field sends back the keys people set (a provider may replace the whole map). Fields are
-compared with :func:`same`, which knows what a tracker may change without anyone editing
-anything: the order of a list of people or tags, the ``html`` beside a ``plain`` text,
-trailing whitespace. Pure functions, no I/O.
+A read ticket arrives parsed (:mod:`ticketsync.stackone.read`), its fields in the create
+body's shape (``RemoteTicket.values``): every field a declaration may set, and every key of
+its custom fields: a field ticketsync never set is protected like the others (a person's
+text in it is the third side of the comparison when a file starts declaring it), and a PATCH
+of one custom field sends back the keys people set (a provider may replace the whole map).
+Fields are compared with :func:`same`, which knows what a tracker may change without anyone
+editing anything: the order of a list of people or tags, the ``html`` beside a ``plain``
+text, trailing whitespace. Pure functions, no I/O.
 """
 
 from __future__ import annotations
@@ -23,35 +17,18 @@ from dataclasses import replace
 from typing import Any
 
 from ticketsync.model import State, StateEntry
-from ticketsync.stackone.api import RemoteTicket
+from ticketsync.stackone.read import CUSTOM, READ_FIELDS, RemoteTicket
+
+# The read shape's field names are read here too, where comparisons are made.
+__all__ = ["CUSTOM", "READ_FIELDS", "STATUS_TYPES", "complete", "custom_key", "flat",
+           "is_empty", "nest", "same", "sent_values", "settle_pending", "status_is",
+           "with_read_back", "with_values"]
 
 #: What ``status:`` may name besides a status's own name: its type (the README's "Keeping tickets in
 #: step").
 STATUS_TYPES = ("to-do", "in-progress", "closed")
 #: Lists whose order carries no meaning to the tracker.
 _UNORDERED = ("assignees", "reporters", "tags", "component_ids")
-#: The custom fields: each key of the map is a field of its own.
-CUSTOM = "unified_custom_fields"
-#: Every field of a create body, as kept from a read-back: an entry whose ``remote`` holds
-#: all of them knows the tracker's value of each (an absent custom key: none was set).
-READ_FIELDS = ("title", "content", "creator_id", "reporters", "assignees", "parent_id",
-               "priority", "tags", "organization_id", "project_id", "component_ids", "type",
-               CUSTOM)
-
-
-def _id_of(value: Any) -> Any:
-    return value.get("id") if isinstance(value, Mapping) else value
-
-
-def status_of(remote: Mapping[str, Any]) -> dict[str, Any] | None:
-    """A read ticket's status as the state keeps it: ``{id, name, type}`` (type a string)."""
-    status = remote.get("status")
-    if not isinstance(status, Mapping):
-        return None
-    kind = status.get("type")
-    kind = kind.get("value") if isinstance(kind, Mapping) else kind
-    return {"id": status.get("id"), "name": status.get("name"),
-            "type": kind if isinstance(kind, str) else None}
 
 
 def status_is(declared: str, status: Mapping[str, Any] | None) -> bool:
@@ -62,44 +39,6 @@ def status_is(declared: str, status: Mapping[str, Any] | None) -> bool:
         return status.get("type") == declared
     name = status.get("name")
     return isinstance(name, str) and name.casefold() == declared.casefold()
-
-
-def _read_field(remote: Mapping[str, Any], name: str) -> Any:
-    """One field of a read ticket, in the create body's shape."""
-    if name == "project_id":
-        projects = remote.get("projects")
-        if isinstance(projects, list) and projects:
-            return _id_of(projects[0])
-        return remote.get("project_id")
-    if name == "component_ids":
-        components = remote.get("components")
-        if isinstance(components, list):
-            return [_id_of(c) for c in components]
-        return remote.get("component_ids")
-    if name == "type":
-        return _id_of(remote.get("type"))
-    if name == "organization_id":
-        return _id_of(remote.get("organization"))
-    if name == "priority":
-        priority = remote.get("priority")
-        return {"value": priority.get("value")} if isinstance(priority, Mapping) else priority
-    if name == "status":
-        return status_of(remote)
-    return remote.get(name)
-
-
-def remote_values(remote: RemoteTicket, fields: Iterable[str] = READ_FIELDS) -> dict[str, Any]:
-    """The read ticket's ``fields`` in the create body's shape (custom fields: every key
-    the tracker holds a value for)."""
-    values: dict[str, Any] = {}
-    for name in fields:
-        if name == CUSTOM:
-            read = remote.get(name)
-            read = read if isinstance(read, Mapping) else {}
-            values[name] = {key: value for key, value in read.items() if value is not None}
-        else:
-            values[name] = _read_field(remote, name)
-    return values
 
 
 def is_empty(name: str, value: Any) -> bool:
@@ -188,21 +127,19 @@ def with_read_back(state: State, tickets: Iterable[RemoteTicket], *,
     replaces them; they are ticketsync's own write whenever the tracker shows them.
     ``refreshed_at``: the start of a full read-back (since the previous one), if this was.
     """
-    by_id = {str(t.get("id")): t for t in tickets}
+    by_id = {t.id: t for t in tickets}
     entries: dict[str, StateEntry] = {}
     for key, entry in state.tickets.items():
         read = by_id.get(entry.id)
         if read is None:
             entries[key] = entry
             continue
-        values = remote_values(read)
-        status = status_of(read)
-        applied, pending = settle_pending(entry.applied, entry.pending, values, status)
-        number, url = read.get("ticket_number"), read.get("ticket_url")
+        applied, pending = settle_pending(entry.applied, entry.pending, read.values, read.status)
         entries[key] = replace(
-            entry, applied=applied, pending=pending, status=status, remote=values,
-            ticket_number=number if isinstance(number, str) else entry.ticket_number,
-            ticket_url=url if isinstance(url, str) else entry.ticket_url,
+            entry, applied=applied, pending=pending, status=read.status, remote=read.values,
+            ticket_number=entry.ticket_number if read.ticket_number is None
+            else read.ticket_number,
+            ticket_url=entry.ticket_url if read.ticket_url is None else read.ticket_url,
         )
     return replace(state, tickets=entries, refreshed_at=refreshed_at or state.refreshed_at)
 
