@@ -12,6 +12,8 @@ is uncertain and is looked up, anything else fails), and a listing stops when it
 stop bringing new tickets or pass a page cap, with one error rather than an endless loop.
 The first refusal of the credentials (401/403) halts the run: no request that has not gone
 out yet is sent. Each answer's ``Date`` feeds :class:`ticketsync.stackone.clock.ServerClock`.
+A ticket's JSON is parsed here, as it enters (:mod:`ticketsync.stackone.read`): the rest of
+ticketsync reads typed fields, never the server's mapping.
 
 The key lives only in :class:`_KeyAuth` (redacted ``repr``). Messages are built from plain
 facts, never from a ``requests`` exception's text, and raised outside ``except`` blocks, so
