@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 #: A StackOne create/update request body (JSON object), as sent.
@@ -300,17 +301,34 @@ class Drift:
     status: str | None = None
 
 
+class Action(StrEnum):
+    """What a plan does with a tracked key that no file declares any more. The first three
+    are also what the config's ``removed:`` may say (:data:`REMOVED`)."""
+
+    #: reported, nothing else
+    KEEP = "keep"
+    #: set to a closed status
+    CLOSE = "close"
+    #: dropped from the state; the ticket is left alone
+    FORGET = "forget"
+    #: ``removed: close`` of a ticket already closed or deleted in the tracker: nothing
+    #: is sent, the state marks it closed
+    SETTLE = "settle"
+
+
+#: What ``removed:`` may say, its default first.
+REMOVED = (Action.KEEP, Action.CLOSE, Action.FORGET)
+
+
 @dataclass(frozen=True)
 class Removal:
-    """A tracked key that no file declares any more, and what ``removed:`` does with it:
-    ``keep`` (reported), ``close`` (set to a closed status), ``forget`` (dropped from the
-    state; the ticket is left alone), or ``settle`` (``removed: close`` of a ticket already
-    closed or deleted in the tracker: nothing is sent, the state marks it closed).
-    ``status``: the tracker's status name (or type) as last read, if known."""
+    """A tracked key that no file declares any more, and the :class:`Action` the plan takes
+    (``removed:`` decides it). ``status``: the tracker's status name (or type) as last
+    read, if known."""
 
     key: str
     id: str
-    action: str
+    action: Action
     title: str = ""
     number: str | None = None
     url: str | None = None
@@ -366,7 +384,7 @@ class Plan:
     def acting_removals(self) -> tuple[Removal, ...]:
         """The removals apply acts on: closes and forgets (counted by the brake) and
         settles (recorded without a request)."""
-        return tuple(r for r in self.removals if r.action != "keep")
+        return tuple(r for r in self.removals if r.action != Action.KEEP)
 
     @property
     def has_changes(self) -> bool:

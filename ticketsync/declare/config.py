@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ticketsync.model import Action
+
 CONFIG_FILE = "ticketsync.yaml"
 DEFAULT_STATE = "ticketsync.state.json"
 DEFAULT_DIRECTORY = "ticketsync.directory.json"
@@ -36,7 +38,7 @@ class Config:
     concurrency: int | None = None
     max_creates: int = 200
     updates: bool = True
-    removed: str = "keep"
+    removed: Action = Action.KEEP
     max_removals: int = 20
     marker_field: str | None = None
     config_file: Path | None = None
@@ -178,7 +180,7 @@ def load_config(config_file: str | None, *, cwd: Path, env: Mapping[str, str]) -
         concurrency=None if concurrency == "auto" else concurrency,
         max_creates=data.get("max_creates", Config.max_creates),
         updates=data.get("updates", Config.updates),
-        removed=data.get("removed", Config.removed),
+        removed=Action(data.get("removed", Config.removed)),  # the schema checked it
         max_removals=data.get("max_removals", Config.max_removals),
         marker_field=marker["custom_field"] if marker else None,
         config_file=path,

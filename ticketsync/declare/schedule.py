@@ -17,9 +17,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Literal
 
-from ticketsync.model import Project, Ticket
+from ticketsync.model import Action, Project, Ticket
+
+#: What becomes of a past period's tracked instance: ``hold`` (history, left alone, never
+#: "removed") or :attr:`Action.CLOSE` (``previous: close``, through the removal path).
+Retire = Action | Literal["hold"]
 
 #: What ``every:`` may say, shortest first.
 EVERY = ("day", "week", "month", "quarter", "year")
@@ -170,7 +174,7 @@ class Selection:
     """
 
     hidden: frozenset[str] = frozenset()
-    retired: Mapping[str, str] | None = None
+    retired: Mapping[str, Retire] | None = None
     skipped: Mapping[str, str] | None = None
 
 
@@ -200,7 +204,7 @@ def select(recurring: Mapping[str, Recurrence], origins: Mapping[str, str],
         if template in recurring:
             by_origin.setdefault((template, period), []).append(key)
     hidden: set[str] = set()
-    retired: dict[str, str] = {}
+    retired: dict[str, Retire] = {}
     skipped: dict[str, str] = {}
     for name, rec in sorted(recurring.items()):
         instances = {
@@ -214,7 +218,7 @@ def select(recurring: Mapping[str, Recurrence], origins: Mapping[str, str],
         if past and rec.previous == "close" and rec.current in rec.periods:
             # The planner's removal path decides close, settle (closed in the tracker
             # already) or nothing (closed by ticketsync before): never a second close.
-            retired.update(dict.fromkeys(instances[past[-1]], "close"))
+            retired.update(dict.fromkeys(instances[past[-1]], Action.CLOSE))
         new = [p for p in rec.periods if p not in instances]
         if new and rec.previous == "skip":
             before = [p for p in sorted(instances) if p < new[0]]

@@ -11,12 +11,14 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal
 
 from ticketsync.declare import schedule
 from ticketsync.declare.refs import cited
 from ticketsync.errors import PlanError
 from ticketsync.model import (
+    REMOVED,
+    Action,
     Body,
     Create,
     Drift,
@@ -43,8 +45,6 @@ from ticketsync.stackone.tickets import (
     status_is,
 )
 
-#: What ``removed:`` may say (design.md: writes).
-REMOVED = ("keep", "close", "forget")
 #: Fields StackOne's update request does not have: a changed declaration cannot be applied.
 FIXED_FIELDS = ("creator_id", "organization_id", "type")
 
@@ -54,7 +54,7 @@ def build_plan(
     state: State,
     *,
     updates: bool = True,
-    removed: str = "keep",
+    removed: Action = Action.KEEP,
     max_creates: int = 200,
     max_removals: int = 20,
     refreshed: bool = False,
@@ -164,7 +164,7 @@ def removal_count(plan: Plan) -> int:
     """How many tickets ``plan`` closes or forgets: what ``max_removals`` brakes. (A forget
     sends nothing, but a file moved away by mistake must not drop the state's record of
     every ticket: moving it back would create them all again.)"""
-    return sum(r.action in ("close", "forget") for r in plan.removals)
+    return sum(r.action in (Action.CLOSE, Action.FORGET) for r in plan.removals)
 
 
 def over_max_removals(plan: Plan) -> bool:
@@ -173,7 +173,7 @@ def over_max_removals(plan: Plan) -> bool:
     return removal_count(plan) > plan.max_removals
 
 
-def _removal(entry: StateEntry, removed: str) -> str | None:
+def _removal(entry: StateEntry, removed: Action | Literal["hold"]) -> Action | None:
     """What ``removed`` does with an undeclared tracked ticket (None: nothing to say).
 
     Only ``close`` sends anything, and never to a ticket that is already closed or gone:
@@ -183,15 +183,15 @@ def _removal(entry: StateEntry, removed: str) -> str | None:
     """
     if removed == "hold":  # a past period's instance (README: recurring): history, left alone
         return None
-    if removed == "forget":
-        return "forget"
+    if removed == Action.FORGET:
+        return Action.FORGET
     if entry.closed:
         return None
-    if removed == "keep":
-        return "keep"
+    if removed == Action.KEEP:
+        return Action.KEEP
     if entry.deleted or (entry.status is not None and entry.status.get("type") == "closed"):
-        return "settle"
-    return "close"
+        return Action.SETTLE
+    return Action.CLOSE
 
 
 def status_name(status: Mapping[str, Any] | None) -> str | None:

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from ticketsync.declare.directory import Directory, quoted
-from ticketsync.model import FieldValues, Import, Location, Plan, Removal, Update
+from ticketsync.model import Action, FieldValues, Import, Location, Plan, Removal, Update
 from ticketsync.plan.values import CONFLICT, DRIFT, HELD, OVERWRITE, UPDATE, cut, label, phrase
 
 #: A title longer than this is cut in a line.
@@ -112,23 +112,23 @@ def renames(plan: Plan) -> dict[str, str]:
     for c in plan.creates:
         created.setdefault(c.title, c.key)
     return {r.key: created[r.title] for r in plan.removals
-            if r.title and r.title in created and r.action != "forget"}
+            if r.title and r.title in created and r.action != Action.FORGET}
 
 
 _REMOVALS = {
-    "close": ("-", ""),
-    "forget": ("-", " (dropped from the state; the ticket is left as it is)"),
-    "settle": ("=", " (closed or deleted in the tracker already: recorded as closed, nothing "
-                    "is sent)"),
-    "keep": ("?", " (in the state but declared in no file; left alone)"),
+    Action.CLOSE: ("-", ""),
+    Action.FORGET: ("-", " (dropped from the state; the ticket is left as it is)"),
+    Action.SETTLE: ("=", " (closed or deleted in the tracker already: recorded as closed, "
+                         "nothing is sent)"),
+    Action.KEEP: ("?", " (in the state but declared in no file; left alone)"),
 }
-_VERBS = {"keep": "untracked"}
+_VERBS = {Action.KEEP: "untracked"}
 
 
 def removal_entry(r: Removal, renamed: dict[str, str]) -> Entry:
     sign, note = _REMOVALS[r.action]
     details: list[tuple[str, str]] = []
-    if r.action == "close" and r.status:
+    if r.action == Action.CLOSE and r.status:
         details.append(("status", f"{quoted(cut(r.status))} -> a closed status"))
     new = renamed.get(r.key)
     if new is not None:
@@ -139,7 +139,7 @@ def removal_entry(r: Removal, renamed: dict[str, str]) -> Entry:
                  r.url, r.title)
 
 
-def removal_entries(plan: Plan, actions: Iterable[str]) -> list[Entry]:
+def removal_entries(plan: Plan, actions: Iterable[Action]) -> list[Entry]:
     renamed = renames(plan)
     wanted = set(actions)
     return [removal_entry(r, renamed) for r in plan.removals if r.action in wanted]
@@ -209,7 +209,7 @@ def change_entries(plan: Plan, directory: Directory | None = None) -> list[Entry
     found = adoption_entries(plan, directory)
     found += [e for u in plan.updates if u.key not in imported
               for e in update_entries(plan, u, directory)]
-    found += removal_entries(plan, ("close", "forget", "settle"))
+    found += removal_entries(plan, (Action.CLOSE, Action.FORGET, Action.SETTLE))
     found += drift_entries(plan, directory)
-    found += removal_entries(plan, ("keep",))
+    found += removal_entries(plan, (Action.KEEP,))
     return found

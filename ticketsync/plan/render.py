@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from ticketsync.declare.directory import Directory
 from ticketsync.declare.refs import cited
-from ticketsync.model import Create, Location, Plan, Problem
+from ticketsync.model import Action, Create, Location, Plan, Problem
 from ticketsync.plan import references
 from ticketsync.plan.build import over_max_creates, over_max_removals, removal_count
 from ticketsync.plan.lines import Entry, change_entries, renames, sent, title
@@ -59,8 +59,8 @@ def brake_message(plan: Plan) -> str:
 
 
 def removals_brake_message(plan: Plan) -> str:
-    actions = {r.action for r in plan.removals} & {"close", "forget"}
-    verb = " or ".join(f"{a}s" if a == "forget" else "closes" for a in sorted(actions))
+    actions = {r.action for r in plan.removals} & {Action.CLOSE, Action.FORGET}
+    verb = " or ".join(f"{a}s" if a == Action.FORGET else "closes" for a in sorted(actions))
     return (
         f"this plan {verb} {removal_count(plan)} tickets, more than max_removals "
         f"({plan.max_removals}): "
@@ -121,7 +121,7 @@ def _text_lines(plan: Plan, directory: Directory | None = None) -> list[str]:
             lines += [f"+ create {c.key}  {title(c.title)}", *_citing(c, order)]
     for entry in change_entries(plan, directory):
         lines += _text_entry(entry)
-    if any(r.action == "keep" for r in plan.removals):
+    if any(r.action == Action.KEEP for r in plan.removals):
         lines.append(
             "  (if a ticket was renamed, run `ticketsync state mv OLD NEW`; to forget one, "
             "`ticketsync state rm KEY`; `removed:` in ticketsync.yaml can close or forget them)"

@@ -21,6 +21,7 @@ from typing import Any
 from ticketsync.declare import documents
 from ticketsync.errors import PlanError
 from ticketsync.model import (
+    Action,
     Create,
     Drift,
     FieldValues,
@@ -147,10 +148,7 @@ def summary_counts(plan: Plan) -> dict[str, int]:
         "overwrite": sum(1 for u in plan.updates if on and plan.overwrite and u.conflicts),
         "conflict": sum(1 for u in plan.updates if on and not plan.overwrite and u.conflicts),
         "fixed": sum(1 for u in plan.updates if on and u.fixed),
-        "close": sum(r.action == "close" for r in plan.removals),
-        "forget": sum(r.action == "forget" for r in plan.removals),
-        "keep": sum(r.action == "keep" for r in plan.removals),
-        "settle": sum(r.action == "settle" for r in plan.removals),
+        **{action.value: sum(r.action == action for r in plan.removals) for action in Action},
         "drift": len(plan.drift),
         "unchanged": plan.unchanged,
         "changed_not_applied": 0 if plan.updates_enabled else sum(
@@ -260,7 +258,7 @@ def plan_from_json(doc: Any) -> Plan:
         drift=tuple(Drift(d["key"], tuple(d["fields"]), _location(d), d["closed"], d["deleted"],
                           d["title"], d.get("number"), d.get("url"), _read_values(d),
                           d["status"]) for d in doc["drift"]),
-        removals=tuple(Removal(r["key"], r["id"], r["action"], r["title"], r["number"],
+        removals=tuple(Removal(r["key"], r["id"], Action(r["action"]), r["title"], r["number"],
                                r.get("url"), r["status"]) for r in doc["removals"]),
         updates_enabled=doc["updates_enabled"],
         max_creates=doc["max_creates"],

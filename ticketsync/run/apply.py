@@ -49,7 +49,7 @@ from typing import Any
 
 from ticketsync.declare.refs import cited
 from ticketsync.errors import ApiError, ClockError, HaltedError
-from ticketsync.model import Create, Plan, State, Update
+from ticketsync.model import Action, Create, Plan, State, Update
 from ticketsync.plan import references
 from ticketsync.run.events import Event, Kind
 from ticketsync.run.ledger import Ledger
@@ -190,10 +190,10 @@ class _Run:
         for removal in self.plan.acting_removals:
             if removal.key not in self.state.tickets:
                 continue
-            if removal.action == "forget":
+            if removal.action == Action.FORGET:
                 self.journal.record_outcome("forgotten", removal.key, wait=False)
                 self.ledger.done(Outcome(Kind.FORGOTTEN, removal.key, removal.id))
-            elif removal.action == "settle":
+            elif removal.action == Action.SETTLE:
                 entry = self.state.tickets[removal.key]
                 why = "deleted in the tracker" if entry.deleted else "already closed in the tracker"
                 self.ledger.done(self.sender.settle(removal, entry.applied, why))
