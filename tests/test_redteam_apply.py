@@ -6,6 +6,7 @@ Against the in-memory fake (tests/fakes.py) and the very lifecycle the CLI runs
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +19,7 @@ from ticketsync.errors import ConnectError
 from ticketsync.model import Body, Create, Plan
 from ticketsync.run.apply import ApplyOptions, ApplyResult, apply_plan
 from ticketsync.run.workspace import Workspace
-from ticketsync.stackone.api import RemoteTicket
+from ticketsync.stackone.api import CreatedTicket, RemoteTicket
 from ticketsync.stackone.retry import RetryPolicy
 from ticketsync.state.file import State, StateEntry, new_state, read_state, with_entry
 from ticketsync.state.journal import Journal, journal_path_for
@@ -151,6 +152,35 @@ def test_every_lookup_after_a_resend_reaches_back_to_the_first_send(tmp_path: Pa
     assert len(api.since) >= 4 and set(api.since[1:]) == {sent[0] - margin}
     # And the next run, from the journal, reaches back to the first send too.
     assert [i.at for i in recover(new_state("acc-1"), jpath)[1]] == [sent[0]]
+
+
+class _SlowSecondAnswer(FakeApi):
+    """The second create acts at once but answers late: its ticket is listed before the
+    run knows whose it is."""
+
+    def create_ticket(self, body: Body) -> CreatedTicket:
+        created = super().create_ticket(body)
+        if self.creates == 2:
+            time.sleep(0.5)
+        return created
+
+
+def test_a_twin_whose_answer_is_late_is_never_adopted_by_the_other(tmp_path: Path) -> None:
+    """Two keys with the same title and project, no marker: one create is lost before it
+    acts, the other acts and its answer is still on its way when the first is settled.
+    The one ticket listed could be either key's: the lost key must not take it (tracked
+    twice, or the late answer making a third). The lookup waits for the answers in
+    flight, so the ticket is the late key's by then and the lost one is sent again."""
+    api = _SlowSecondAnswer(on_create=lambda b, n: "lost-before" if n == 1 else None)
+    jpath = journal_path_for(tmp_path / "s.json")
+    plan = Plan(creates=(Create("a", body("same")), Create("b", body("same"))))
+    with Journal(jpath) as journal:
+        result = apply_plan(plan, api, journal, new_state("acc-1"), uncertain=[],
+                            options=ApplyOptions(settle_delay=0, concurrency=2))
+    assert (result.created, result.adopted, result.failed) == (2, 0, 0), result.messages
+    tracked = recover(new_state("acc-1"), jpath)[0].tickets
+    assert sorted(e.id for e in tracked.values()) == sorted(api.tickets)  # one each
+    assert api.creates == 3 and len(api.tickets) == 2
 
 
 def test_twins_without_a_marker_are_never_adopted_twice_nor_tripled(tmp_path: Path) -> None:

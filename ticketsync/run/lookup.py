@@ -115,6 +115,7 @@ class Lookups:
         margin = self.options.skew_margin
         wanted = {c.key: wanted_from_body(c.key, self.ledger.body(c), since)
                   for c in self.plan.creates}
+        self.sender.add_twins(wanted.values())
         for intent in self.uncertain:
             # Looked for as it was sent, which may predate an edit: with the body only if
             # it is the one sent (a child's parent_id, say, is not known yet).

@@ -39,7 +39,7 @@ or sends a child. Workers emit no events: they return an :class:`Outcome`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -59,7 +59,7 @@ from ticketsync.model import Body, Create, Removal, Update
 from ticketsync.run.events import Kind
 from ticketsync.stackone.api import CreatedTicket, RemoteTicket, TicketApi
 from ticketsync.stackone.limiter import RateLimiter
-from ticketsync.stackone.reconcile import Wanted, wanted_from_body
+from ticketsync.stackone.reconcile import Wanted
 from ticketsync.stackone.retry import RetryPolicy
 from ticketsync.stackone.tickets import CUSTOM, STATUS_TYPES, sent_values, with_values
 from ticketsync.state.journal import Journal
@@ -226,11 +226,8 @@ class Sender:
         self.open_keys = open_keys
         self.unresolved: set[str] = {create.key for create in creates}
         # Without a marker, keys declared with the same title and project cannot be told
-        # apart remotely: looking one up must consider the others too.
+        # apart remotely: looking one up must consider the others too (add_twins).
         self.twins: dict[tuple[str, str | None], list[Wanted]] = {}
-        for create in creates:
-            wanted = wanted_from_body(create.key, create.body)
-            self.twins.setdefault((wanted.title, wanted.project_id), []).append(wanted)
 
     def owned_ids(self) -> set[str]:
         with self.lock:
@@ -240,6 +237,13 @@ class Sender:
         """``key`` has its outcome: it no longer competes with its twins in lookups."""
         with self.lock:
             self.unresolved.discard(key)
+
+    def add_twins(self, wanted: Iterable[Wanted]) -> None:
+        """What identifies each create of the run (the lookup's :class:`Wanted`, made once),
+        grouped by title and project for :meth:`twins_of`."""
+        with self.lock:
+            for item in wanted:
+                self.twins.setdefault((item.title, item.project_id), []).append(item)
 
     def twins_of(self, wanted: Wanted) -> list[Wanted]:
         """The unresolved keys declared with ``wanted``'s title and project."""
