@@ -26,6 +26,7 @@ from ticketsync.cli.common import (
     sandbox_hints,
     sandbox_option,
 )
+from ticketsync.cli.live import LiveLine
 from ticketsync.cli.when import at_server_time, now_option, skipped_lines
 
 # is_terminal is re-exported: the commands look it up here when they run (tests pretend).
@@ -46,10 +47,10 @@ class Progress:
     def __init__(self, total: int, *, live: bool, clock: Callable[[], float] = time.monotonic,
                  err: bool = False):
         self.total, self.live, self.clock = total, live, clock
-        self.err = err  # --format json: stdout is the document's alone
+        # --format json: stdout is the document's alone
+        self.line = LiveLine(live=live, err=err)
         self.done = 0
         self.started = clock()
-        self._shown = False
 
     def __call__(self, event: Event) -> None:
         from ticketsync.run.events import FATES
@@ -58,12 +59,11 @@ class Progress:
             self.done += 1
         line = self._line(event)
         if self.live:
-            self._clear()
             if line and event.kind != "created":  # every ticket on a terminal would scroll
-                click.echo(line, err=self.err)
+                self.line.echo(line)
             self._draw()
         elif line:
-            click.echo(line, err=self.err)
+            self.line.echo(line)
 
     def _line(self, event: Event) -> str:
         if event.kind == "created":
@@ -81,18 +81,10 @@ class Progress:
         rate = self.done / elapsed
         left = self.total - self.done
         eta = f"{left / rate:.0f}s" if rate > 0 else "?"
-        click.echo(f"\r[{self.done}/{self.total}] {rate:.1f}/s, ETA {eta}", nl=False,
-                   err=self.err)
-        self._shown = True
-
-    def _clear(self) -> None:
-        if self._shown:
-            click.echo("\r\x1b[2K", nl=False, err=self.err)
-            self._shown = False
+        self.line.draw(f"[{self.done}/{self.total}] {rate:.1f}/s, ETA {eta}")
 
     def finish(self) -> None:
-        if self.live:
-            self._clear()
+        self.line.clear()
 
 
 def summary(result: ApplyResult) -> str:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ticketsync.cli.common import get_config, sandbox_option, shown
+from ticketsync.cli.live import LiveLine
 from ticketsync.times import parse_time
 
 if TYPE_CHECKING:
@@ -134,15 +135,14 @@ def _listing(api: TicketApi, updated_after: datetime | None,
 
     listed: list[RemoteTicket] = []
     seen = 0
-    live = is_terminal(sys.stderr)
+    progress = LiveLine(live=is_terminal(sys.stderr))
     for ticket in api.list_tickets(updated_after=updated_after):
         seen += 1
         if wanted(ticket, projects):
             listed.append(ticket)
-        if live and seen % 100 == 0:
-            click.echo(f"\rlisted {seen} tickets...", nl=False, err=True)
-    if live:
-        click.echo("\r\x1b[2K", nl=False, err=True)
+        if seen % 100 == 0:
+            progress.draw(f"listed {seen} tickets...")
+    progress.clear()
     return listed, seen
 
 
