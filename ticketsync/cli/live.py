@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import click
 
-#: Back to the start of the line and erase it.
+#: Back to the start of the line and erase it. Written with ``color=True``: click strips
+#: escape codes from what it judges no terminal, and a live line is drawn on one only.
 _ERASE = "\r\x1b[2K"
 
 
@@ -25,7 +26,7 @@ class LiveLine:
     def draw(self, text: str) -> None:
         """Replace the live line with ``text`` (nothing when not live)."""
         if self.live:
-            click.echo(_ERASE + text, nl=False, err=self.err)
+            click.echo(_ERASE + text, nl=False, err=self.err, color=True)
             self._shown = True
 
     def echo(self, line: str) -> None:
@@ -36,5 +37,5 @@ class LiveLine:
     def clear(self) -> None:
         """Erase the live line, if one is drawn (before the command's last words)."""
         if self._shown:
-            click.echo(_ERASE, nl=False, err=self.err)
+            click.echo(_ERASE, nl=False, err=self.err, color=True)
             self._shown = False
