@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict
 
 #: A StackOne create/update request body (JSON object), as sent.
 Body = Mapping[str, Any]
@@ -130,6 +130,16 @@ class Import:
         return self.number or self.id or "?"
 
 
+class Status(TypedDict):
+    """A ticket's status as the state keeps it (``schemas/state.schema.json``) and as read
+    back: the type is the ``value`` of StackOne's ``type`` object (to-do, in-progress,
+    closed...). A field a server garbled is None."""
+
+    id: str | None
+    name: str | None
+    type: str | None
+
+
 @dataclass(frozen=True)
 class StateEntry:
     """One tracked ticket: StackOne's ``id``, the provider's ``remote_id``, what was last
@@ -147,7 +157,7 @@ class StateEntry:
     applied: dict[str, Any] = field(default_factory=dict)
     ticket_number: str | None = None
     ticket_url: str | None = None
-    status: Mapping[str, Any] | None = None
+    status: Status | None = None
     remote: Mapping[str, Any] = field(default_factory=dict)
     pending: Mapping[str, Any] = field(default_factory=dict)
     closed: bool = False

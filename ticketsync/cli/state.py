@@ -63,7 +63,8 @@ def list_(ctx: click.Context, sandbox: bool) -> None:
         number = entry.ticket_number or entry.remote_id or "-"
         if links and entry.ticket_url and entry.ticket_url.startswith(("https://", "http://")):
             number = f"\x1b]8;;{entry.ticket_url}\x1b\\{number}\x1b]8;;\x1b\\"  # OSC 8
-        status = "deleted" if entry.deleted else str((entry.status or {}).get("name") or "-")
+        named = entry.status.get("name") if entry.status else None
+        status = "deleted" if entry.deleted else named or "-"
         if entry.closed:
             status += " (closed by ticketsync)"
         click.echo(f"{key}\t{number}\t{status}\t{entry.id}\t{entry.ticket_url or '-'}")

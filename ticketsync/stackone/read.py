@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any
 
+from ticketsync.model import Status
 from ticketsync.times import read_time
 
 #: The custom fields: each key of the map is a field of its own.
@@ -27,15 +28,6 @@ CUSTOM = "unified_custom_fields"
 READ_FIELDS = ("title", "content", "creator_id", "reporters", "assignees", "parent_id",
                "priority", "tags", "organization_id", "project_id", "component_ids", "type",
                CUSTOM)
-
-
-class Status(TypedDict):
-    """A ticket's status as the state keeps it (``schemas/state.schema.json``): the type is
-    the ``value`` of StackOne's ``type`` object (to-do, in-progress, closed...)."""
-
-    id: str | None
-    name: str | None
-    type: str | None
 
 
 @dataclass(frozen=True)
