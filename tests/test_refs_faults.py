@@ -1,4 +1,4 @@
-"""References under faults (SPEC §5.7 with §4): kill -9 and SIGTERM on the fill-in path.
+"""References under faults (README: "References between tickets", under faults): kill -9 and SIGTERM on the fill-in path.
 
 A cycle of references is created with a placeholder, then filled in by a PATCH journaled
 like every write (``updating``, then ``updated``). The apply is stopped the moment the
