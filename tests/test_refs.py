@@ -1,4 +1,5 @@
-"""References between tickets (README: "References between tickets"): ``{ref:KEY}``, ``{ref:KEY.url}``, ``{ref:KEY.title}``.
+"""References between tickets (README: "References between tickets"): ``{ref:KEY}``,
+``{ref:KEY.url}``, ``{ref:KEY.title}``.
 
 Offline: each rule and error of the loader, with its exact message and location. Planning:
 plain values (a state in, a plan out). End to end: the CLI in this process and the sandbox

@@ -1,4 +1,5 @@
-"""References under faults (README: "References between tickets", under faults): kill -9 and SIGTERM on the fill-in path.
+"""References (README: "References between tickets") under faults: kill -9 and SIGTERM
+on the fill-in path.
 
 A cycle of references is created with a placeholder, then filled in by a PATCH journaled
 like every write (``updating``, then ``updated``). The apply is stopped the moment the
