@@ -69,12 +69,13 @@ def _week(day: date) -> str:
     return f"{year}-W{week:02d}"
 
 
-def _write_project(folder: Path, trial: int, marker: bool) -> None:
+def _write_project(folder: Path, trial: int, marker: bool,
+                   project: str = "project-001") -> None:
     (folder / "tickets").mkdir(parents=True)
     plain = "".join(f"  plain-{trial}-{i}:\n    title: Plain {trial}-{i}\n" for i in range(PLAIN))
     (folder / "tickets" / "ops.yaml").write_text(f"""\
 defaults:
-  project_id: project-001
+  project_id: {project}
 templates:
   ops{trial}:
     every: week
@@ -265,22 +266,48 @@ def test_one_instance_per_period_under_kills_checkouts_and_overlapping_runs(
     print(f"recurring fault trials: {TRIALS} (seed {SEED}): {dict(sorted(seen.items()))}")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known gap (issue #20): the lookup before creating adopts only keys this run declares, "
-    "and a past period is no longer declared"))
-def test_a_lost_week_leaves_its_instance_behind(tmp_path: Path) -> None:
+def test_a_lost_week_is_tracked_by_the_next_and_closed_by_the_plan_after(
+        tmp_path: Path) -> None:
     """A weekly job whose runner dies after the apply, before the commit step: the next
-    week's run, from the committed state, should find last week's instance (created since
-    the state was written), track it, and close it. Today it stays open, untracked."""
+    week's run, from the committed state, finds last week's instances by their marker
+    (created since the state was written, in the template's project), tracks them and
+    sends nothing for them; the plan after shows their close (``previous: close``), and
+    its apply closes them, once."""
     folder = tmp_path / "p"
     _write_project(folder, 9, marker=True)
     committed = (folder / STATE).read_bytes()
     with spawn_sandbox(tmp_path / "server.db", api_key=API_KEY) as server:
         assert run(folder, server.url, "apply", "--yes", "--now", "2026-12-08").returncode == 0
         _checkout(folder, committed)  # the runner died before `git commit`
-        assert run(folder, server.url, "apply", "--yes", "--now", "2026-12-15").returncode == 0
+        done = run(folder, server.url, "apply", "--yes", "--now", "2026-12-15")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert done.stdout.count("a past period's ticket that a lost run created") == len(KINDS)
         tracked = read_state(folder / STATE).tickets
         last_week = {t.id: t for t in stored_tickets(server.db_path)
                      if (t.title or "").endswith("2026-W50 t9")}
-    assert {tracked[f"ops9.2026-W50.{ticket}"].id for _, ticket in KINDS} == set(last_week)
-    assert {(t.fields.get("status") or {}).get("name") for t in last_week.values()} == {"Done"}
+        assert {tracked[f"ops9.2026-W50.{ticket}"].id for _, ticket in KINDS} == set(last_week)
+        assert not _patches(server)  # tracked, nothing sent for them yet
+        plan = run(folder, server.url, "plan", "--now", "2026-12-15")
+        assert plan.stdout.count("- close ops9.2026-W50.") == len(KINDS), plan.stdout
+        assert run(folder, server.url, "apply", "--yes", "--now", "2026-12-15").returncode == 0
+        closed = {t.id: t for t in stored_tickets(server.db_path) if t.id in last_week}
+        patches = _patches(server)
+    assert {(t.fields.get("status") or {}).get("name") for t in closed.values()} == {"Done"}
+    assert {ticket_id: patches[ticket_id] for ticket_id in last_week} == dict.fromkeys(
+        last_week, 1)  # closed once each
+    assert sum(patches.values()) == len(KINDS)  # and nothing else was PATCHed
+
+
+def test_a_lost_week_is_never_taken_from_another_project(tmp_path: Path) -> None:
+    """The same template in another project, sharing the tracker and the marker field:
+    its instances carry the same keys, but not this project: never adopted."""
+    here, there = tmp_path / "here", tmp_path / "there"
+    _write_project(here, 9, marker=True)
+    _write_project(there, 9, marker=True, project="project-002")
+    with spawn_sandbox(tmp_path / "server.db", api_key=API_KEY) as server:
+        assert run(there, server.url, "apply", "--yes", "--now", "2026-12-08").returncode == 0
+        done = run(here, server.url, "apply", "--yes", "--now", "2026-12-15")
+        assert done.returncode == 0, done.stdout + done.stderr
+        tracked = read_state(here / STATE).tickets
+    assert "lost run" not in done.stdout
+    assert not any(".2026-W50." in key for key in tracked)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from ticketsync.declare.refs import cited
+from ticketsync.declare.schedule import EVERY, parse_period
 from ticketsync.errors import ApiError
 from ticketsync.model import Create, Plan, State, Update
 from ticketsync.run.events import Event, Kind
@@ -23,7 +24,7 @@ from ticketsync.run.result import Work
 from ticketsync.run.sender import ApplyOptions, Outcome, Sender, target_of
 from ticketsync.stackone.api import RemoteTicket, TicketApi
 from ticketsync.stackone.reconcile import Match, RemoteIndex, Verdict, Wanted, wanted_from_body
-from ticketsync.stackone.tickets import status_is
+from ticketsync.stackone.tickets import CUSTOM, is_empty, status_is
 from ticketsync.state.journal import Intent, Journal, body_digest
 from ticketsync.times import parse_time
 
@@ -135,6 +136,7 @@ class Lookups:
         for intent in self.uncertain:
             if intent.key not in declared:  # no longer declared: settle it, create nothing
                 self.settle_undeclared(verdicts[intent.key])
+        self.adopt_lost_periods(since)
         to_send: list[Work] = []
         # Children wait for their parent (and a ticket for those its texts cite); plan
         # order puts an adopted parent first. A parent that already exists (tracked: a
@@ -147,6 +149,55 @@ class Lookups:
         for create in first:
             to_send.extend(self.route(create))
         return to_send
+
+    def adopt_lost_periods(self, since: datetime) -> None:
+        """Track the instances of past periods that a lost run made (README: recurring).
+
+        A run that died before its state was committed (a runner gone with its folder)
+        leaves the instances it created untracked; once their period is past, no file
+        declares them, so no lookup of a create finds them, and ``previous: close`` could
+        never close them. With a marker, their key says what they are: a recurring
+        template's ``TEMPLATE.PERIOD.TICKET``, for a ticket this run creates in a later
+        period. One is tracked (nothing is sent; the next plan holds or closes it like any
+        past instance) only when it is this state's own: created inside the lookup's window
+        and in the project the template declares for that ticket.
+        """
+        marker = self.options.marker_field
+        if not marker or not self.plan.recurring:
+            return
+        first: dict[tuple[str, str], str] = {}  # (template, ticket) -> earliest period created
+        projects: dict[tuple[str, str], object] = {}
+        for create in self.plan.creates:
+            parts = create.key.split(".")
+            if len(parts) == 3 and parts[0] in self.plan.recurring:
+                kind = (parts[0], parts[2])
+                if kind not in first or parts[1] < first[kind]:
+                    first[kind] = parts[1]
+                projects[kind] = create.body.get("project_id")
+        if not first:
+            return
+        owned = self.sender.owned_ids()
+        known = set(self.state.tickets) | {create.key for create in self.plan.creates} \
+            | {intent.key for intent in self.uncertain}
+        for ticket in list(self.index.tickets.values()):
+            key = ticket.values.get(CUSTOM, {}).get(marker)
+            parts = key.split(".") if isinstance(key, str) else []
+            if len(parts) != 3 or key in known or ticket.id in owned:
+                continue
+            kind = (parts[0], parts[2])
+            if not (kind in first and _earlier(parts[1], first[kind])):
+                continue
+            project = projects[kind]
+            if ticket.created_at is None or ticket.created_at <= since or (
+                    isinstance(project, str) and project not in ticket.project_ids):
+                continue  # not made by this state's runs: never adopted
+            applied = {name: value for name, value in ticket.values.items()
+                       if not is_empty(name, value)}
+            self.sender.adopt(key, ticket, applied)
+            known.add(key)
+            self.ledger.done(Outcome(Kind.ADOPTED, key, ticket.id, (
+                f"adopted {key} (id {ticket.id}): a past period's ticket that a lost run "
+                "created (its marker says so)")))
 
     def note_strangers(self, verdicts: Iterable[Match]) -> None:
         """Say which tickets were passed over: they look like a key's but this state did
@@ -320,3 +371,10 @@ class Lookups:
                     f"failed {key}: no answer after {item.sends} attempts "
                     f"(last: {item.error}): run apply again later"
                 )))
+
+
+def _earlier(name: str, than: str) -> bool:
+    """Whether ``name`` names a period of the same schedule as ``than`` (``2026-W50``,
+    ``2026-12``...), before it."""
+    return any(parse_period(every, than) is not None and parse_period(every, name) is not None
+               and name < than for every in EVERY)
