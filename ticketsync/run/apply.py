@@ -10,8 +10,9 @@ and "Nothing lost"):
 2. Before creating anything, one listing of the remote tickets updated since the state was
    written (or since the oldest uncertain intent, whichever is older, minus a margin)
    settles the uncertain intents and adopts tickets that already exist for keys about to
-   be created: this covers a previous run whose journal was lost. Nothing is created if
-   that listing fails.
+   be created: this covers a previous run whose journal was lost (and, with a marker, the
+   past periods' instances such a run made of a recurring template). Nothing is created
+   if that listing fails.
 3. A create whose answer is unknown is looked up before it is ever sent again, together
    with every other create uncertain at that moment (one listing, continuing the run's
    earlier ones: :class:`~ticketsync.stackone.reconcile.RemoteIndex`): one match is adopted, none is
@@ -30,9 +31,9 @@ its thread is left behind (a daemon: it never holds the process). The caller com
 state (:meth:`ticketsync.run.workspace.Session.apply`).
 
 This module is the scheduler and the import point of the run; beside it, ``result``
-(:class:`ApplyResult`), ``ledger`` (what the run has done and what each outcome makes
-ready), ``lookup`` (the listings, their verdicts, adoption), ``sender`` (one change on a
-worker thread) and ``pool`` (the worker threads).
+(:class:`ApplyResult`), ``events`` (what can happen to a ticket), ``ledger`` (what the run
+has done and what each outcome makes ready), ``lookup`` (the listings, their verdicts,
+adoption), ``sender`` (one change on a worker thread) and ``pool`` (the worker threads).
 """
 
 
