@@ -145,9 +145,11 @@ def _both_at_once(folder: Path, url: str, now: str) -> None:
 
 
 def _patches(server: SandboxProcess) -> Counter[str]:
-    """How many PATCHes each ticket id received (the sandbox logs one line per request)."""
-    return Counter(re.findall(r"^PATCH /unified/ticketing/tickets/([^ ?]+) ", server.log(),
-                              re.MULTILINE))
+    """How many PATCHes acted on each ticket id (the sandbox logs one line per request,
+    with its status). Only a 2xx acted: a runner killed while it wrote a PATCH leaves a
+    request cut short, which the sandbox answers 400 and never applies."""
+    return Counter(re.findall(r"^PATCH /unified/ticketing/tickets/([^ ?]+) 2\d\d ",
+                              server.log(), re.MULTILINE))
 
 
 def _trial(server: SandboxProcess, folder: Path, trial: int, rng: random.Random) -> dict[str, int]:
