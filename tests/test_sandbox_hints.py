@@ -42,3 +42,20 @@ def test_a_saved_sandbox_plan_is_applied_with_sandbox(
     assert code == 0
     assert err.endswith("Saved the plan to p.json: apply it with `ticketsync apply --plan "
                         "p.json --sandbox`.\n")
+
+
+def test_a_hint_in_an_apply_line_under_sandbox_names_the_sandbox(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lines apply prints as it goes (a failure, a note) carry hints too."""
+    enter_project(tmp_path, monkeypatch)
+    write(tmp_path / "tickets" / "t.yaml", "tickets:\n  a: {title: A}\n")
+    assert invoke("init", "--sandbox")[0] == 0
+    assert invoke("apply", "--sandbox", "--yes")[0] == 0
+    assert invoke("sandbox", "delete", "a")[0] == 0  # a person deletes it in the tracker
+    write(tmp_path / "tickets" / "t.yaml", "tickets:\n  a: {title: A renamed}\n")
+    code, out, _ = invoke("apply", "--sandbox", "--yes")
+    assert code == 1
+    failed = [line for line in out.splitlines() if line.startswith("failed to update a")]
+    assert len(failed) == 1 and failed[0].endswith(
+        "`ticketsync state rm a --sandbox` to create it again"), out

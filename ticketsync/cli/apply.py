@@ -45,8 +45,9 @@ class Progress:
     """Prints events: a live line (count, rate, ETA) on a terminal, one line per ticket else."""
 
     def __init__(self, total: int, *, live: bool, clock: Callable[[], float] = time.monotonic,
-                 err: bool = False):
+                 err: bool = False, hints: Callable[[str], str] = str):
         self.total, self.live, self.clock = total, live, clock
+        self.hints = hints  # --sandbox: a hint followed as printed acts on the sandbox
         # --format json: stdout is the document's alone
         self.line = LiveLine(live=live, err=err)
         self.done = 0
@@ -57,7 +58,7 @@ class Progress:
 
         if event.kind in FATES:  # a ticket's fate: one of the plan's work done
             self.done += 1
-        line = self._line(event)
+        line = self.hints(self._line(event))
         if self.live:
             if line and event.kind != "created":  # every ticket on a terminal would scroll
                 self.line.echo(line)
@@ -287,7 +288,7 @@ def apply_project(
                 raise PlanError(refused)
             if plan.has_changes and not run.yes:
                 _confirm()
-            progress = Progress(_work_count(plan),
+            progress = Progress(_work_count(plan), hints=hints,
                                 live=is_terminal(sys.stderr if err else sys.stdout), err=err)
             stop = threading.Event()
             options = ApplyOptions(
