@@ -14,7 +14,7 @@ from ticketsync.run.workspace import find_deleted, read_back
 from ticketsync.sandbox import TicketStore, start_sandbox
 from ticketsync.stackone.client import StackOneClient
 from ticketsync.stackone.reconcile import RemoteIndex
-from ticketsync.state.file import new_state
+from ticketsync.state.file import new_state, read_state
 
 
 def tracking(store: TicketStore, count: int, tracked: range) -> State:
@@ -141,3 +141,32 @@ def test_the_plan_says_which_refresh_ran_in_every_format(
     assert "a deletion shows with `plan --refresh=full`" in markdown
     markdown = invoke("plan", "--sandbox", "--format", "markdown")[1]
     assert "_Not read back from the tracker" in markdown
+
+
+
+def _deleted_then_renamed(folder: Path, refresh: str) -> tuple[int, str, str]:
+    """A sandbox project whose ticket ``a`` a person deleted in the tracker after it was
+    applied, then renamed in its file: the next ``apply --refresh=...``'s outcome."""
+    write(folder / "tickets" / "t.yaml", "tickets:\n  a: {title: A}\n  b: {title: B}\n")
+    assert invoke("-C", str(folder), "init", "--sandbox")[0] == 0
+    assert invoke("-C", str(folder), "apply", "--sandbox", "--yes")[0] == 0
+    assert invoke("-C", str(folder), "sandbox", "delete", "a")[0] == 0
+    write(folder / "tickets" / "t.yaml", "tickets:\n  a: {title: A2}\n  b: {title: B}\n")
+    return invoke("-C", str(folder), "apply", "--sandbox", "--yes", f"--refresh={refresh}")
+
+
+def test_apply_refresh_full_sees_a_deletion_before_it_sends_anything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading back what changed, an apply learns of the deletion from its PATCH's 404 (a
+    failed ticket, exit 1); with --refresh=full it sees it first: nothing is sent, the
+    deletion is reported, and the state records it."""
+    enter_project(tmp_path, monkeypatch)
+    code, out, _ = _deleted_then_renamed(tmp_path / "changed", "changed")
+    assert code == 1 and "failed to update a: it was deleted in the tracker" in out
+    code, out, err = _deleted_then_renamed(tmp_path / "full", "full")
+    assert (code, err) == (0, ""), out
+    assert out == ("? deleted a: deleted in the tracker; not re-created "
+                   "(`ticketsync state rm a --sandbox` to create it again)\n\nNo changes.\n")
+    state = read_state(tmp_path / "full" / ".ticketsync" / "sandbox.state.json")
+    assert state.tickets["a"].deleted and not state.tickets["b"].deleted

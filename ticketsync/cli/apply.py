@@ -149,6 +149,13 @@ class Applied:
                    "max_removals.")
 @click.option("--overwrite", is_flag=True,
               help="Send the files' value of a field changed in the tracker too (a conflict).")
+@click.option("--refresh", type=click.Choice(("changed", "full")), default="changed",
+              is_flag=False, flag_value="changed",
+              metavar="[=full]",
+              help="What is read back before the plan: changed (always: what the tracker "
+                   "lists as updated since the last read-back); full also finds tickets "
+                   "deleted there, at the cost of one complete listing or one GET per "
+                   "tracked ticket, the cheaper.")
 @sandbox_option
 @click.option("--rate-limit", type=click.IntRange(1), default=None, metavar="N",
               help="Requests per minute for the whole run (default: rate_limit, 900).")
@@ -170,6 +177,7 @@ def apply(
     yes: bool,
     force: bool,
     overwrite: bool,
+    refresh: str,
     sandbox: bool,
     rate_limit: int | None,
     concurrency: int | None,
@@ -192,7 +200,7 @@ def apply(
 
     err = fmt == "json"
     options = _RunOptions(plan_file, yes, force, overwrite, sandbox, rate_limit, concurrency,
-                          err)
+                          err, full=refresh == "full")
     if projects:
         from ticketsync.cli.common import projects_summary, refuse_with_projects, run_projects
 
@@ -237,6 +245,7 @@ class _RunOptions:
     rate_limit: int | None
     concurrency: int | None
     err: bool  # human output to stderr (--format json)
+    full: bool = False  # --refresh=full: deletions in the tracker looked for too
 
 
 def apply_project(
@@ -275,7 +284,7 @@ def apply_project(
         # followed by "no API key" reads as if it had been half applied.
         limiter = RateLimiter(config.rate_limit)
         with open_api(config, sandbox=sandbox, limiter=limiter) as api:
-            session.read_back(api, project=project)  # the tracker as it is now
+            session.read_back(api, project=project, full=run.full)  # the tracker as it is now
             project = at_server_time(ctx, config, paths, project, api)
             plan = session.plan(project, plan_file=run.plan_file)
             refused = brake_message(plan, force=run.force)

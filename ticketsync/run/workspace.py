@@ -223,14 +223,15 @@ class Session:
     # -- what runs do ----------------------------------------------------------------
 
     def read_back(self, api: TicketApi, *, margin: timedelta | None = None,
-                  project: Project | None = None) -> State:
+                  project: Project | None = None, full: bool = False) -> State:
         """Read back, in one listing, the tracked tickets StackOne says changed since the
         last read-back (and what the pre-create lookup needs; with ``project``, what its
-        plan needs: see :func:`read_back`); fold them into the session's state (in memory:
-        :meth:`commit` writes it) and return it."""
+        plan needs; with ``full``, the tracked tickets deleted in the tracker too: see
+        :func:`read_back`); fold them into the session's state (in memory: :meth:`commit`
+        writes it) and return it."""
         self.state, self.index, self.refreshed_at = read_back(
             api, self.state, self.uncertain, margin, project=project,
-            marker=self.config.marker_field)
+            marker=self.config.marker_field, full=full)
         if project is not None and project.imports:
             self.imported = read_imports(api, self.state, project,
                                          account=self.config.account_id)
