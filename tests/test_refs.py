@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,8 @@ from ticketsync.model import Create, Location, Plan, Project, State, StateEntry,
 from ticketsync.plan.build import build_plan
 from ticketsync.plan.references import order
 from ticketsync.plan.render import render_text
-from ticketsync.state.file import read_state
+from ticketsync.sandbox import TicketStore
+from ticketsync.state.file import read_state, write_state
 
 API_KEY = "refs-key"
 ACCOUNT = "acc-refs"
@@ -395,5 +397,39 @@ def test_a_lost_run_of_a_filled_in_cycle_is_adopted_not_duplicated(
     code, out, err = invoke("apply", "--yes")
     assert code == 0, out + err
     assert "Apply complete: 0 created, 2 adopted" in out
+    assert len(stored_tickets(server.db_path)) == 2
+    assert invoke("plan")[1] == "No changes.\n"
+
+
+def test_a_fill_in_citing_a_ticket_the_lookup_adopts_is_sent_not_skipped(
+    server: SandboxProcess, project: Path
+) -> None:
+    """A runner killed between the creates of a cycle: x is tracked (its text still holds
+    the placeholder), y was created but its answer died with the runner. The next run
+    adopts y in its lookup, before the updates are queued: x's fill-in, which cites y,
+    must go then, not wait for a create that will never come (it was skipped, exit 1)."""
+    (project / "ticketsync.yaml").write_text(
+        f"account_id: {ACCOUNT}\nmarker: {{custom_field: ticketsync_key}}\n")
+    before = read_state(project / "ticketsync.state.json")
+    _declare(project, "t.yaml", {"x": {"title": "X, see {ref:y}"},
+                                 "y": {"title": "Y, see {ref:x}"}})
+    assert invoke("apply", "--yes")[0] == 0
+    after = read_state(project / "ticketsync.state.json")
+    x = after.tickets["x"]
+    placeholder = {**x.applied, "title": "X, see {ref:y}"}
+    with TicketStore(server.db_path) as store:  # x as it was before its fill-in
+        store.edit(x.id, {"title": "X, see {ref:y}"})
+    # The state as the killed run's journal folds it: x created, y never answered.
+    write_state(project / "ticketsync.state.json", replace(
+        after, written_at=before.written_at, refreshed_at=before.refreshed_at,
+        tickets={"x": replace(x, applied=placeholder,
+                              remote={**x.remote, "title": "X, see {ref:y}"})}))
+    code, out, err = invoke("apply", "--yes")
+    assert code == 0, out + err
+    assert "1 adopted, 1 updated, 0 failed." in out and "skipped" not in out
+    remote = _remote(server, project)
+    numbers = {key: e.ticket_number for key, e in
+               read_state(project / "ticketsync.state.json").tickets.items()}
+    assert remote["x"]["title"] == f"X, see {numbers['y']}"
     assert len(stored_tickets(server.db_path)) == 2
     assert invoke("plan")[1] == "No changes.\n"

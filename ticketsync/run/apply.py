@@ -185,7 +185,7 @@ class _Run:
                 continue
             waits = {k for k in cited(update.body, self.ledger.keys) if k in self.ledger.creating}
             if waits:  # cites a ticket this run creates: sent once it exists
-                self.ledger.fills.append((update, waits))
+                self.ledger.wait_for(update, waits)
                 continue
             work.append(update)
         for removal in self.plan.acting_removals:

@@ -153,6 +153,17 @@ class Ledger:
                 self.released.append(replace(update, body=body))
         self.fills = still
 
+    def wait_for(self, update: Update, waits: set[str]) -> None:
+        """``update`` cites the tickets ``waits`` of this run's creates: it goes once they
+        all exist. One the lookup before the updates adopted (a lost run made it) exists
+        already: waiting for it would wait forever."""
+        waits = waits - self.targets.keys()
+        if waits:
+            self.fills.append((update, waits))
+        else:
+            body = resolve_body(update.body, self.targets, self.keys)
+            self.released.append(replace(update, body=body))
+
     def skip_descendants(self, key: str) -> None:
         for child in self.children.get(key, ()):
             if child.key in self.skipped:  # waits for several: skipped once
