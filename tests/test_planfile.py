@@ -32,6 +32,17 @@ def test_save_then_load_round_trips(tmp_path: Path) -> None:
     check_plan_current(load_plan(path), STATE, PROJECT)
 
 
+def test_a_saved_plan_keeps_its_recurring_templates(tmp_path: Path) -> None:
+    """An apply of the saved plan tracks a lost run's past instances by them (README:
+    recurring); a plan without any says nothing of them."""
+    path = tmp_path / "plan.json"
+    save_plan(path, replace(PLAN, recurring=frozenset({"weekly", "monthly"})))
+    assert '"recurring": [\n    "monthly",\n    "weekly"\n  ]' in path.read_text(encoding="utf-8")
+    assert load_plan(path).recurring == {"weekly", "monthly"}
+    save_plan(path, PLAN)
+    assert "recurring" not in path.read_text(encoding="utf-8")
+
+
 @pytest.mark.parametrize(
     ("state", "project", "message"),
     [

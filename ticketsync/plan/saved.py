@@ -232,6 +232,8 @@ def _moves_and_imports(plan: Plan) -> dict[str, Any]:
                   for m in plan.moves],
         "imports": [{"key": i.key, "number": i.number, "id": i.id, "title": i.title,
                      **_where(i.location)} for i in plan.imports],
+        # What an apply of the saved plan needs to know its past periods' instances by.
+        **({"recurring": sorted(plan.recurring)} if plan.recurring else {}),
     }
 
 
@@ -272,6 +274,7 @@ def plan_from_json(doc: Any) -> Plan:
         moves=tuple(Move(m["from"], m["to"], _location(m)) for m in doc.get("moves", ())),
         imports=tuple(Import(i["key"], i["number"], i["id"], _location(i), i["title"])
                       for i in doc.get("imports", ())),
+        recurring=frozenset(doc.get("recurring", ())),
     )
 
 
