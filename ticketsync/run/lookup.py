@@ -23,8 +23,16 @@ from ticketsync.run.ledger import Ledger
 from ticketsync.run.result import Work
 from ticketsync.run.sender import ApplyOptions, Outcome, Sender, target_of
 from ticketsync.stackone.api import RemoteTicket, TicketApi
-from ticketsync.stackone.reconcile import Match, RemoteIndex, Verdict, Wanted, wanted_from_body
-from ticketsync.stackone.tickets import CUSTOM, is_empty, status_is
+from ticketsync.stackone.reconcile import (
+    Match,
+    RemoteIndex,
+    Verdict,
+    Wanted,
+    made_by_us,
+    marker_of,
+    wanted_from_body,
+)
+from ticketsync.stackone.tickets import is_empty, status_is
 from ticketsync.state.journal import Intent, Journal, body_digest
 from ticketsync.times import parse_time
 
@@ -166,30 +174,32 @@ class Lookups:
         if not marker or not self.plan.recurring:
             return
         first: dict[tuple[str, str], str] = {}  # (template, ticket) -> earliest period created
-        projects: dict[tuple[str, str], object] = {}
+        projects: dict[tuple[str, str], str | None] = {}
         for create in self.plan.creates:
             parts = create.key.split(".")
             if len(parts) == 3 and parts[0] in self.plan.recurring:
                 kind = (parts[0], parts[2])
                 if kind not in first or parts[1] < first[kind]:
                     first[kind] = parts[1]
-                projects[kind] = create.body.get("project_id")
+                project = create.body.get("project_id")
+                projects[kind] = project if isinstance(project, str) else None
         if not first:
             return
         owned = self.sender.owned_ids()
         known = set(self.state.tickets) | {create.key for create in self.plan.creates} \
             | {intent.key for intent in self.uncertain}
         for ticket in list(self.index.tickets.values()):
-            key = ticket.values.get(CUSTOM, {}).get(marker)
+            key = marker_of(ticket, marker)
             parts = key.split(".") if isinstance(key, str) else []
             if len(parts) != 3 or key in known or ticket.id in owned:
                 continue
             kind = (parts[0], parts[2])
             if not (kind in first and _earlier(parts[1], first[kind])):
                 continue
-            project = projects[kind]
-            if ticket.created_at is None or ticket.created_at <= since or (
-                    isinstance(project, str) and project not in ticket.project_ids):
+            # The lookup's rule (window, project), on a creation time it can read: with
+            # no body to hold, an unreadable one proves nothing.
+            wanted = Wanted(key, "", projects[kind], since)
+            if ticket.created_at is None or not made_by_us(wanted, ticket, ticket.created_at):
                 continue  # not made by this state's runs: never adopted
             applied = {name: value for name, value in ticket.values.items()
                        if not is_empty(name, value)}

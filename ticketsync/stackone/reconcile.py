@@ -206,7 +206,7 @@ def match_remote(
             continue
         moment = ticket.created_at or ticket.updated_at
         for item in hits:
-            if not _made_by_us(item, ticket, moment):
+            if not made_by_us(item, ticket, moment):
                 strangers[item.key].add(ticket_id)
                 continue
             # A listing can repeat a ticket across pages when it changes mid-listing: by id.
@@ -227,7 +227,7 @@ def match_remote(
     return verdicts
 
 
-def _made_by_us(item: Wanted, ticket: RemoteTicket, created: datetime | None) -> bool:
+def made_by_us(item: Wanted, ticket: RemoteTicket, created: datetime | None) -> bool:
     """Whether ``ticket`` (whose title or marker matches ``item``) may be the ticket this
     state's create of ``item`` made: created inside the window, in the declared project,
     holding the body. A ticket without a readable creation time is judged by the rest."""
