@@ -143,20 +143,14 @@ class Ledger:
             if fields:
                 self.fills.append((Update(key, outcome.id, fields, body, create.location,
                                           title=create.title), set(later) - set(self.targets)))
-        still = []
-        for update, waits in self.fills:
-            waits.discard(key)
-            if waits:
-                still.append((update, waits))
-            else:
-                body = resolve_body(update.body, self.targets, self.keys)
-                self.released.append(replace(update, body=body))
-        self.fills = still
+        fills, self.fills = self.fills, []
+        for update, waits in fills:
+            self.wait_for(update, waits)
 
     def wait_for(self, update: Update, waits: set[str]) -> None:
-        """``update`` cites the tickets ``waits`` of this run's creates: it goes once they
-        all exist. One the lookup before the updates adopted (a lost run made it) exists
-        already: waiting for it would wait forever."""
+        """``update`` cites the tickets ``waits`` of this run's creates: it goes (its text
+        resolved) once they all exist. One known already (the lookup before the updates
+        adopted it: a lost run made it) is not waited for: it would be waited for forever."""
         waits = waits - self.targets.keys()
         if waits:
             self.fills.append((update, waits))
