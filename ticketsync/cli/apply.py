@@ -46,7 +46,7 @@ class Progress:
 
     def __init__(self, total: int, *, live: bool, clock: Callable[[], float] = time.monotonic,
                  err: bool = False, hints: Callable[[str], str] = str):
-        self.total, self.live, self.clock = total, live, clock
+        self.total, self.clock = total, clock
         self.hints = hints  # --sandbox: a hint followed as printed acts on the sandbox
         # --format json: stdout is the document's alone
         self.line = LiveLine(live=live, err=err)
@@ -59,12 +59,11 @@ class Progress:
         if event.kind in FATES:  # a ticket's fate: one of the plan's work done
             self.done += 1
         line = self.hints(self._line(event))
-        if self.live:
-            if line and event.kind != "created":  # every ticket on a terminal would scroll
-                self.line.echo(line)
-            self._draw()
-        elif line:
+        live = self.line.live
+        if line and not (live and event.kind == "created"):  # on a terminal they would scroll
             self.line.echo(line)
+        if live:
+            self._draw()
 
     def _line(self, event: Event) -> str:
         if event.kind == "created":
