@@ -300,6 +300,73 @@ def test_a_lost_week_is_tracked_by_the_next_and_closed_by_the_plan_after(
     assert sum(patches.values()) == len(KINDS)  # and nothing else was PATCHed
 
 
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "sigterm"])
+@pytest.mark.parametrize("checkout", [False, True], ids=["same-folder", "fresh-checkout"])
+def test_a_lost_week_tracked_by_a_run_that_is_stopped_is_tracked_once(
+        tmp_path: Path, sig: int, checkout: bool) -> None:
+    """The run that tracks last week's lost instances is stopped the moment its journal
+    records the first of them; its re-run (in the same folder, or from the committed
+    state) tracks each once, creates nothing twice, and the plan after closes each once."""
+    folder = tmp_path / "p"
+    _write_project(folder, 9, marker=True)
+    committed = (folder / STATE).read_bytes()
+    journal = folder / f"{STATE}.journal"
+    with spawn_sandbox(tmp_path / "server.db", "--latency-ms", "20",
+                       api_key=API_KEY) as server:
+        assert run(folder, server.url, "apply", "--yes", "--now", "2026-12-08").returncode == 0
+        _checkout(folder, committed)  # the runner died before `git commit`
+        process = start(folder, server.url, "apply", "--yes", "--now", "2026-12-15")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and process.poll() is None:
+            with contextlib.suppress(FileNotFoundError):
+                if b'"key": "ops9.2026-W50.' in journal.read_bytes():
+                    break
+            time.sleep(0.001)
+        assert process.poll() is None, "the run ended before it tracked last week's"
+        process.send_signal(sig)
+        out, err = process.communicate(timeout=90)
+        assert "Traceback" not in out + err
+        if checkout:
+            _checkout(folder, committed)
+        done = run(folder, server.url, "apply", "--yes", "--now", "2026-12-15")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert run(folder, server.url, "apply", "--yes", "--now", "2026-12-15").returncode == 0
+        tracked = read_state(folder / STATE).tickets
+        mine = [t for t in stored_tickets(server.db_path) if (t.title or "").endswith(" t9")]
+        patches = _patches(server)
+    titles = Counter(t.title for t in mine)
+    assert set(titles.values()) == {1}, titles  # one ticket per key, nothing made twice
+    last_week = {t.id for t in mine if "2026-W50" in (t.title or "")}
+    assert {tracked[f"ops9.2026-W50.{ticket}"].id for _, ticket in KINDS} == last_week
+    assert {ticket_id: patches[ticket_id] for ticket_id in last_week} == dict.fromkeys(
+        last_week, 1)  # closed once each, by the reviewed plan after
+
+
+def test_a_lost_week_a_person_closed_first_is_tracked_and_never_closed_again(
+        tmp_path: Path) -> None:
+    """A person closed one of last week's lost instances ("Won't Do") before the next
+    run: it is tracked as they left it, and the plan after settles it: no PATCH."""
+    folder = tmp_path / "p"
+    _write_project(folder, 9, marker=True)
+    committed = (folder / STATE).read_bytes()
+    with spawn_sandbox(tmp_path / "server.db", api_key=API_KEY) as server:
+        assert run(folder, server.url, "apply", "--yes", "--now", "2026-12-08").returncode == 0
+        _checkout(folder, committed)
+        [review] = [t for t in stored_tickets(server.db_path)
+                    if t.title == "Ops review 2026-W50 t9"]
+        with TicketStore(server.db_path) as store:  # a person, in the tracker
+            store.edit(review.id, {"status": _status("Won't Do")})
+        assert run(folder, server.url, "apply", "--yes", "--now", "2026-12-15").returncode == 0
+        assert run(folder, server.url, "apply", "--yes", "--now", "2026-12-15").returncode == 0
+        tracked = read_state(folder / STATE).tickets
+        closed = {t.id: t for t in stored_tickets(server.db_path)}[review.id]
+        patches = _patches(server)
+    assert tracked["ops9.2026-W50.review"].id == review.id
+    assert (closed.fields.get("status") or {}).get("name") == "Won't Do"
+    assert patches[review.id] == 0
+    assert sum(patches.values()) == len(KINDS) - 1  # the other three closed once each
+
+
 def test_a_lost_week_is_never_taken_from_another_project(tmp_path: Path) -> None:
     """The same template in another project, sharing the tracker and the marker field:
     its instances carry the same keys, but not this project: never adopted."""
